@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	config   string
+	stateDir string
+	root     string
+	format   string
+}
+
+func newRootCmd() *cobra.Command {
+	var g globalOptions
+	cmd := &cobra.Command{
+		Use:   "gotrail",
+		Short: "An audit trail of the Go toolchain environment, from the kernel's audit subsystem",
+		Long: `gotrail records who installed or changed the Go toolchain, GOROOT, the Go
+environment (go env -w, GOPROXY, GOSUMDB, GOFLAGS…) and the shell files that set
+it, when, from which login and with which command. The facts come from the
+kernel's audit subsystem (auditd), not from shell history, which a user can turn
+off, edit or lose.
+
+EXIT STATUS
+  0  success
+  1  findings, differences or failed verification (and --strict input problems)
+  2  usage or runtime error; the message says what and where`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&g.config, "config", envOr("GOTRAIL_CONFIG", "/etc/gotrail/gotrail.toml"), "configuration `file` (optional; env GOTRAIL_CONFIG)")
+	fl.StringVar(&g.stateDir, "state-dir", envOr("GOTRAIL_STATE_DIR", "/var/lib/gotrail"), "`dir`ectory of gotrail's own state (env GOTRAIL_STATE_DIR)")
+	fl.StringVar(&g.root, "root", "/", "read the host's files (passwd, group, profiles) under `dir`: a mounted image or container filesystem")
+	fl.StringVar(&g.format, "format", "", "output `format`: text, json (default text on a terminal, else json)")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())}
+	})
+	cmd.AddCommand(newEventsCmd(&g))
+	return cmd
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

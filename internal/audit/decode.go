@@ -1,0 +1,102 @@
+package audit
+
+import "strings"
+
+// encodedFields are the fields the kernel and auditd write as hex when the
+// value holds a space, a quote, a control character or a byte above 0x7e
+// (audit_string_contains_control in the kernel, audit_encode_nv_string in
+// auditd). A value is hex exactly when it is unquoted and its field is one of
+// these; any other bare value is taken as it is.
+var encodedFields = map[string]bool{
+	"acct": true, "cmd": true, "comm": true, "cwd": true, "data": true,
+	"dir": true, "exe": true, "file": true, "grp": true, "key": true,
+	"name": true, "new-chardev": true, "new-disk": true, "new_group": true,
+	"ocomm": true, "old-chardev": true, "old-disk": true, "path": true,
+	"proctitle": true, "root_dir": true, "sw": true, "vm": true,
+	"watch": true, "cgroup": true, "new-fs": true, "old-fs": true,
+	"old_group": true,
+}
+
+// IsEncoded reports whether the field key may carry a hex-encoded value.
+// EXECVE arguments (a0, a1[2], …) are encoded too, but only in EXECVE records,
+// where a0..a3 are not the syscall's registers.
+func IsEncoded(recordType, key string) bool {
+	if encodedFields[key] {
+		return true
+	}
+	return recordType == "EXECVE" && isArgKey(key)
+}
+
+// isArgKey matches aN and aN[M], not aN_len or argc.
+func isArgKey(k string) bool {
+	if len(k) < 2 || k[0] != 'a' {
+		return false
+	}
+	i := 1
+	for i < len(k) && k[i] >= '0' && k[i] <= '9' {
+		i++
+	}
+	if i == 1 {
+		return false
+	}
+	if i == len(k) {
+		return true
+	}
+	return k[i] == '[' && k[len(k)-1] == ']'
+}
+
+// Value returns a field's value as text: hex decoded when the field is an
+// encoded one written bare, "" with null=true for (null).
+func Value(recordType string, f Field) (v string, null bool) {
+	if f.Quoting != Bare {
+		return f.Value, false
+	}
+	if f.Value == "(null)" {
+		return "", true
+	}
+	if !f.Enriched && IsEncoded(recordType, f.Key) {
+		if d, ok := DecodeHex(f.Value); ok {
+			return d, false
+		}
+	}
+	return f.Value, false
+}
+
+// DecodeHex decodes an even-length string of hex digits.
+func DecodeHex(s string) (string, bool) {
+	if len(s) == 0 || len(s)%2 != 0 {
+		return "", false
+	}
+	b := make([]byte, len(s)/2)
+	for i := 0; i < len(s); i += 2 {
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return "", false
+		}
+		b[i/2] = hi<<4 | lo
+	}
+	return string(b), true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// ProcTitle turns a decoded proctitle (argv joined by NULs, cut at 128 bytes
+// by the kernel) into one line: NULs become spaces, trailing NULs go.
+func ProcTitle(s string) string {
+	s = strings.TrimRight(s, "\x00")
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", " ")
+}

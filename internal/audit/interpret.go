@@ -1,0 +1,704 @@
+package audit
+
+import (
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+// Names resolves numeric ids to names. The interpreter prefers the names
+// auditd wrote into an ENRICHED log; Names answers for RAW logs and for ids
+// auditd did not name.
+type Names interface {
+	UserName(id uint32) (string, bool)
+	GroupName(id uint32) (string, bool)
+}
+
+// Unset is the id the kernel writes for "no value": auid and ses of a
+// process that never logged in (daemons, boot scripts).
+const Unset = "4294967295"
+
+// Interpreter turns an assembled Event into an attributed event.Event. It
+// keeps scratch buffers, so use one per goroutine; Names may be shared.
+type Interpreter struct {
+	Names Names
+	Host  string // host.name when the record has no node= prefix
+	// Records renders every record, interpreted, into auditd.records.
+	Records bool
+
+	fields []Field
+	out    []byte
+	keys   keySet
+}
+
+// NewInterpreter returns an interpreter that names ids with names (may be
+// nil) and reports host as the host name.
+func NewInterpreter(names Names, host string, records bool) *Interpreter {
+	return &Interpreter{Names: names, Host: host, Records: records}
+}
+
+var uidFields = map[string]bool{
+	"auid": true, "uid": true, "euid": true, "suid": true, "fsuid": true,
+	"ouid": true, "iuid": true, "obj_uid": true, "sauid": true, "oauid": true,
+	"old-auid": true, "inode_uid": true,
+}
+
+var gidFields = map[string]bool{
+	"gid": true, "egid": true, "sgid": true, "fsgid": true, "ogid": true,
+	"igid": true, "obj_gid": true, "new_gid": true, "inode_gid": true,
+}
+
+// facts is what the interpreter gathers from the records of one event.
+type facts struct {
+	arch               Arch
+	archOK             bool
+	syscall            string
+	success, res       string
+	exit               string
+	a1, a2             string
+	pid, ppid          string
+	auid, uid, euid    string
+	gid                string
+	nAuid, nUID, nEUID string // names auditd wrote (ENRICHED)
+	ses, tty           string
+	comm, exe, key     string
+	cwd                string
+	title              string
+	op, acct           string
+	opKey              string // CONFIG_CHANGE key
+	configChange       bool
+	daemon             string
+	args               []string
+	argc               int
+	argParts           map[int]*strings.Builder
+	paths              []event.Path
+	firstType          string
+}
+
+// Interpret builds the attributed event. It never fails: what is malformed in
+// a record is kept as written.
+func (in *Interpreter) Interpret(ev *Event) *event.Event {
+	var f facts
+	e := &event.Event{}
+	e.Time = event.Time{Time: time.Unix(ev.Time.Sec, int64(ev.Time.Milli)*int64(time.Millisecond)).UTC()}
+	var idb [40]byte
+	e.Event.ID = string(AppendID(idb[:0], ev.Time, ev.Serial))
+	e.Host.Name = ev.Node
+	if e.Host.Name == "" {
+		e.Host.Name = in.Host
+	}
+	if in.Records {
+		in.out = append(in.out[:0], '[')
+	}
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		if i == 0 {
+			f.firstType = r.Type
+		}
+		in.fields = r.Fields(in.fields[:0])
+		in.gather(&f, r, in.fields)
+		if in.Records {
+			if i > 0 {
+				in.out = append(in.out, ',')
+			}
+			in.out = in.appendRecord(in.out, r, in.fields)
+		}
+	}
+	if in.Records {
+		in.out = append(in.out, ']')
+		e.Auditd.Records = append([]byte(nil), in.out...)
+	}
+	switch {
+	case ev.Evicted && ev.Truncated:
+		e.Auditd.Incomplete = "evicted, truncated"
+	case ev.Evicted:
+		e.Auditd.Incomplete = "evicted"
+	case ev.Truncated:
+		e.Auditd.Incomplete = "truncated"
+	}
+	e.Auditd.MessageType = messageType(ev)
+	in.build(e, &f)
+	return e
+}
+
+// messageType picks the record type that says what the event is: a
+// configuration change or daemon message over the syscall that carried it,
+// the syscall over its auxiliary records.
+func messageType(ev *Event) string {
+	best, rank := "", 0
+	for i := range ev.Records {
+		t := ev.Records[i].Type
+		r := 1
+		switch {
+		case t == "CONFIG_CHANGE" || strings.HasPrefix(t, "DAEMON_"):
+			r = 3
+		case t == "SYSCALL":
+			r = 2
+		}
+		if r > rank {
+			best, rank = t, r
+		}
+	}
+	return strings.ToLower(best)
+}
+
+func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
+	switch r.Type {
+	case "SYSCALL":
+		for _, fl := range fields {
+			if fl.Enriched {
+				switch fl.Key {
+				case "AUID":
+					f.nAuid = fl.Value
+				case "UID":
+					f.nUID = fl.Value
+				case "EUID":
+					f.nEUID = fl.Value
+				}
+				continue
+			}
+			switch fl.Key {
+			case "arch":
+				f.arch, f.archOK = ParseArch(fl.Value)
+			case "syscall":
+				f.syscall = fl.Value
+			case "success":
+				f.success = fl.Value
+			case "exit":
+				f.exit = fl.Value
+			case "a1":
+				f.a1 = fl.Value
+			case "a2":
+				f.a2 = fl.Value
+			case "ppid":
+				f.ppid = fl.Value
+			case "pid":
+				f.pid = fl.Value
+			case "auid":
+				f.auid = fl.Value
+			case "uid":
+				f.uid = fl.Value
+			case "gid":
+				f.gid = fl.Value
+			case "euid":
+				f.euid = fl.Value
+			case "ses":
+				f.ses = fl.Value
+			case "tty":
+				f.tty = fl.Value
+			case "comm":
+				f.comm, _ = Value(r.Type, fl)
+			case "exe":
+				f.exe, _ = Value(r.Type, fl)
+			case "key":
+				f.key, _ = Value(r.Type, fl)
+			}
+		}
+	case "EXECVE":
+		for _, fl := range fields {
+			if fl.Enriched {
+				continue
+			}
+			if fl.Key == "argc" {
+				if n, err := strconv.Atoi(fl.Value); err == nil && n >= 0 && n < 1<<20 {
+					f.argc = n
+				}
+				continue
+			}
+			if !isArgKey(fl.Key) {
+				continue
+			}
+			v, _ := Value(r.Type, fl)
+			num, part, chunked := argIndex(fl.Key)
+			if num < 0 || num >= 1<<20 {
+				continue
+			}
+			for len(f.args) <= num {
+				f.args = append(f.args, "")
+			}
+			if !chunked {
+				f.args[num] = v
+				continue
+			}
+			_ = part // chunks arrive in order; the kernel numbers them from 0
+			if f.argParts == nil {
+				f.argParts = make(map[int]*strings.Builder)
+			}
+			sb := f.argParts[num]
+			if sb == nil {
+				sb = &strings.Builder{}
+				f.argParts[num] = sb
+			}
+			sb.WriteString(v)
+		}
+	case "CWD":
+		for _, fl := range fields {
+			if fl.Key == "cwd" && !fl.Enriched {
+				f.cwd, _ = Value(r.Type, fl)
+			}
+		}
+	case "PATH":
+		var p event.Path
+		var ouidName, ogidName string
+		for _, fl := range fields {
+			if fl.Enriched {
+				switch fl.Key {
+				case "OUID":
+					ouidName = fl.Value
+				case "OGID":
+					ogidName = fl.Value
+				}
+				continue
+			}
+			switch fl.Key {
+			case "name":
+				p.Name, _ = Value(r.Type, fl)
+			case "nametype":
+				p.Nametype = fl.Value
+			case "inode":
+				p.Inode = fl.Value
+			case "mode":
+				if m, ok := FileMode(fl.Value); ok {
+					p.Mode = m
+				} else {
+					p.Mode = fl.Value
+				}
+			case "ouid":
+				p.OUID = fl.Value
+			case "ogid":
+				p.OGID = fl.Value
+			}
+		}
+		_, _ = ouidName, ogidName
+		f.paths = append(f.paths, p)
+	case "PROCTITLE":
+		for _, fl := range fields {
+			if fl.Key == "proctitle" && !fl.Enriched {
+				v, _ := Value(r.Type, fl)
+				f.title = ProcTitle(v)
+			}
+		}
+	case "CONFIG_CHANGE":
+		f.configChange = true
+		for _, fl := range fields {
+			if fl.Enriched {
+				if fl.Key == "AUID" && f.nAuid == "" {
+					f.nAuid = fl.Value
+				}
+				continue
+			}
+			switch fl.Key {
+			case "op":
+				f.op = fl.Value
+			case "key":
+				f.opKey, _ = Value(r.Type, fl)
+			case "auid":
+				if f.auid == "" {
+					f.auid = fl.Value
+				}
+			case "ses":
+				if f.ses == "" {
+					f.ses = fl.Value
+				}
+			case "res":
+				f.res = fl.Value
+			}
+		}
+	default:
+		// user-space and daemon messages: one record with pid, uid, auid, ses
+		// and the fields of msg='…'
+		if !standalone(r.Type) {
+			return
+		}
+		if strings.HasPrefix(r.Type, "DAEMON_") {
+			f.daemon = r.Type
+		}
+		for _, fl := range fields {
+			if fl.Enriched {
+				switch fl.Key {
+				case "AUID":
+					f.nAuid = fl.Value
+				case "UID":
+					f.nUID = fl.Value
+				}
+				continue
+			}
+			switch fl.Key {
+			case "pid":
+				f.pid = fl.Value
+			case "uid":
+				f.uid = fl.Value
+			case "auid":
+				f.auid = fl.Value
+			case "ses":
+				f.ses = fl.Value
+			case "op":
+				f.op = fl.Value
+			case "acct":
+				f.acct, _ = Value(r.Type, fl)
+			case "exe":
+				f.exe, _ = Value(r.Type, fl)
+			case "terminal":
+				if fl.Value != "?" {
+					f.tty = fl.Value
+				}
+			case "res", "result":
+				f.res = fl.Value
+			}
+		}
+	}
+}
+
+// argIndex splits a1 into (1, -1, false) and a1[2] into (1, 2, true).
+func argIndex(k string) (num, part int, chunked bool) {
+	i := 1
+	for i < len(k) && k[i] >= '0' && k[i] <= '9' {
+		i++
+	}
+	n, err := strconv.Atoi(k[1:i])
+	if err != nil {
+		return -1, 0, false
+	}
+	if i == len(k) {
+		return n, -1, false
+	}
+	p, err := strconv.Atoi(k[i+1 : len(k)-1])
+	if err != nil {
+		return -1, 0, false
+	}
+	return n, p, true
+}
+
+func (in *Interpreter) userName(id, enriched string) string {
+	if enriched != "" && enriched != "unset" && !strings.HasPrefix(enriched, "unknown(") {
+		return enriched
+	}
+	if in.Names == nil || id == "" || id == Unset {
+		return ""
+	}
+	n, err := strconv.ParseUint(id, 10, 32)
+	if err != nil {
+		return ""
+	}
+	name, _ := in.Names.UserName(uint32(n))
+	return name
+}
+
+func (in *Interpreter) groupName(id, enriched string) string {
+	if enriched != "" && enriched != "unset" && !strings.HasPrefix(enriched, "unknown(") {
+		return enriched
+	}
+	if in.Names == nil || id == "" || id == Unset {
+		return ""
+	}
+	n, err := strconv.ParseUint(id, 10, 32)
+	if err != nil {
+		return ""
+	}
+	name, _ := in.Names.GroupName(uint32(n))
+	return name
+}
+
+func (in *Interpreter) build(e *event.Event, f *facts) {
+	// who
+	if f.auid != "" && f.auid != Unset {
+		e.User.Audit = &event.Ident{ID: f.auid, Name: in.userName(f.auid, f.nAuid)}
+	}
+	e.User.ID = f.uid
+	e.User.Name = in.userName(f.uid, f.nUID)
+	if f.euid != "" {
+		e.User.Effective = &event.Ident{ID: f.euid, Name: in.userName(f.euid, f.nEUID)}
+	}
+	if f.ses != "" && f.ses != Unset {
+		e.User.Session = f.ses
+	}
+	if f.tty != "" && f.tty != "(none)" {
+		e.User.TTY = f.tty
+	}
+	// what ran
+	e.Process.PID, _ = strconv.Atoi(f.pid)
+	e.Process.PPID, _ = strconv.Atoi(f.ppid)
+	e.Process.Executable = f.exe
+	e.Process.Name = f.comm
+	if f.comm == "" && f.exe != "" {
+		e.Process.Name = path.Base(f.exe)
+	}
+	for n, sb := range f.argParts {
+		f.args[n] = sb.String()
+	}
+	if len(f.args) > 0 {
+		e.Process.Args = f.args
+	}
+	e.Process.Title = f.title
+	e.Process.WorkingDirectory = f.cwd
+	// how
+	if f.archOK {
+		e.Auditd.Arch = f.arch.String()
+		if n, err := strconv.ParseUint(f.syscall, 10, 32); err == nil {
+			e.Auditd.Syscall, _ = SyscallName(f.arch, n)
+		}
+	} else if f.syscall != "" {
+		e.Auditd.Syscall = f.syscall
+	}
+	if f.exit != "" {
+		e.Auditd.Exit = f.exit
+		if x, err := strconv.ParseInt(f.exit, 10, 64); err == nil && f.success == "no" {
+			if name, ok := ErrnoName(x); ok {
+				e.Auditd.Exit = name
+			}
+		}
+	}
+	e.Auditd.Paths = f.paths
+	for i := range f.paths {
+		p := &f.paths[i]
+		if p.Name != "" && !strings.HasPrefix(p.Name, "/") && f.cwd != "" {
+			p.Name = path.Join(f.cwd, p.Name)
+		}
+	}
+	e.Event.RuleKey = strings.ReplaceAll(f.key, "\x01", ",")
+	switch {
+	case f.success == "yes":
+		e.Event.Outcome = "success"
+	case f.success == "no":
+		e.Event.Outcome = "failure"
+	case f.res == "success" || f.res == "1" || f.res == "yes":
+		e.Event.Outcome = "success"
+	case f.res != "":
+		e.Event.Outcome = "failure"
+	}
+	switch {
+	case f.configChange:
+		e.Event.Action = "audit-config"
+		if f.op != "" {
+			e.Event.Action = f.op
+		}
+		if f.opKey != "" && f.opKey != "(null)" {
+			e.Event.RuleKey = strings.ReplaceAll(f.opKey, "\x01", ",")
+		}
+	case f.daemon != "":
+		e.Event.Action = strings.ToLower(strings.TrimPrefix(f.daemon, "DAEMON_"))
+	case e.Auditd.Syscall != "":
+		e.Event.Action = action(e.Auditd.Syscall, f.a1, f.a2, f.paths)
+	case f.op != "":
+		e.Event.Action = f.op
+	case f.firstType != "":
+		e.Event.Action = strings.ToLower(f.firstType)
+	}
+	e.File = file(e.Event.Action, f.paths)
+	e.Message = message(e, f)
+}
+
+// Open flags that make an open a write (asm-generic values, shared by
+// x86_64, i386 and aarch64).
+const (
+	oWronly = 0x1
+	oRdwr   = 0x2
+	oCreat  = 0x40
+	oTrunc  = 0x200
+)
+
+// action names what a syscall did to its file.
+func action(sc, a1, a2 string, paths []event.Path) string {
+	created := false
+	for _, p := range paths {
+		if p.Nametype == "CREATE" {
+			created = true
+		}
+	}
+	switch sc {
+	case "open", "openat", "openat2", "creat", "open_by_handle_at":
+		flags := a1
+		if sc == "openat" {
+			flags = a2
+		}
+		if sc == "creat" {
+			return "create"
+		}
+		n, err := strconv.ParseUint(flags, 16, 64)
+		if sc == "openat2" || err != nil {
+			if created {
+				return "create"
+			}
+			return "open"
+		}
+		if created {
+			return "create"
+		}
+		if n&(oWronly|oRdwr|oCreat|oTrunc) != 0 {
+			return "write"
+		}
+		return "open"
+	case "write", "writev", "pwrite64", "pwritev", "pwritev2", "truncate", "truncate64",
+		"ftruncate", "ftruncate64", "fallocate", "copy_file_range", "sendfile", "splice":
+		return "write"
+	case "unlink", "unlinkat", "rmdir":
+		return "delete"
+	case "rename", "renameat", "renameat2":
+		return "rename"
+	case "mkdir", "mkdirat", "mknod", "mknodat":
+		return "create"
+	case "link", "linkat", "symlink", "symlinkat":
+		return "link"
+	case "chmod", "fchmod", "fchmodat", "fchmodat2":
+		return "chmod"
+	case "chown", "fchown", "lchown", "fchownat", "chown32", "fchown32", "lchown32":
+		return "chown"
+	case "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+		"setxattrat", "removexattrat":
+		return "xattr"
+	case "utime", "utimes", "utimensat", "futimesat":
+		return "touch"
+	case "execve", "execveat":
+		return "exec"
+	case "mount", "umount2", "move_mount", "fsmount":
+		return "mount"
+	}
+	return sc
+}
+
+// file picks the file an action concerns from the PATH records: for a
+// rename the created name and the first deleted one, for a create or delete
+// the entry of that type, else the last item that is not a parent directory
+// (exec: the first, the program itself).
+func file(act string, paths []event.Path) *event.File {
+	if len(paths) == 0 {
+		return nil
+	}
+	find := func(nt string) string {
+		for _, p := range paths {
+			if p.Nametype == nt && p.Name != "" {
+				return p.Name
+			}
+		}
+		return ""
+	}
+	switch act {
+	case "rename":
+		to, from := find("CREATE"), find("DELETE")
+		if to != "" || from != "" {
+			return &event.File{Path: to, PreviousPath: from}
+		}
+	case "create", "link":
+		if p := find("CREATE"); p != "" {
+			return &event.File{Path: p}
+		}
+	case "delete":
+		if p := find("DELETE"); p != "" {
+			return &event.File{Path: p}
+		}
+	case "exec":
+		if paths[0].Name != "" {
+			return &event.File{Path: paths[0].Name}
+		}
+	}
+	for i := len(paths) - 1; i >= 0; i-- {
+		if paths[i].Nametype != "PARENT" && paths[i].Name != "" {
+			return &event.File{Path: paths[i].Name}
+		}
+	}
+	if paths[0].Name != "" {
+		return &event.File{Path: paths[0].Name}
+	}
+	return nil
+}
+
+var verbs = map[string]string{
+	"write": "wrote", "create": "created", "delete": "deleted", "chmod": "changed the mode of",
+	"chown": "changed the owner of", "xattr": "changed attributes of", "touch": "touched",
+	"link": "linked", "open": "opened", "mount": "mounted",
+}
+
+// message is DESIGN.md's one-line summary: "alice (as root) wrote
+// /etc/profile with vim".
+func message(e *event.Event, f *facts) string {
+	var b strings.Builder
+	login := e.LoginName()
+	if login == "" {
+		login = "unknown user"
+	}
+	b.WriteString(login)
+	eff := e.EffectiveName()
+	switch {
+	case e.User.Audit == nil && (f.auid == Unset):
+		b.WriteString(" (no login)")
+	case eff != "" && eff != login:
+		b.WriteString(" (as ")
+		b.WriteString(eff)
+		b.WriteString(")")
+	}
+	failed := e.Event.Outcome == "failure"
+	if failed {
+		b.WriteString(" failed to")
+	}
+	act := e.Event.Action
+	prog := e.Process.Name
+	switch {
+	case f.configChange:
+		if failed {
+			b.WriteString(" change the audit configuration")
+		} else {
+			b.WriteString(" changed the audit configuration")
+		}
+		b.WriteString(" (" + act)
+		if e.Event.RuleKey != "" {
+			b.WriteString(", key " + e.Event.RuleKey)
+		}
+		b.WriteString(")")
+	case f.daemon != "":
+		b.WriteString(": auditd " + act)
+	case act == "exec":
+		if failed {
+			b.WriteString(" run ")
+		} else {
+			b.WriteString(" ran ")
+		}
+		switch {
+		case len(e.Process.Args) > 0:
+			b.WriteString(strings.Join(e.Process.Args, " "))
+		case e.Process.Title != "":
+			b.WriteString(e.Process.Title)
+		default:
+			b.WriteString(e.Process.Executable)
+		}
+		prog = ""
+	case act == "rename" && e.File != nil:
+		if failed {
+			b.WriteString(" rename ")
+		} else {
+			b.WriteString(" renamed ")
+		}
+		b.WriteString(e.File.PreviousPath)
+		b.WriteString(" to ")
+		b.WriteString(e.File.Path)
+	case e.Auditd.Syscall == "" && f.op != "":
+		b.WriteString(" " + f.op)
+		if f.acct != "" {
+			b.WriteString(" for " + f.acct)
+		}
+	default:
+		v := verbs[act]
+		if failed {
+			v = act
+		}
+		if v == "" {
+			v = act
+		}
+		b.WriteString(" " + v)
+		if e.File != nil && e.File.Path != "" {
+			b.WriteString(" " + e.File.Path)
+		}
+	}
+	if prog == "" && act != "exec" && e.Process.Executable != "" {
+		prog = path.Base(e.Process.Executable)
+	}
+	if prog != "" {
+		b.WriteString(" with " + prog)
+	}
+	if failed && e.Auditd.Exit != "" && e.Auditd.Exit[0] == 'E' {
+		b.WriteString(" (" + e.Auditd.Exit + ")")
+	}
+	return b.String()
+}

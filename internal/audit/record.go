@@ -1,0 +1,202 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// enrichedSep separates the kernel's fields from the names auditd adds when
+// log_format = ENRICHED.
+const enrichedSep = '\x1d'
+
+// Stamp is the time auditd gave an event: seconds since the epoch and milliseconds.
+type Stamp struct {
+	Sec   int64
+	Milli uint16
+}
+
+// Before reports whether s is earlier than o.
+func (s Stamp) Before(o Stamp) bool {
+	return s.Sec < o.Sec || (s.Sec == o.Sec && s.Milli < o.Milli)
+}
+
+// Record is one audit record: one line of an audit log.
+//
+// Only the header is parsed eagerly; Fields splits the body on demand, so a
+// reader that only groups records pays for the header alone.
+type Record struct {
+	Node   string // the node= prefix, empty when absent
+	Type   string // SYSCALL, PATH, UNKNOWN[1334], …
+	Time   Stamp
+	Serial uint64
+	Line   int64  // line number in its input, for error messages
+	Body   string // everything after "): ", including the enriched part
+}
+
+// SyntaxError is a line that is not an audit record.
+type SyntaxError struct {
+	Line int64
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Msg
+}
+
+var errNoHeader = errors.New("no type=… msg=audit(…): header")
+
+// ParseRecord parses the header of one line (without its newline).
+// The returned Record's strings share memory with line.
+func ParseRecord(line string) (Record, error) {
+	var r Record
+	s := line
+	if strings.HasPrefix(s, "node=") {
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			return r, errNoHeader
+		}
+		r.Node = s[5:i]
+		s = s[i+1:]
+	}
+	if !strings.HasPrefix(s, "type=") {
+		return r, errNoHeader
+	}
+	s = s[5:]
+	i := strings.IndexByte(s, ' ')
+	if i <= 0 {
+		return r, errNoHeader
+	}
+	r.Type = s[:i]
+	s = s[i+1:]
+	if !strings.HasPrefix(s, "msg=audit(") {
+		return r, errNoHeader
+	}
+	s = s[len("msg=audit("):]
+	// SEC.MILLI:SERIAL):
+	sec, n := parseUint(s)
+	if n == 0 || n > 18 || n >= len(s) || s[n] != '.' {
+		return r, errors.New("bad time in msg=audit(…)")
+	}
+	s = s[n+1:]
+	ms, n := parseUint(s)
+	if n == 0 || n > 3 || n >= len(s) || s[n] != ':' {
+		return r, errors.New("bad milliseconds in msg=audit(…)")
+	}
+	s = s[n+1:]
+	serial, n := parseUint(s)
+	if n == 0 || n > 19 || n+1 >= len(s) || s[n] != ')' || s[n+1] != ':' {
+		return r, errors.New("bad serial in msg=audit(…)")
+	}
+	s = s[n+2:]
+	if len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	r.Time = Stamp{Sec: int64(sec), Milli: uint16(ms)}
+	r.Serial = serial
+	r.Body = s
+	return r, nil
+}
+
+// parseUint reads leading decimal digits; n is how many were read.
+// Overflow is prevented by the callers' digit limits.
+func parseUint(s string) (v uint64, n int) {
+	for n < len(s) && n < 20 {
+		c := s[n]
+		if c < '0' || c > '9' {
+			break
+		}
+		v = v*10 + uint64(c-'0')
+		n++
+	}
+	return v, n
+}
+
+// Quoting says how a value was written in the log.
+type Quoting uint8
+
+const (
+	Bare   Quoting = iota // key=value: a number, a name, or hex for encoded fields
+	Quoted                // key="value": printable text as it was
+	Single                // the single-quoted msg='…' of user-space records
+)
+
+// Field is one key=value of a record, with the value as written (still hex
+// when the kernel encoded it).
+type Field struct {
+	Key      string
+	Value    string
+	Quoting  Quoting
+	Enriched bool // after the 0x1d separator: auditd's own interpretation
+}
+
+// Fields splits the body into fields and appends them to dst. The fields of a
+// user-space record's msg='…' are flattened into the record, as auditd's own
+// tools show them. Tokens without '=' (the prose of AVC records) are skipped.
+func (r *Record) Fields(dst []Field) []Field {
+	return splitFields(dst, r.Body, false)
+}
+
+func splitFields(dst []Field, s string, enriched bool) []Field {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c == ' ' {
+			i++
+			continue
+		}
+		if c == enrichedSep {
+			enriched = true
+			i++
+			continue
+		}
+		// key
+		start := i
+		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != enrichedSep {
+			i++
+		}
+		if i >= len(s) || s[i] != '=' {
+			continue // a bare word
+		}
+		key := s[start:i]
+		i++ // '='
+		f := Field{Key: key, Enriched: enriched}
+		if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+			q := s[i]
+			i++
+			end := strings.IndexByte(s[i:], q)
+			if end < 0 {
+				end = len(s) - i
+			}
+			f.Value = s[i : i+end]
+			i += end + 1
+			if q == '"' {
+				f.Quoting = Quoted
+			} else {
+				// msg='op=… acct="x" res=success': its fields are the record's
+				dst = splitFields(dst, f.Value, enriched)
+				continue
+			}
+		} else {
+			vs := i
+			for i < len(s) && s[i] != ' ' && s[i] != enrichedSep {
+				i++
+			}
+			f.Value = s[vs:i]
+		}
+		if key == "" {
+			continue
+		}
+		dst = append(dst, f)
+	}
+	return dst
+}
+
+// Uint parses a decimal field value.
+func Uint(v string) (uint64, bool) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	return n, err == nil
+}

@@ -1,0 +1,177 @@
+package audit
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+// appendRecord renders one record as a JSON object: "type", then every field
+// as written but with hex-encoded values decoded (the encoding is transport,
+// not meaning), then auditd's ENRICHED convention for what is interpreted:
+// the same key in upper case holding the interpretation (AUID="alice",
+// SYSCALL="openat", EXIT="ENOENT", MODE="file,644"). Raw and RAW-format logs
+// come out alike; a key that repeats is written once, as JSON consumers such
+// as Elasticsearch reject duplicate keys.
+func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte {
+	b = append(b, `{"type":`...)
+	b = event.AppendString(b, r.Type)
+	var arch Arch
+	archOK := false
+	success := ""
+	for _, f := range fields {
+		if f.Enriched {
+			continue
+		}
+		switch f.Key {
+		case "arch":
+			arch, archOK = ParseArch(f.Value)
+		case "success":
+			success = f.Value
+		}
+	}
+	keys := &in.keys
+	keys.reset()
+	keys.add("type")
+	seen := func(k string) bool { return !keys.add(k) }
+	for _, f := range fields {
+		if f.Enriched || seen(f.Key) {
+			continue
+		}
+		v, null := Value(r.Type, f)
+		b = append(b, ',')
+		b = event.AppendString(b, f.Key)
+		b = append(b, ':')
+		if null {
+			b = append(b, "null"...)
+		} else {
+			if f.Key == "proctitle" {
+				v = ProcTitle(v)
+			}
+			b = event.AppendString(b, v)
+		}
+	}
+	// interpretations
+	for _, f := range fields {
+		if f.Enriched {
+			continue
+		}
+		up, val := in.interpretField(r, fields, f, arch, archOK, success)
+		if up == "" || seen(up) {
+			continue
+		}
+		b = append(b, ',')
+		b = event.AppendString(b, up)
+		b = append(b, ':')
+		b = event.AppendString(b, val)
+	}
+	// what auditd interpreted that we do not (SADDR, SIG, …)
+	for _, f := range fields {
+		if !f.Enriched || seen(f.Key) {
+			continue
+		}
+		b = append(b, ',')
+		b = event.AppendString(b, f.Key)
+		b = append(b, ':')
+		b = event.AppendString(b, f.Value)
+	}
+	return append(b, '}')
+}
+
+// keySet remembers the keys written to one record object. Records have a
+// few dozen fields, so a slice scan is cheapest; EXECVE records of thousands
+// of arguments switch to a map.
+type keySet struct {
+	list []string
+	m    map[string]struct{}
+}
+
+// add reports whether k is new, and remembers it.
+func (s *keySet) add(k string) bool {
+	if s.m != nil {
+		if _, ok := s.m[k]; ok {
+			return false
+		}
+		s.m[k] = struct{}{}
+		return true
+	}
+	for _, x := range s.list {
+		if x == k {
+			return false
+		}
+	}
+	s.list = append(s.list, k)
+	if len(s.list) > 48 {
+		s.m = make(map[string]struct{}, 2*len(s.list))
+		for _, x := range s.list {
+			s.m[x] = struct{}{}
+		}
+	}
+	return true
+}
+
+func (s *keySet) reset() {
+	s.list = s.list[:0]
+	s.m = nil
+}
+
+func enrichedValue(fields []Field, up string) string {
+	for _, f := range fields {
+		if f.Enriched && f.Key == up {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// interpretField returns the upper-case key and the interpretation of a
+// field that has one.
+func (in *Interpreter) interpretField(r *Record, fields []Field, f Field, arch Arch, archOK bool, success string) (string, string) {
+	switch {
+	case f.Key == "arch":
+		if archOK {
+			return "ARCH", arch.String()
+		}
+	case f.Key == "syscall" && archOK:
+		if n, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
+			name, _ := SyscallName(arch, n)
+			return "SYSCALL", name
+		}
+	case f.Key == "exit" && success == "no":
+		if x, err := strconv.ParseInt(f.Value, 10, 64); err == nil {
+			if name, ok := ErrnoName(x); ok {
+				return "EXIT", name
+			}
+		}
+	case f.Key == "mode" && f.Quoting == Bare:
+		if m, ok := FileMode(f.Value); ok {
+			return "MODE", m
+		}
+	case uidFields[f.Key]:
+		up := strings.ToUpper(f.Key)
+		if f.Value == Unset {
+			return up, "unset"
+		}
+		if n := in.userName(f.Value, enrichedValue(fields, up)); n != "" {
+			return up, n
+		}
+		if _, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
+			return up, "unknown(" + f.Value + ")"
+		}
+	case gidFields[f.Key]:
+		up := strings.ToUpper(f.Key)
+		if f.Value == Unset {
+			return up, "unset"
+		}
+		if n := in.groupName(f.Value, enrichedValue(fields, up)); n != "" {
+			return up, n
+		}
+		if _, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
+			return up, "unknown(" + f.Value + ")"
+		}
+	case f.Key == "ses" && f.Value == Unset:
+		return "SES", "unset"
+	}
+	return "", ""
+}

@@ -1,0 +1,157 @@
+package audit
+
+import (
+	"embed"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The syscall tables are auditd's own (`ausyscall ARCH --dump`, auditd
+// 3.0.9), so names match what ausearch -i prints. Regenerate with
+// `go generate ./internal/audit`.
+//
+//go:generate sh -c "for a in x86_64 i386 aarch64; do ausyscall $a --dump | tail -n +2 > tables/syscalls_$a.tsv; done"
+//go:embed tables/*.tsv
+var tableFS embed.FS
+
+// Arch is an audit architecture: the arch= field of SYSCALL records
+// (AUDIT_ARCH_* in linux/audit.h).
+type Arch uint32
+
+const (
+	ArchX86_64  Arch = 0xc000003e
+	ArchI386    Arch = 0x40000003
+	ArchAarch64 Arch = 0xc00000b7
+	ArchArm     Arch = 0x40000028
+	ArchPPC64LE Arch = 0xc0000015
+	ArchS390X   Arch = 0x80000016
+	ArchRiscv64 Arch = 0xc00000f3
+)
+
+var archNames = map[Arch]string{
+	ArchX86_64: "x86_64", ArchI386: "i386", ArchAarch64: "aarch64",
+	ArchArm: "armeb", ArchPPC64LE: "ppc64le", ArchS390X: "s390x", ArchRiscv64: "riscv64",
+}
+
+// ParseArch reads the hex arch= value.
+func ParseArch(s string) (Arch, bool) {
+	n, err := strconv.ParseUint(s, 16, 32)
+	return Arch(n), err == nil
+}
+
+// String is the name auditd uses, or the hex value for an unknown arch.
+func (a Arch) String() string {
+	if n, ok := archNames[a]; ok {
+		return n
+	}
+	return strconv.FormatUint(uint64(a), 16)
+}
+
+var (
+	syscallOnce   sync.Once
+	syscallTables map[Arch][]string
+	syscallErr    error
+)
+
+func loadSyscalls() {
+	syscallTables = make(map[Arch][]string)
+	for arch, file := range map[Arch]string{ArchX86_64: "x86_64", ArchI386: "i386", ArchAarch64: "aarch64"} {
+		data, err := tableFS.ReadFile("tables/syscalls_" + file + ".tsv")
+		if err != nil {
+			syscallErr = fmt.Errorf("syscall table %s: %w", file, err)
+			return
+		}
+		var names []string
+		for ln, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			num, name, ok := strings.Cut(line, "\t")
+			n, err := strconv.Atoi(num)
+			if !ok || err != nil || n < 0 || n > 4096 {
+				syscallErr = fmt.Errorf("syscall table %s line %d: malformed %q", file, ln+1, line)
+				return
+			}
+			for len(names) <= n {
+				names = append(names, "")
+			}
+			names[n] = name
+		}
+		syscallTables[arch] = names
+	}
+}
+
+// SyscallName names syscall number n on arch; ok is false when the table
+// lacks it (then the number is returned, as ausearch does).
+func SyscallName(arch Arch, n uint64) (string, bool) {
+	syscallOnce.Do(loadSyscalls)
+	t := syscallTables[arch]
+	if n < uint64(len(t)) && t[n] != "" {
+		return t[n], true
+	}
+	return strconv.FormatUint(n, 10), false
+}
+
+// ErrnoName names a negative exit code (-2 -> ENOENT). Linux uses the same
+// errno numbers on x86_64, i386 and aarch64.
+func ErrnoName(exit int64) (string, bool) {
+	if exit >= 0 || exit < -4095 {
+		return "", false
+	}
+	name := unix.ErrnoName(syscall.Errno(-exit))
+	return name, name != ""
+}
+
+// ErrnoText is strerror's text for a negative exit code, capitalised as libc
+// writes it.
+func ErrnoText(exit int64) string {
+	s := syscall.Errno(-exit).Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}
+
+// FileMode renders a mode= value the way ausearch -i does: "file,755",
+// "dir,sticky,777".
+func FileMode(octal string) (string, bool) {
+	m, err := strconv.ParseUint(octal, 8, 32)
+	if err != nil {
+		return "", false
+	}
+	var kind string
+	switch m & unix.S_IFMT {
+	case unix.S_IFREG:
+		kind = "file"
+	case unix.S_IFDIR:
+		kind = "dir"
+	case unix.S_IFLNK:
+		kind = "link"
+	case unix.S_IFCHR:
+		kind = "character-device"
+	case unix.S_IFBLK:
+		kind = "block-device"
+	case unix.S_IFIFO:
+		kind = "fifo"
+	case unix.S_IFSOCK:
+		kind = "socket"
+	}
+	var b strings.Builder
+	if kind != "" {
+		b.WriteString(kind)
+		b.WriteByte(',')
+	}
+	if m&unix.S_ISUID != 0 {
+		b.WriteString("suid,")
+	}
+	if m&unix.S_ISGID != 0 {
+		b.WriteString("sgid,")
+	}
+	if m&unix.S_ISVTX != 0 {
+		b.WriteString("sticky,")
+	}
+	fmt.Fprintf(&b, "%03o", m&0o777)
+	return b.String(), true
+}

@@ -1,0 +1,176 @@
+// Package event defines the attributed event that flows from the interpreter
+// through classification and policy to the trail and the sinks: one audit
+// event, in Elastic Common Schema names, as DESIGN.md's "Event JSON" shows it.
+//
+// Its neighbours: internal/audit builds it from raw records, internal/classify
+// sets its kind and severity, internal/sink renders and sends it.
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Kinds of event (DESIGN.md, "Event kinds").
+const (
+	KindGoroot   = "goroot.modify"
+	KindGoenv    = "goenv.modify"
+	KindProfile  = "profile.modify"
+	KindPath     = "path.shadow"
+	KindExec     = "go.exec"
+	KindInstall  = "toolchain.install"
+	KindTamper   = "audit.tamper"
+	KindOther    = "audit.other"
+	KindGap      = "audit.gap"
+	KindSnapshot = "snapshot"
+)
+
+// Kinds lists the Go-environment kinds, the ones `gotrail events` prints
+// without --all.
+var Kinds = []string{KindGoroot, KindGoenv, KindProfile, KindPath, KindExec, KindInstall, KindTamper}
+
+// Time is an instant written as RFC 3339 in UTC with exactly three digits of
+// milliseconds, the precision auditd records.
+type Time struct{ time.Time }
+
+// TimeLayout is how @timestamp is written.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON writes the fixed-width form.
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := t.UTC().AppendFormat(append(make([]byte, 0, 32), '"'), TimeLayout)
+	return append(b, '"'), nil
+}
+
+// Event is one attributed event.
+type Event struct {
+	Time    Time    `json:"@timestamp"`
+	Event   Meta    `json:"event"`
+	Host    Host    `json:"host"`
+	User    User    `json:"user"`
+	Process Process `json:"process"`
+	File    *File   `json:"file,omitempty"`
+	Auditd  Auditd  `json:"auditd"`
+	Message string  `json:"message"`
+	Trail   *Trail  `json:"trail,omitempty"`
+}
+
+// Meta is the event.* group.
+type Meta struct {
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	Action     string `json:"action,omitempty"`
+	Outcome    string `json:"outcome,omitempty"`
+	Severity   string `json:"severity,omitempty"`
+	Authorized *bool  `json:"authorized,omitempty"`
+	RuleKey    string `json:"rule_key,omitempty"`
+}
+
+// Host is the host.* group.
+type Host struct {
+	Name string `json:"name,omitempty"`
+}
+
+// Ident is an id with its name; the name is empty when unknown.
+type Ident struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// User is who did it, as the kernel saw it: auid (the login, kept across su
+// and sudo), uid and euid.
+type User struct {
+	Audit     *Ident `json:"audit,omitempty"`
+	ID        string `json:"id,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Effective *Ident `json:"effective,omitempty"`
+	Session   string `json:"session,omitempty"`
+	TTY       string `json:"tty,omitempty"`
+}
+
+// Process is the process that did it.
+type Process struct {
+	PID              int               `json:"pid,omitempty"`
+	PPID             int               `json:"ppid,omitempty"`
+	Executable       string            `json:"executable,omitempty"`
+	Name             string            `json:"name,omitempty"`
+	Args             []string          `json:"args,omitempty"`
+	Title            string            `json:"title,omitempty"`
+	WorkingDirectory string            `json:"working_directory,omitempty"`
+	Env              map[string]string `json:"env,omitempty"`
+}
+
+// File is the file the event is about. For a rename, Path is the new name
+// and PreviousPath the old one.
+type File struct {
+	Path         string `json:"path"`
+	PreviousPath string `json:"previous_path,omitempty"`
+	Mode         string `json:"mode,omitempty"`
+}
+
+// Auditd keeps the audit facts the summary is built from.
+type Auditd struct {
+	// MessageType is the record type that says what the event is, lower
+	// case (syscall, config_change, user_start, daemon_end), as auditbeat
+	// names it.
+	MessageType string `json:"message_type,omitempty"`
+	Syscall     string `json:"syscall,omitempty"`
+	Arch        string `json:"arch,omitempty"`
+	Exit        string `json:"exit,omitempty"`
+	Paths       []Path `json:"paths,omitempty"`
+	// Records holds every record of the event, interpreted, for
+	// `gotrail events --all`: a JSON array rendered by the interpreter.
+	Records json.RawMessage `json:"records,omitempty"`
+	// Incomplete says why the event may lack records (evicted, truncated).
+	Incomplete string `json:"incomplete,omitempty"`
+}
+
+// Path is one PATH record.
+type Path struct {
+	Name     string `json:"name"`
+	Nametype string `json:"nametype,omitempty"`
+	Inode    string `json:"inode,omitempty"`
+	Mode     string `json:"mode,omitempty"`
+	OUID     string `json:"ouid,omitempty"`
+	OGID     string `json:"ogid,omitempty"`
+}
+
+// Trail is the event's place in the hash-chained local trail.
+type Trail struct {
+	Seq  uint64 `json:"seq"`
+	Prev string `json:"prev"`
+	Hash string `json:"hash"`
+}
+
+// LoginName is the best name for who is behind the event: the login user
+// when there is one, else the user.
+func (e *Event) LoginName() string {
+	if a := e.User.Audit; a != nil {
+		if a.Name != "" {
+			return a.Name
+		}
+		if a.ID != "" {
+			return a.ID
+		}
+	}
+	if e.User.Name != "" {
+		return e.User.Name
+	}
+	return e.User.ID
+}
+
+// EffectiveName is the name of the effective user, else the user.
+func (e *Event) EffectiveName() string {
+	if f := e.User.Effective; f != nil {
+		if f.Name != "" {
+			return f.Name
+		}
+		if f.ID != "" {
+			return f.ID
+		}
+	}
+	if e.User.Name != "" {
+		return e.User.Name
+	}
+	return e.User.ID
+}

@@ -1,0 +1,232 @@
+package event
+
+import (
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSON appends e as one line of JSON (without the newline). The output
+// is what encoding/json writes for Event with HTML escaping off, byte for
+// byte; it exists because reflection costs more than parsing the audit line
+// did, and `gotrail events` prints hundreds of thousands of events a second.
+func AppendJSON(b []byte, e *Event) []byte {
+	b = append(b, `{"@timestamp":"`...)
+	b = e.Time.UTC().AppendFormat(b, TimeLayout)
+	b = append(b, `","event":{"id":`...)
+	m := &e.Event
+	b = AppendString(b, m.ID)
+	b = append(b, `,"kind":`...)
+	b = AppendString(b, m.Kind)
+	b = appendOptString(b, "action", m.Action)
+	b = appendOptString(b, "outcome", m.Outcome)
+	b = appendOptString(b, "severity", m.Severity)
+	if m.Authorized != nil {
+		b = append(b, `,"authorized":`...)
+		b = strconv.AppendBool(b, *m.Authorized)
+	}
+	b = appendOptString(b, "rule_key", m.RuleKey)
+	b = append(b, `},"host":{`...)
+	if e.Host.Name != "" {
+		b = append(b, `"name":`...)
+		b = AppendString(b, e.Host.Name)
+	}
+	b = append(b, `},"user":{`...)
+	b = appendUser(b, &e.User)
+	b = append(b, `},"process":{`...)
+	b = appendProcess(b, &e.Process)
+	b = append(b, '}')
+	if e.File != nil {
+		b = append(b, `,"file":{"path":`...)
+		b = AppendString(b, e.File.Path)
+		b = appendOptString(b, "previous_path", e.File.PreviousPath)
+		b = appendOptString(b, "mode", e.File.Mode)
+		b = append(b, '}')
+	}
+	b = append(b, `,"auditd":{`...)
+	b = appendAuditd(b, &e.Auditd)
+	b = append(b, `},"message":`...)
+	b = AppendString(b, e.Message)
+	if t := e.Trail; t != nil {
+		b = append(b, `,"trail":{"seq":`...)
+		b = strconv.AppendUint(b, t.Seq, 10)
+		b = append(b, `,"prev":`...)
+		b = AppendString(b, t.Prev)
+		b = append(b, `,"hash":`...)
+		b = AppendString(b, t.Hash)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// first writes a key inside an object, with a comma unless the object is
+// still empty (its last byte is the opening brace).
+func key(b []byte, k string) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
+}
+
+func appendOptString(b []byte, k, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = key(b, k)
+	return AppendString(b, v)
+}
+
+func appendIdent(b []byte, k string, id *Ident) []byte {
+	if id == nil {
+		return b
+	}
+	b = key(b, k)
+	b = append(b, '{')
+	b = appendOptString(b, "id", id.ID)
+	b = appendOptString(b, "name", id.Name)
+	return append(b, '}')
+}
+
+func appendUser(b []byte, u *User) []byte {
+	b = appendIdent(b, "audit", u.Audit)
+	b = appendOptString(b, "id", u.ID)
+	b = appendOptString(b, "name", u.Name)
+	b = appendIdent(b, "effective", u.Effective)
+	b = appendOptString(b, "session", u.Session)
+	return appendOptString(b, "tty", u.TTY)
+}
+
+func appendProcess(b []byte, p *Process) []byte {
+	if p.PID != 0 {
+		b = key(b, "pid")
+		b = strconv.AppendInt(b, int64(p.PID), 10)
+	}
+	if p.PPID != 0 {
+		b = key(b, "ppid")
+		b = strconv.AppendInt(b, int64(p.PPID), 10)
+	}
+	b = appendOptString(b, "executable", p.Executable)
+	b = appendOptString(b, "name", p.Name)
+	if len(p.Args) > 0 {
+		b = key(b, "args")
+		b = append(b, '[')
+		for i, a := range p.Args {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, a)
+		}
+		b = append(b, ']')
+	}
+	b = appendOptString(b, "title", p.Title)
+	b = appendOptString(b, "working_directory", p.WorkingDirectory)
+	if len(p.Env) > 0 {
+		b = key(b, "env")
+		b = append(b, '{')
+		keys := make([]string, 0, len(p.Env))
+		for k := range p.Env {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, k)
+			b = append(b, ':')
+			b = AppendString(b, p.Env[k])
+		}
+		b = append(b, '}')
+	}
+	return b
+}
+
+func appendAuditd(b []byte, a *Auditd) []byte {
+	b = appendOptString(b, "message_type", a.MessageType)
+	b = appendOptString(b, "syscall", a.Syscall)
+	b = appendOptString(b, "arch", a.Arch)
+	b = appendOptString(b, "exit", a.Exit)
+	if len(a.Paths) > 0 {
+		b = key(b, "paths")
+		b = append(b, '[')
+		for i := range a.Paths {
+			p := &a.Paths[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = AppendString(b, p.Name)
+			b = appendOptString(b, "nametype", p.Nametype)
+			b = appendOptString(b, "inode", p.Inode)
+			b = appendOptString(b, "mode", p.Mode)
+			b = appendOptString(b, "ouid", p.OUID)
+			b = appendOptString(b, "ogid", p.OGID)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(a.Records) > 0 {
+		b = key(b, "records")
+		b = append(b, a.Records...)
+	}
+	return appendOptString(b, "incomplete", a.Incomplete)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string the way encoding/json does with
+// HTML escaping off: control characters escaped, invalid UTF-8 replaced by
+// U+FFFD, U+2028 and U+2029 escaped.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

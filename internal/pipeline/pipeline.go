@@ -1,0 +1,313 @@
+// Package pipeline runs the stages of DESIGN.md's data flow over finite
+// inputs, using every core: one goroutine reads, splits lines, parses record
+// headers and assembles events (internal/audit); a pool of workers
+// interprets, classifies and renders batches of events; one writer puts the
+// batches back in input order. Memory stays bounded whatever the input size:
+// a fixed number of batches are in flight, and lines are never copied out of
+// the chunk they were read into.
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/gotrail/gotrail/internal/audit"
+	"github.com/gotrail/gotrail/internal/source"
+)
+
+// Processor turns one event into output, appended to out. A pipeline makes
+// one Processor per worker, so a Processor may keep scratch state.
+type Processor interface {
+	Process(ev *audit.Event, out []byte) []byte
+}
+
+// Options tune a run; the zero value is usable.
+type Options struct {
+	Workers   int // default GOMAXPROCS
+	ChunkSize int // bytes read at a time, and the longest line kept; default 1 MiB
+	BatchSize int // events handed to a worker at once; default 256
+	// NewAssembler makes the assembler; default audit.NewAssembler.
+	NewAssembler func() *audit.Assembler
+	// KeepBadLines is how many malformed lines are remembered in Stats.
+	KeepBadLines int
+}
+
+// BadLine is a line that was skipped.
+type BadLine struct {
+	Input string
+	Line  int64
+	Err   string
+}
+
+func (b BadLine) String() string { return fmt.Sprintf("%s:%d: %s", b.Input, b.Line, b.Err) }
+
+// Stats says what a run read and what it could not use.
+type Stats struct {
+	Bytes     int64
+	Lines     int64
+	Malformed int64     // lines skipped: not a record, too long, binary
+	BadLines  []BadLine // the first KeepBadLines of them
+	Assembler audit.AssemblerStats
+	// InputErrors are inputs that could not be opened or stopped early
+	// (truncated gzip, read error); what was read before is processed.
+	InputErrors []error
+}
+
+type batch struct {
+	seq    int
+	events []*audit.Event
+	out    []byte
+}
+
+// Run reads every input in order through one assembler (so an event that
+// spans a rotation is whole), processes events on workers and writes the
+// output to w in input order. It returns when all is written, ctx is done, or
+// w fails.
+func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w io.Writer, opts Options) (Stats, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 1 << 20
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 256
+	}
+	if opts.NewAssembler == nil {
+		opts.NewAssembler = audit.NewAssembler
+	}
+	if opts.KeepBadLines <= 0 {
+		opts.KeepBadLines = 10
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	inFlight := 2 * opts.Workers
+	free := make(chan *batch, inFlight+1)
+	for range inFlight + 1 {
+		free <- &batch{}
+	}
+	work := make(chan *batch, inFlight)
+	done := make(chan *batch, inFlight)
+
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := newProc()
+			for b := range work {
+				b.out = b.out[:0]
+				for i, ev := range b.events {
+					b.out = p.Process(ev, b.out)
+					b.events[i] = nil
+				}
+				b.events = b.events[:0]
+				done <- b
+			}
+		}()
+	}
+
+	// writer: reorders finished batches
+	writeErr := make(chan error, 1)
+	go func() {
+		pending := make(map[int]*batch)
+		next := 0
+		var err error
+		for b := range done {
+			pending[b.seq] = b
+			for {
+				nb, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				if err == nil && len(nb.out) > 0 {
+					if _, werr := w.Write(nb.out); werr != nil {
+						err = fmt.Errorf("write output: %w", werr)
+						cancel()
+					}
+				}
+				free <- nb
+			}
+		}
+		writeErr <- err
+	}()
+
+	r := &reader{opts: opts, asm: opts.NewAssembler(), free: free, work: work, ctx: ctx}
+	r.cur = r.take()
+	for _, in := range inputs {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := r.readInput(in); err != nil {
+			r.stats.InputErrors = append(r.stats.InputErrors, fmt.Errorf("read %s: %w", in.Name, err))
+		}
+	}
+	r.asm.Flush(r.emit)
+	r.send()
+	close(work)
+	wg.Wait()
+	close(done)
+	err := <-writeErr
+	r.stats.Assembler = r.asm.Stats()
+	if err == nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.Canceled) {
+		err = ctx.Err()
+	}
+	if err == nil {
+		if cerr := context.Cause(ctx); cerr != nil && !errors.Is(cerr, context.Canceled) {
+			err = cerr
+		}
+	}
+	return r.stats, err
+}
+
+type reader struct {
+	opts  Options
+	asm   *audit.Assembler
+	free  chan *batch
+	work  chan *batch
+	ctx   context.Context
+	cur   *batch
+	seq   int
+	stats Stats
+}
+
+func (r *reader) take() *batch {
+	select {
+	case b := <-r.free:
+		b.seq = r.seq
+		r.seq++
+		return b
+	case <-r.ctx.Done():
+		return &batch{seq: -1}
+	}
+}
+
+func (r *reader) emit(ev *audit.Event) {
+	r.cur.events = append(r.cur.events, ev)
+	if len(r.cur.events) >= r.opts.BatchSize {
+		r.send()
+		r.cur = r.take()
+	}
+}
+
+// send hands the current batch to the workers, empty or not: the writer
+// waits for every sequence number it has seen taken.
+func (r *reader) send() {
+	if r.cur.seq < 0 {
+		return // cancelled
+	}
+	select {
+	case r.work <- r.cur:
+	case <-r.ctx.Done():
+	}
+	r.cur = &batch{seq: -1}
+}
+
+func (r *reader) bad(input string, line int64, msg string) {
+	r.stats.Malformed++
+	if len(r.stats.BadLines) < r.opts.KeepBadLines {
+		r.stats.BadLines = append(r.stats.BadLines, BadLine{Input: input, Line: line, Err: msg})
+	}
+}
+
+// readInput reads one input in chunks. Each chunk is a fresh allocation that
+// is never written after its lines are cut, so records can point into it
+// (unsafe.String) without a copy; the garbage collector frees it when the
+// last event that uses it is written.
+func (r *reader) readInput(in source.Input) error {
+	rc, err := in.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	size := r.opts.ChunkSize
+	var carry []byte
+	var lineNo int64
+	skipping := false // inside a line longer than a chunk
+	for {
+		if r.ctx.Err() != nil {
+			return nil
+		}
+		chunk := make([]byte, size)
+		n := copy(chunk, carry)
+		m, rerr := io.ReadFull(rc, chunk[n:])
+		n += m
+		r.stats.Bytes += int64(m)
+		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if rerr != nil && !eof {
+			// keep what was read: a truncated gzip still yields its events
+			r.lines(in.Name, chunk[:n], &lineNo, &skipping)
+			return rerr
+		}
+		data := chunk[:n]
+		last := lastNewline(data)
+		if eof {
+			r.lines(in.Name, data, &lineNo, &skipping)
+			return nil
+		}
+		if last < 0 {
+			// a line longer than a chunk: no audit record is; skip to its end
+			if !skipping {
+				lineNo++
+				r.bad(in.Name, lineNo, fmt.Sprintf("line longer than %d bytes", size))
+				r.stats.Lines++
+			}
+			skipping = true
+			carry = carry[:0]
+			continue
+		}
+		r.lines(in.Name, data[:last+1], &lineNo, &skipping)
+		carry = append(carry[:0], data[last+1:]...)
+	}
+}
+
+func lastNewline(b []byte) int { return bytes.LastIndexByte(b, '\n') }
+
+// lines handles the complete lines in data (the last may lack its newline
+// only at the end of the input).
+func (r *reader) lines(name string, data []byte, lineNo *int64, skipping *bool) {
+	if len(data) == 0 {
+		return
+	}
+	s := unsafe.String(&data[0], len(data))
+	for len(s) > 0 {
+		i := indexNL(s)
+		var line string
+		if i < 0 {
+			line, s = s, ""
+		} else {
+			line, s = s[:i], s[i+1:]
+		}
+		if *skipping {
+			*skipping = false
+			continue // the tail of an over-long line
+		}
+		*lineNo++
+		r.stats.Lines++
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if len(line) == 0 {
+			continue
+		}
+		rec, err := audit.ParseRecord(line)
+		if err != nil {
+			r.bad(name, *lineNo, err.Error())
+			continue
+		}
+		rec.Line = *lineNo
+		r.asm.Add(rec, r.emit)
+	}
+}
+
+func indexNL(s string) int { return strings.IndexByte(s, '\n') }

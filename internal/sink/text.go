@@ -1,0 +1,122 @@
+// Package sink renders attributed events and delivers them: to standard
+// output (text, JSON lines, RFC 5424 lines), and for the daemon to syslog and
+// webhooks. It is the last stage of DESIGN.md's data flow.
+package sink
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+// AppendText appends one readable line for e (without newline): time, login
+// user, effective user, kind, action, the file or command, and the program.
+// Everything that came from the audited host is made safe for a terminal.
+func AppendText(b []byte, e *event.Event) []byte {
+	b = e.Time.UTC().AppendFormat(b, event.TimeLayout)
+	b = append(b, ' ')
+	b = appendPadded(b, e.LoginName(), 10)
+	b = appendPadded(b, e.EffectiveName(), 10)
+	b = appendPadded(b, e.Event.Kind, 15)
+	act := e.Event.Action
+	if e.Event.Outcome == "failure" {
+		act += "!"
+	}
+	b = appendPadded(b, act, 8)
+	switch {
+	case e.Event.Action == "exec" && len(e.Process.Args) > 0:
+		for i, a := range e.Process.Args {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = AppendSafe(b, a)
+		}
+	case e.Event.Action == "exec" && e.Process.Title != "":
+		b = AppendSafe(b, e.Process.Title)
+	case e.File != nil && e.File.PreviousPath != "":
+		b = AppendSafe(b, e.File.PreviousPath)
+		b = append(b, " -> "...)
+		b = AppendSafe(b, e.File.Path)
+	case e.File != nil:
+		b = AppendSafe(b, e.File.Path)
+	default:
+		b = AppendSafe(b, e.Message)
+	}
+	if e.Event.Action != "exec" && e.Process.Name != "" {
+		b = append(b, " ("...)
+		b = AppendSafe(b, e.Process.Name)
+		b = append(b, ')')
+	}
+	if e.Event.Outcome == "failure" && e.Auditd.Exit != "" {
+		b = append(b, " ["...)
+		b = AppendSafe(b, e.Auditd.Exit)
+		b = append(b, ']')
+	}
+	return b
+}
+
+func appendPadded(b []byte, s string, width int) []byte {
+	if s == "" {
+		s = "-"
+	}
+	n := len(b)
+	b = AppendSafe(b, s)
+	for w := utf8.RuneCount(b[n:]); w < width; w++ {
+		b = append(b, ' ')
+	}
+	return append(b, ' ')
+}
+
+// AppendSafe appends s with every byte that could steer a terminal or break
+// a line-oriented log escaped: C0 controls, DEL, C1 controls, invalid UTF-8
+// and the backslash itself (so that an escape in the output is never
+// ambiguous). A process title with an ANSI escape shows as \x1b[31m.
+func AppendSafe(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '\\' {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !(r == utf8.RuneError && size == 1) && !(r >= 0x80 && r < 0xa0) && r != '\u2028' && r != '\u2029' {
+				i += size
+				continue
+			}
+			b = append(b, s[start:i]...)
+			if r == utf8.RuneError {
+				b = appendHexByte(b, c)
+			} else {
+				b = append(b, `\u`...)
+				b = strconv.AppendUint(b, uint64(r), 16)
+			}
+			i += size
+			start = i
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = appendHexByte(b, c)
+		}
+		i++
+		start = i
+	}
+	return append(b, s[start:]...)
+}
+
+func appendHexByte(b []byte, c byte) []byte {
+	const hex = "0123456789abcdef"
+	return append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+}
