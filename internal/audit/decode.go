@@ -2,26 +2,20 @@ package audit
 
 import "strings"
 
-// encodedFields are the fields the kernel and auditd write as hex when the
-// value holds a space, a quote, a control character or a byte above 0x7e
+// IsEncoded reports whether a field may carry a hex-encoded value: the
+// fields the kernel and auditd write as hex when the value holds a space, a
+// quote, a control character or a byte above 0x7e
 // (audit_string_contains_control in the kernel, audit_encode_nv_string in
 // auditd). A value is hex exactly when it is unquoted and its field is one of
-// these; any other bare value is taken as it is.
-var encodedFields = map[string]bool{
-	"acct": true, "cmd": true, "comm": true, "cwd": true, "data": true,
-	"dir": true, "exe": true, "file": true, "grp": true, "key": true,
-	"name": true, "new-chardev": true, "new-disk": true, "new_group": true,
-	"ocomm": true, "old-chardev": true, "old-disk": true, "path": true,
-	"proctitle": true, "root_dir": true, "sw": true, "vm": true,
-	"watch": true, "cgroup": true, "new-fs": true, "old-fs": true,
-	"old_group": true,
-}
-
-// IsEncoded reports whether the field key may carry a hex-encoded value.
-// EXECVE arguments (a0, a1[2], …) are encoded too, but only in EXECVE records,
-// where a0..a3 are not the syscall's registers.
+// these; any other bare value is taken as it is. EXECVE arguments (a0,
+// a1[2], …) are encoded too, but only in EXECVE records, where a0..a3 are
+// not the syscall's registers.
 func IsEncoded(recordType, key string) bool {
-	if encodedFields[key] {
+	switch key {
+	case "acct", "cmd", "comm", "cwd", "data", "dir", "exe", "file", "grp", "key",
+		"name", "new-chardev", "new-disk", "new_group", "ocomm", "old-chardev",
+		"old-disk", "path", "proctitle", "root_dir", "sw", "vm", "watch", "cgroup",
+		"new-fs", "old-fs", "old_group":
 		return true
 	}
 	return recordType == "EXECVE" && isArgKey(key)

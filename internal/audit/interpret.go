@@ -40,15 +40,21 @@ func NewInterpreter(names Names, host string, records bool) *Interpreter {
 	return &Interpreter{Names: names, Host: host, Records: records}
 }
 
-var uidFields = map[string]bool{
-	"auid": true, "uid": true, "euid": true, "suid": true, "fsuid": true,
-	"ouid": true, "iuid": true, "obj_uid": true, "sauid": true, "oauid": true,
-	"old-auid": true, "inode_uid": true,
+func isUIDField(k string) bool {
+	switch k {
+	case "auid", "uid", "euid", "suid", "fsuid", "ouid", "iuid", "obj_uid",
+		"sauid", "oauid", "old-auid", "inode_uid":
+		return true
+	}
+	return false
 }
 
-var gidFields = map[string]bool{
-	"gid": true, "egid": true, "sgid": true, "fsgid": true, "ogid": true,
-	"igid": true, "obj_gid": true, "new_gid": true, "inode_gid": true,
+func isGIDField(k string) bool {
+	switch k {
+	case "gid", "egid", "sgid", "fsgid", "ogid", "igid", "obj_gid", "new_gid", "inode_gid":
+		return true
+	}
+	return false
 }
 
 // facts is what the interpreter gathers from the records of one event.

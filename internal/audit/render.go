@@ -79,41 +79,44 @@ func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte 
 	return append(b, '}')
 }
 
-// keySet remembers the keys written to one record object. Records have a
-// few dozen fields, so a slice scan is cheapest; EXECVE records of thousands
-// of arguments switch to a map.
+// keySet remembers the keys written to one record object. Keys in a record
+// are almost always distinct, so a 64-bit filter answers "new" for nearly
+// every key at the cost of a hash of three bytes; only a filter hit pays for
+// the exact look-up.
 type keySet struct {
+	bits uint64
 	list []string
-	m    map[string]struct{}
+}
+
+func keyBit(k string) uint64 {
+	if k == "" {
+		return 1
+	}
+	h := uint(len(k))*31 + uint(k[0])*7 + uint(k[len(k)-1])
+	if len(k) > 2 {
+		h += uint(k[len(k)-2]) * 131
+	}
+	return 1 << (h & 63)
 }
 
 // add reports whether k is new, and remembers it.
 func (s *keySet) add(k string) bool {
-	if s.m != nil {
-		if _, ok := s.m[k]; ok {
-			return false
-		}
-		s.m[k] = struct{}{}
-		return true
-	}
-	for _, x := range s.list {
-		if x == k {
-			return false
-		}
-	}
-	s.list = append(s.list, k)
-	if len(s.list) > 48 {
-		s.m = make(map[string]struct{}, 2*len(s.list))
+	bit := keyBit(k)
+	if s.bits&bit != 0 {
 		for _, x := range s.list {
-			s.m[x] = struct{}{}
+			if x == k {
+				return false
+			}
 		}
 	}
+	s.bits |= bit
+	s.list = append(s.list, k)
 	return true
 }
 
 func (s *keySet) reset() {
+	s.bits = 0
 	s.list = s.list[:0]
-	s.m = nil
 }
 
 func enrichedValue(fields []Field, up string) string {
@@ -148,7 +151,7 @@ func (in *Interpreter) interpretField(r *Record, fields []Field, f Field, arch A
 		if m, ok := FileMode(f.Value); ok {
 			return "MODE", m
 		}
-	case uidFields[f.Key]:
+	case isUIDField(f.Key):
 		up := strings.ToUpper(f.Key)
 		if f.Value == Unset {
 			return up, "unset"
@@ -159,7 +162,7 @@ func (in *Interpreter) interpretField(r *Record, fields []Field, f Field, arch A
 		if _, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
 			return up, "unknown(" + f.Value + ")"
 		}
-	case gidFields[f.Key]:
+	case isGIDField(f.Key):
 		up := strings.ToUpper(f.Key)
 		if f.Value == Unset {
 			return up, "unset"

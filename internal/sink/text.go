@@ -4,7 +4,6 @@
 package sink
 
 import (
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/gotrail/gotrail/internal/event"
@@ -90,8 +89,9 @@ func AppendSafe(b []byte, s string) []byte {
 			if r == utf8.RuneError {
 				b = appendHexByte(b, c)
 			} else {
-				b = append(b, `\u`...)
-				b = strconv.AppendUint(b, uint64(r), 16)
+				// four digits, so that what follows is not read as part of it
+				const hex = "0123456789abcdef"
+				b = append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 			}
 			i += size
 			start = i

@@ -1,0 +1,53 @@
+# gotrail — build, test, benchmark, fuzz, lint.
+GO        ?= go
+BIN       ?= bin/gotrail
+FUZZTIME  ?= 30s
+# Debian packages the integration tests drive for real.
+TEST_DEBS := auditd
+
+.PHONY: all build test unit deps bench fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gotrail
+
+# deps installs what the integration tests need when run as root on Debian;
+# as another user it only says what is missing (the tests then fail, loudly).
+deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		else \
+			echo "missing Debian packages:$$missing (run as root: apt-get install$$missing)" >&2; \
+		fi; \
+	fi
+
+# test runs every unit and integration test; integration tests fail (never
+# skip) when a part they need is missing. They share the host's one auditd
+# and kernel rule list, so packages run one at a time (-p 1).
+test: deps
+	GOTRAIL_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout 20m ./...
+
+# unit runs what needs no root and no auditd.
+unit:
+	$(GO) test -count=1 ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/... 
+	bash bench/run.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME) ./internal/audit
+	$(GO) test -run '^$$' -fuzz '^FuzzFields$$' -fuzztime $(FUZZTIME) ./internal/audit
+	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./internal/pipeline
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+clean:
+	rm -rf bin

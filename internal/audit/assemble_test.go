@@ -1,0 +1,191 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func rec(t testing.TB, line string) Record {
+	t.Helper()
+	r, err := ParseRecord(line)
+	if err != nil {
+		t.Fatalf("ParseRecord(%q): %v", line, err)
+	}
+	return r
+}
+
+// summary renders emitted events as "serial:TYPE,TYPE" for comparison.
+func summary(evs []*Event) string {
+	var parts []string
+	for _, e := range evs {
+		var types []string
+		for _, r := range e.Records {
+			types = append(types, r.Type)
+		}
+		s := fmt.Sprintf("%d:%s", e.Serial, strings.Join(types, ","))
+		if e.Evicted {
+			s += "(evicted)"
+		}
+		if e.Truncated {
+			s += "(truncated)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestAssembler(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		asm   *Assembler
+		want  string // after Flush
+		early string // emitted before Flush
+	}{
+		{
+			name: "proctitle completes",
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:1): a=1",
+				"type=CWD msg=audit(10.000:1): cwd=\"/\"",
+				"type=PROCTITLE msg=audit(10.000:1): proctitle=6C73",
+			},
+			early: "1:SYSCALL,CWD,PROCTITLE",
+			want:  "1:SYSCALL,CWD,PROCTITLE",
+		},
+		{
+			name: "interleaved events stay apart",
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:1): a=1",
+				"type=SYSCALL msg=audit(10.000:2): a=1",
+				"type=PATH msg=audit(10.000:1): item=0",
+				"type=PATH msg=audit(10.000:2): item=0",
+				"type=PROCTITLE msg=audit(10.000:2): proctitle=6C73",
+				"type=PROCTITLE msg=audit(10.000:1): proctitle=6C73",
+			},
+			early: "2:SYSCALL,PATH,PROCTITLE 1:SYSCALL,PATH,PROCTITLE",
+			want:  "2:SYSCALL,PATH,PROCTITLE 1:SYSCALL,PATH,PROCTITLE",
+		},
+		{
+			name: "eoe completes and is not kept",
+			lines: []string{
+				"type=CONFIG_CHANGE msg=audit(10.000:3): op=add_rule",
+				"type=SYSCALL msg=audit(10.000:3): a=1",
+				"type=EOE msg=audit(10.000:3): ",
+			},
+			early: "3:CONFIG_CHANGE,SYSCALL",
+			want:  "3:CONFIG_CHANGE,SYSCALL",
+		},
+		{
+			name: "user messages stand alone",
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:4): a=1",
+				"type=USER_START msg=audit(10.000:5): pid=1",
+				"type=CRED_ACQ msg=audit(10.000:6): pid=1",
+			},
+			early: "5:USER_START 6:CRED_ACQ",
+			want:  "5:USER_START 6:CRED_ACQ 4:SYSCALL",
+		},
+		{
+			name: "same serial on two nodes",
+			lines: []string{
+				"node=a type=SYSCALL msg=audit(10.000:7): a=1",
+				"node=b type=SYSCALL msg=audit(10.000:7): a=1",
+			},
+			want: "7:SYSCALL 7:SYSCALL",
+		},
+		{
+			name: "window completes quiet events",
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:8): a=1",
+				"type=PATH msg=audit(10.000:8): item=0",
+				"type=SYSCALL msg=audit(13.000:9): a=1",
+			},
+			early: "8:SYSCALL,PATH",
+			want:  "8:SYSCALL,PATH 9:SYSCALL",
+		},
+		{
+			name: "in-flight bound evicts the oldest",
+			asm:  &Assembler{MaxInFlight: 2},
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:1): a=1",
+				"type=SYSCALL msg=audit(10.000:2): a=1",
+				"type=SYSCALL msg=audit(10.000:3): a=1",
+			},
+			early: "1:SYSCALL(evicted)",
+			want:  "1:SYSCALL(evicted) 2:SYSCALL 3:SYSCALL",
+		},
+		{
+			name: "per-event bound drops records",
+			asm:  &Assembler{MaxRecords: 2},
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:1): a=1",
+				"type=EXECVE msg=audit(10.000:1): a0=1",
+				"type=EXECVE msg=audit(10.000:1): a1=1",
+				"type=PROCTITLE msg=audit(10.000:1): proctitle=6C73",
+			},
+			early: "1:SYSCALL,EXECVE(truncated)",
+			want:  "1:SYSCALL,EXECVE(truncated)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.asm
+			if a == nil {
+				a = NewAssembler()
+			}
+			var got []*Event
+			emit := func(e *Event) { got = append(got, e) }
+			for _, l := range tt.lines {
+				a.Add(rec(t, l), emit)
+			}
+			if s := summary(got); s != tt.early {
+				t.Errorf("before Flush: %q, want %q", s, tt.early)
+			}
+			a.Flush(emit)
+			if s := summary(got); s != tt.want {
+				t.Errorf("after Flush: %q, want %q", s, tt.want)
+			}
+			if a.InFlight() != 0 {
+				t.Errorf("InFlight() = %d after Flush", a.InFlight())
+			}
+			st := a.Stats()
+			var kept uint64
+			for _, e := range got {
+				kept += uint64(len(e.Records))
+			}
+			eoe := uint64(0)
+			for _, l := range tt.lines {
+				if strings.HasPrefix(l, "type=EOE") {
+					eoe++
+				}
+			}
+			if kept+st.DroppedRecords+eoe != st.Records {
+				t.Errorf("records: %d kept + %d dropped + %d EOE != %d added", kept, st.DroppedRecords, eoe, st.Records)
+			}
+			if st.Events != uint64(len(got)) {
+				t.Errorf("Stats().Events = %d, emitted %d", st.Events, len(got))
+			}
+		})
+	}
+}
+
+// TestAssemblerBounded feeds events that never complete: memory must stay
+// within MaxInFlight, and nothing may be lost.
+func TestAssemblerBounded(t *testing.T) {
+	a := &Assembler{MaxInFlight: 100}
+	n := 0
+	for i := range 100000 {
+		a.Add(Record{Type: "SYSCALL", Time: Stamp{Sec: 10}, Serial: uint64(i)}, func(*Event) { n++ })
+		if a.InFlight() > 100 {
+			t.Fatalf("InFlight() = %d > 100 after %d records", a.InFlight(), i+1)
+		}
+	}
+	a.Flush(func(*Event) { n++ })
+	if n != 100000 {
+		t.Errorf("emitted %d events, want 100000", n)
+	}
+	if len(a.queue) > 2048 {
+		t.Errorf("queue kept %d slots", len(a.queue))
+	}
+}

@@ -1,0 +1,38 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/gotrail/gotrail/internal/classify"
+	"github.com/gotrail/gotrail/internal/enrich"
+	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/source"
+)
+
+const corpus = "../../../shared/corpus/host-activity.log"
+
+// BenchmarkEventsAllJSON is `gotrail events --all --format json` on the
+// shared corpus, repeated to 20 MB, in memory.
+func BenchmarkEventsAllJSON(b *testing.B) {
+	seed, err := os.ReadFile(corpus)
+	if err != nil {
+		b.Fatalf("read corpus: %v", err)
+	}
+	data := bytes.Repeat(seed, 20<<20/len(seed))
+	in := []source.Input{{Name: "corpus", Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}}}
+	names := enrich.NewNames("/")
+	proc := Render(names, "bench", true, &classify.Classifier{}, &event.Filter{}, event.AppendJSON)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), in, proc, io.Discard, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gotrail/gotrail/internal/classify"
+	"github.com/gotrail/gotrail/internal/enrich"
+	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/sink"
+	"github.com/gotrail/gotrail/internal/source"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const fixture = "../audit/testdata/host-activity.log"
+
+func bytesInput(name string, data []byte) source.Input {
+	return source.Input{Name: name, Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}}
+}
+
+func run(t *testing.T, data []byte, all bool, filter *event.Filter, render func([]byte, *event.Event) []byte, opts Options) (string, Stats) {
+	t.Helper()
+	var out bytes.Buffer
+	names := enrich.NewNames("testdata/root")
+	st, err := Run(context.Background(), []source.Input{bytesInput("in", data)},
+		Render(names, "vm", all, &classify.Classifier{}, filter, render), &out, opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return out.String(), st
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update to make it): %v", err)
+	}
+	if got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) && i < len(wl); i++ {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s differs at line %d:\n got %s\nwant %s", name, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s: got %d lines, want %d", name, len(gl), len(wl))
+	}
+}
+
+// TestGolden runs the real corpus through the whole pipeline in each format.
+func TestGolden(t *testing.T) {
+	data, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goOnly := &event.Filter{GoOnly: true}
+	head := data[:bytes.Index(data, []byte("msg=audit(1795638102.286:9463)"))]
+	head = head[:bytes.LastIndexByte(head, '\n')+1]
+	tests := []struct {
+		golden string
+		data   []byte
+		all    bool
+		filter *event.Filter
+		render func([]byte, *event.Event) []byte
+	}{
+		{"corpus.json", data, false, goOnly, event.AppendJSON},
+		{"corpus.txt", data, false, goOnly, sink.AppendText},
+		{"corpus.rfc5424", data, false, goOnly, sink.RFC5424{}.Append},
+		{"corpus-head-all.json", head, true, &event.Filter{}, event.AppendJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			got, st := run(t, tt.data, tt.all, tt.filter, tt.render, Options{})
+			if st.Malformed != 0 {
+				t.Errorf("%d malformed lines in a real log: %v", st.Malformed, st.BadLines)
+			}
+			golden(t, tt.golden, got)
+		})
+	}
+}
+
+// TestWorkersKeepOrder: the output is the same, in the same order, whatever
+// the number of workers and the batch size.
+func TestWorkersKeepOrder(t *testing.T) {
+	data, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := run(t, data, true, &event.Filter{}, event.AppendJSON, Options{Workers: 1, BatchSize: 100000})
+	for _, o := range []Options{{Workers: 4, BatchSize: 1}, {Workers: 3, BatchSize: 7, ChunkSize: 16384}, {Workers: 2, ChunkSize: 12000}} {
+		got, _ := run(t, data, true, &event.Filter{}, event.AppendJSON, o)
+		if got != want {
+			t.Errorf("options %+v changed the output", o)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package sink
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+func TestAppendSafe(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"vim /etc/profile", "vim /etc/profile"},
+		{"\x1b[31mred\x1b[0m", `\x1b[31mred\x1b[0m`},
+		{"a\nb\tc\rd", `a\nb\tc\rd`},
+		{`back\slash`, `back\\slash`},
+		{"caf\u00e9 ✓", "caf\u00e9 ✓"},
+		{"\xff\xfe", `\xff\xfe`},
+		{"\u009b31m", `\u009b31m`},
+		{"x\u2028y", `x\u2028y`},
+		{"\x7f\x00", `\x7f\x00`},
+	}
+	for _, tt := range tests {
+		if got := string(AppendSafe(nil, tt.in)); got != tt.want {
+			t.Errorf("AppendSafe(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func hostile() *event.Event {
+	no := false
+	return &event.Event{
+		Time:    event.Time{Time: time.Date(2026, 11, 25, 20, 16, 49, 6e6, time.UTC)},
+		Event:   event.Meta{ID: "1795637809.006:7", Kind: "profile.modify", Action: "write", Outcome: "success", Severity: "high", Authorized: &no, RuleKey: "gotrail-profile"},
+		Host:    event.Host{Name: "web-01"},
+		User:    event.User{Audit: &event.Ident{ID: "1001", Name: "alice"}, ID: "0", Name: "root", Effective: &event.Ident{ID: "0", Name: "root"}},
+		Process: event.Process{PID: 2292, Executable: "/usr/bin/vim", Name: "vim\x1b]0;pwned\x07"},
+		File:    &event.File{Path: "/etc/pro]file\"\n"},
+		Message: "alice (as root) wrote /etc/profile with vim\x1b[2J",
+	}
+}
+
+func TestAppendText(t *testing.T) {
+	got := string(AppendText(nil, hostile()))
+	want := `2026-11-25T20:16:49.006Z alice      root       profile.modify  write    /etc/pro]file"\n (vim\x1b]0;pwned\x07)`
+	if got != want {
+		t.Errorf("AppendText:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestRFC5424(t *testing.T) {
+	got := string(RFC5424{}.Append(nil, hostile()))
+	want := `<83>1 2026-11-25T20:16:49.006Z web-01 gotrail - profile.modify [gotrail@32473 id="1795637809.006:7" kind="profile.modify" action="write" outcome="success" auid="1001" login="alice" uid="0" user="root" euid="0" euser="root" path="/etc/pro\]file\"\n" exe="/usr/bin/vim" pid="2292" key="gotrail-profile" severity="high" authorized="false"] alice (as root) wrote /etc/profile with vim\x1b[2J`
+	if got != want {
+		t.Errorf("RFC5424:\n got %s\nwant %s", got, want)
+	}
+	if strings.ContainsAny(got, "\x1b\n\x07") {
+		t.Error("control characters reached the syslog line")
+	}
+}
