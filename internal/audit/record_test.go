@@ -147,9 +147,9 @@ func TestValue(t *testing.T) {
 		{"EXECVE", Field{Key: "a1", Value: "2D2D666C6167"}, "--flag", false},
 		{"EXECVE", Field{Key: "a1[0]", Value: "7878"}, "xx", false},
 		{"EXECVE", Field{Key: "a1_len", Value: "40000"}, "40000", false},
-		{"PATH", Field{Key: "name", Value: "ABC"}, "ABC", false},          // odd length: not hex
-		{"PATH", Field{Key: "name", Value: "GG"}, "GG", false},            // not hex digits
-		{"PATH", Field{Key: "inode", Value: "1234"}, "1234", false},       // not an encoded field
+		{"PATH", Field{Key: "name", Value: "ABC"}, "ABC", false},            // odd length: not hex
+		{"PATH", Field{Key: "name", Value: "GG"}, "GG", false},              // not hex digits
+		{"PATH", Field{Key: "inode", Value: "1234"}, "1234", false},         // not an encoded field
 		{"SYSCALL", Field{Key: "key", Value: "61016262"}, "a\x01bb", false}, // several keys
 		{"PROCTITLE", Field{Key: "proctitle", Value: "6C73002D6C"}, "ls\x00-l", false},
 	}
