@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gotrail": func() { main() },
+	})
+}
+
+// TestScripts runs the built binary through testdata/script/*.txtar.
+func TestScripts(t *testing.T) {
+	corpus, err := filepath.Abs("../../internal/audit/testdata/host-activity.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("../../internal/pipeline/testdata/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("CORPUS", corpus)
+			env.Setenv("FIXROOT", root)
+			env.Setenv("GOTRAIL_CONFIG", filepath.Join(env.WorkDir, "no-config.toml"))
+			env.Setenv("GOTRAIL_STATE_DIR", filepath.Join(env.WorkDir, "state"))
+			return nil
+		},
+		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
+	})
+}
