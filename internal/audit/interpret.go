@@ -219,7 +219,9 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 			}
 			v, _ := Value(r.Type, fl)
 			num, part, chunked := argIndex(fl.Key)
-			if num < 0 || num >= 1<<20 {
+			// argc bounds the slice, so a forged a99999999= cannot make
+			// the interpreter allocate for it
+			if num < 0 || (f.argc > 0 && num >= f.argc) || (f.argc == 0 && num >= maxArgsWithoutArgc) {
 				continue
 			}
 			for len(f.args) <= num {
@@ -357,6 +359,10 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 		}
 	}
 }
+
+// maxArgsWithoutArgc bounds the argument index of an EXECVE record that
+// lost its argc field.
+const maxArgsWithoutArgc = 4096
 
 // argIndex splits a1 into (1, -1, false) and a1[2] into (1, 2, true).
 func argIndex(k string) (num, part int, chunked bool) {

@@ -175,7 +175,7 @@ func (c *Classifier) InGOROOT(p string) bool {
 	}
 	segs := strings.Split(p, "/")
 	// segs[0] is "" for an absolute path
-	for i := 1; i+1 < len(segs); i++ {
+	for i := 1; i < len(segs); i++ {
 		s := segs[i]
 		if !(s == "go" || strings.HasPrefix(s, "go1") || strings.HasPrefix(s, "go-")) {
 			continue

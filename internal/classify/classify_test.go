@@ -1,0 +1,62 @@
+package classify
+
+import (
+	"testing"
+
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+func TestKind(t *testing.T) {
+	ev := func(msgType, action, key, exe, path, prev string) *event.Event {
+		e := &event.Event{Event: event.Meta{Action: action, RuleKey: key}, Process: event.Process{Executable: exe}}
+		e.Auditd.MessageType = msgType
+		if path != "" || prev != "" {
+			e.File = &event.File{Path: path, PreviousPath: prev}
+		}
+		return e
+	}
+	c := &Classifier{GOROOTs: []string{"/srv/toolchains/go-custom"}}
+	tests := []struct {
+		name string
+		e    *event.Event
+		want string
+	}{
+		{"auditctl adding the goroot rule is tamper, not a goroot change",
+			ev("config_change", "add_rule", KeyGoroot, "/usr/sbin/auditctl", "", ""), event.KindTamper},
+		{"auditctl removing a rule", ev("config_change", "remove_rule", KeyProfile, "/usr/sbin/auditctl", "", ""), event.KindTamper},
+		{"auditd stopping", ev("daemon_end", "end", "", "", "", ""), event.KindTamper},
+		{"goroot key on a write", ev("syscall", "write", KeyGoroot, "/usr/bin/vim", "/opt/x/go.env", ""), event.KindGoroot},
+		{"goroot key on an exec is not a change", ev("syscall", "exec", KeyGoroot, "/usr/bin/ls", "/usr/bin/ls", ""), event.KindOther},
+		{"exec key on a go binary", ev("syscall", "exec", KeyExec, "/usr/local/go/bin/go", "/usr/local/go/bin/go", ""), event.KindExec},
+		{"exec key on something else", ev("syscall", "exec", KeyExec, "/usr/bin/python3", "/usr/bin/python3", ""), event.KindOther},
+		{"several keys, one ours", ev("syscall", "write", "site-key,"+KeyProfile, "/usr/bin/vim", "/etc/profile", ""), event.KindProfile},
+		{"goenv key", ev("syscall", "create", KeyGoenv, "/usr/local/go/bin/go", "/home/a/.config/go/env", ""), event.KindGoenv},
+		{"path key", ev("syscall", "create", KeyPath, "/usr/bin/cp", "/usr/local/bin/go", ""), event.KindPath},
+		{"audit key", ev("syscall", "write", KeyAudit, "/usr/bin/vim", "/etc/audit/rules.d/x.rules", ""), event.KindTamper},
+		// logs recorded under other keys: by path
+		{"sed -i on /etc/profile", ev("syscall", "rename", "profile", "/usr/bin/sed", "/etc/profile", "/etc/sedXYZ"), event.KindProfile},
+		{"profile.d", ev("syscall", "create", "", "/usr/bin/tee", "/etc/profile.d/go.sh", ""), event.KindProfile},
+		{"bashrc anywhere", ev("syscall", "write", "x", "/usr/bin/vim", "/var/lib/jenkins/.bashrc", ""), event.KindProfile},
+		{"read of a profile is nothing", ev("syscall", "open", "x", "/usr/bin/cat", "/etc/profile", ""), event.KindOther},
+		{"go env -w", ev("syscall", "rename", "", "/usr/local/go/bin/go", "/root/.config/go/env", "/root/.config/go/env.tmp"), event.KindGoenv},
+		{"under /usr/local/go", ev("syscall", "delete", "", "/usr/bin/rm", "/usr/local/go/bin/gofmt", ""), event.KindGoroot},
+		{"versioned goroot", ev("syscall", "chmod", "", "/usr/bin/chmod", "/usr/local/go1.22.5/pkg/tool/linux_amd64/compile", ""), event.KindGoroot},
+		{"debian goroot", ev("syscall", "write", "", "/usr/bin/cp", "/usr/lib/go-1.22/bin/go", ""), event.KindGoroot},
+		{"sdk goroot", ev("syscall", "write", "", "/usr/bin/cp", "/home/a/sdk/go1.23.0/src/x.go", ""), event.KindGoroot},
+		{"downloaded toolchain", ev("syscall", "write", "", "/usr/bin/cp", "/home/a/go/pkg/mod/golang.org/toolchain@v0.0.1-go1.23.0.linux-amd64/bin/go", ""), event.KindGoroot},
+		{"configured goroot", ev("syscall", "write", "", "/usr/bin/cp", "/srv/toolchains/go-custom/VERSION", ""), event.KindGoroot},
+		{"a go binary on PATH outside GOROOT", ev("syscall", "create", "", "/usr/bin/cp", "/usr/local/bin/go", ""), event.KindPath},
+		{"a module cache file is not GOROOT", ev("syscall", "write", "", "/usr/bin/cp", "/home/a/go/pkg/mod/x@v1/go.mod", ""), event.KindOther},
+		{"removing GOROOT itself", ev("syscall", "delete", "", "/usr/bin/rm", "/usr/local/go", ""), event.KindGoroot},
+		{"unrelated write", ev("syscall", "write", "", "/usr/bin/vim", "/etc/hosts", ""), event.KindOther},
+		{"go exec by path", ev("syscall", "exec", "exec", "/usr/local/go/bin/go", "/usr/local/go/bin/go", ""), event.KindExec},
+		{"user login", ev("user_start", "PAM:session_open", "", "/usr/bin/su", "", ""), event.KindOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := c.Kind(tt.e); got != tt.want {
+				t.Errorf("Kind() = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
