@@ -85,7 +85,9 @@ type facts struct {
 }
 
 // Interpret builds the attributed event. It never fails: what is malformed in
-// a record is kept as written.
+// a record is kept as written. The event's Auditd.Records shares the
+// interpreter's scratch buffer and is valid until the next call: a caller
+// that keeps events (rather than rendering them at once) copies it.
 func (in *Interpreter) Interpret(ev *Event) *event.Event {
 	var f facts
 	e := &event.Event{}
@@ -115,7 +117,8 @@ func (in *Interpreter) Interpret(ev *Event) *event.Event {
 	}
 	if in.Records {
 		in.out = append(in.out, ']')
-		e.Auditd.Records = append([]byte(nil), in.out...)
+		// no copy: the caller renders the event before the next one
+		e.Auditd.Records = in.out
 	}
 	switch {
 	case ev.Evicted && ev.Truncated:

@@ -79,44 +79,71 @@ func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte 
 	return append(b, '}')
 }
 
-// keySet remembers the keys written to one record object. Keys in a record
-// are almost always distinct, so a 64-bit filter answers "new" for nearly
-// every key at the cost of a hash of three bytes; only a filter hit pays for
-// the exact look-up.
+// keySet remembers the keys written to one record object: an open-addressing
+// hash set over a slice, reused from record to record, since records have a
+// few dozen keys (EXECVE records hundreds) and a map would be cleared and
+// rehashed for every one of them.
 type keySet struct {
-	bits uint64
-	list []string
+	list  []string
+	pos   []uint32 // slot of each key, so reset clears only what was used
+	slots []int32  // index into list, -1 when empty; len is a power of two
 }
 
-func keyBit(k string) uint64 {
-	if k == "" {
-		return 1
+func hashKey(k string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(k); i++ {
+		h ^= uint32(k[i])
+		h *= 16777619
 	}
-	h := uint(len(k))*31 + uint(k[0])*7 + uint(k[len(k)-1])
-	if len(k) > 2 {
-		h += uint(k[len(k)-2]) * 131
-	}
-	return 1 << (h & 63)
+	return h
 }
 
 // add reports whether k is new, and remembers it.
 func (s *keySet) add(k string) bool {
-	bit := keyBit(k)
-	if s.bits&bit != 0 {
-		for _, x := range s.list {
-			if x == k {
-				return false
-			}
+	if 2*(len(s.list)+1) > len(s.slots) {
+		s.grow()
+	}
+	mask := uint32(len(s.slots) - 1)
+	for i := hashKey(k) & mask; ; i = (i + 1) & mask {
+		j := s.slots[i]
+		if j < 0 {
+			s.slots[i] = int32(len(s.list))
+			s.list = append(s.list, k)
+			s.pos = append(s.pos, i)
+			return true
+		}
+		if s.list[j] == k {
+			return false
 		}
 	}
-	s.bits |= bit
-	s.list = append(s.list, k)
-	return true
+}
+
+func (s *keySet) grow() {
+	n := 64
+	for n < 4*(len(s.list)+1) {
+		n *= 2
+	}
+	s.slots = make([]int32, n)
+	for i := range s.slots {
+		s.slots[i] = -1
+	}
+	mask := uint32(n - 1)
+	for j, k := range s.list {
+		i := hashKey(k) & mask
+		for s.slots[i] >= 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = int32(j)
+		s.pos[j] = i
+	}
 }
 
 func (s *keySet) reset() {
-	s.bits = 0
+	for _, i := range s.pos {
+		s.slots[i] = -1
+	}
 	s.list = s.list[:0]
+	s.pos = s.pos[:0]
 }
 
 func enrichedValue(fields []Field, up string) string {
