@@ -176,6 +176,10 @@ func TestProcTitle(t *testing.T) {
 }
 
 func TestTables(t *testing.T) {
+	syscallOnce.Do(loadSyscalls)
+	if syscallErr != nil {
+		t.Fatalf("embedded syscall tables: %v", syscallErr)
+	}
 	for _, tt := range []struct {
 		arch Arch
 		n    uint64
