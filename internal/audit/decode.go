@@ -58,19 +58,26 @@ func Value(recordType string, f Field) (v string, null bool) {
 
 // DecodeHex decodes an even-length string of hex digits.
 func DecodeHex(s string) (string, bool) {
+	b, ok := appendHex(make([]byte, 0, len(s)/2), s)
+	return string(b), ok
+}
+
+// appendHex appends the bytes that the hex digits of s encode; ok is false
+// (and b unchanged) when s is not an even number of hex digits.
+func appendHex(b []byte, s string) ([]byte, bool) {
 	if len(s) == 0 || len(s)%2 != 0 {
-		return "", false
+		return b, false
 	}
-	b := make([]byte, len(s)/2)
+	n := len(b)
 	for i := 0; i < len(s); i += 2 {
 		hi, ok1 := unhex(s[i])
 		lo, ok2 := unhex(s[i+1])
 		if !ok1 || !ok2 {
-			return "", false
+			return b[:n], false
 		}
-		b[i/2] = hi<<4 | lo
+		b = append(b, hi<<4|lo)
 	}
-	return string(b), true
+	return b, true
 }
 
 func unhex(c byte) (byte, bool) {

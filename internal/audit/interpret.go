@@ -32,6 +32,7 @@ type Interpreter struct {
 	fields []Field
 	out    []byte
 	keys   keySet
+	hex    []byte // decoded values being rendered
 }
 
 // NewInterpreter returns an interpreter that names ids with names (may be

@@ -3,6 +3,7 @@ package audit
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -39,7 +40,7 @@ func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte 
 		if f.Enriched || seen(f.Key) {
 			continue
 		}
-		v, null := Value(r.Type, f)
+		v, null := in.valueView(r.Type, f)
 		b = append(b, ',')
 		b = event.AppendString(b, f.Key)
 		b = append(b, ':')
@@ -144,6 +145,26 @@ func (s *keySet) reset() {
 	}
 	s.list = s.list[:0]
 	s.pos = s.pos[:0]
+}
+
+// valueView is Value without an allocation: a decoded value lives in the
+// interpreter's scratch buffer until the next call.
+func (in *Interpreter) valueView(recordType string, f Field) (string, bool) {
+	if f.Quoting != Bare {
+		return f.Value, false
+	}
+	if f.Value == "(null)" {
+		return "", true
+	}
+	if f.Enriched || !IsEncoded(recordType, f.Key) {
+		return f.Value, false
+	}
+	buf, ok := appendHex(in.hex[:0], f.Value)
+	if !ok {
+		return f.Value, false
+	}
+	in.hex = buf
+	return unsafe.String(unsafe.SliceData(buf), len(buf)), false
 }
 
 func enrichedValue(fields []Field, up string) string {
