@@ -223,6 +223,13 @@ func (in *Interpreter) interpretField(r *Record, fields []Field, f Field, arch A
 		}
 	case f.Key == "ses" && f.Value == Unset:
 		return "SES", "unset"
+	case f.Key == "res" && (f.Value == "1" || f.Value == "0"):
+		// the kernel writes res=1/0 (LOGIN, CONFIG_CHANGE); user space
+		// writes success/failed
+		if f.Value == "1" {
+			return "RES", "yes"
+		}
+		return "RES", "no"
 	}
 	return "", ""
 }
