@@ -167,10 +167,12 @@ func (in *Interpreter) valueView(recordType string, f Field) (string, bool) {
 	return unsafe.String(unsafe.SliceData(buf), len(buf)), false
 }
 
+// enrichedValue finds auditd's interpretation of a field: the enriched
+// fields follow all the others, so the search runs from the end.
 func enrichedValue(fields []Field, up string) string {
-	for _, f := range fields {
-		if f.Enriched && f.Key == up {
-			return f.Value
+	for i := len(fields) - 1; i >= 0 && fields[i].Enriched; i-- {
+		if fields[i].Key == up {
+			return fields[i].Value
 		}
 	}
 	return ""

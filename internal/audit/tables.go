@@ -157,6 +157,9 @@ func FileMode(octal string) (string, bool) {
 	if m&unix.S_ISVTX != 0 {
 		b.WriteString("sticky,")
 	}
-	fmt.Fprintf(&b, "%03o", m&0o777)
+	p := m & 0o777
+	b.WriteByte(byte('0' + p>>6))
+	b.WriteByte(byte('0' + p>>3&7))
+	b.WriteByte(byte('0' + p&7))
 	return b.String(), true
 }
