@@ -33,6 +33,13 @@ type Interpreter struct {
 	out    []byte
 	keys   keySet
 	hex    []byte // decoded values being rendered
+
+	// the event InterpretTemp returns, and what it points to
+	ev         event.Event
+	audit, eff event.Ident
+	file       event.File
+	paths      []event.Path
+	args       []string
 }
 
 // NewInterpreter returns an interpreter that names ids with names (may be
@@ -86,12 +93,54 @@ type facts struct {
 }
 
 // Interpret builds the attributed event. It never fails: what is malformed in
-// a record is kept as written. The event's Auditd.Records shares the
-// interpreter's scratch buffer and is valid until the next call: a caller
-// that keeps events (rather than rendering them at once) copies it.
+// a record is kept as written. The event is the caller's to keep.
 func (in *Interpreter) Interpret(ev *Event) *event.Event {
-	var f facts
-	e := &event.Event{}
+	return Clone(in.InterpretTemp(ev))
+}
+
+// Clone returns a deep copy of e.
+func Clone(e *event.Event) *event.Event {
+	c := *e
+	if e.User.Audit != nil {
+		a := *e.User.Audit
+		c.User.Audit = &a
+	}
+	if e.User.Effective != nil {
+		f := *e.User.Effective
+		c.User.Effective = &f
+	}
+	if e.File != nil {
+		f := *e.File
+		c.File = &f
+	}
+	if e.Event.Authorized != nil {
+		b := *e.Event.Authorized
+		c.Event.Authorized = &b
+	}
+	if e.Trail != nil {
+		t := *e.Trail
+		c.Trail = &t
+	}
+	c.Process.Args = append([]string(nil), e.Process.Args...)
+	if e.Process.Env != nil {
+		c.Process.Env = make(map[string]string, len(e.Process.Env))
+		for k, v := range e.Process.Env {
+			c.Process.Env[k] = v
+		}
+	}
+	c.Auditd.Paths = append([]event.Path(nil), e.Auditd.Paths...)
+	c.Auditd.Records = append([]byte(nil), e.Auditd.Records...)
+	return &c
+}
+
+// InterpretTemp is Interpret without allocating the event: the result and
+// everything it points to belong to the interpreter and are valid until the
+// next call. The renderer of `gotrail events` uses it, as it writes each
+// event out at once.
+func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
+	f := facts{paths: in.paths[:0], args: in.args[:0]}
+	in.ev = event.Event{}
+	e := &in.ev
 	e.Time = event.Time{Time: time.Unix(ev.Time.Sec, int64(ev.Time.Milli)*int64(time.Millisecond)).UTC()}
 	var idb [40]byte
 	e.Event.ID = string(AppendID(idb[:0], ev.Time, ev.Serial))
@@ -131,6 +180,20 @@ func (in *Interpreter) Interpret(ev *Event) *event.Event {
 	}
 	e.Auditd.MessageType = messageType(ev)
 	in.build(e, &f)
+	// keep the grown slices for the next event
+	in.paths, in.args = f.paths[:0], f.args[:0]
+	if e.User.Audit != nil {
+		in.audit = *e.User.Audit
+		e.User.Audit = &in.audit
+	}
+	if e.User.Effective != nil {
+		in.eff = *e.User.Effective
+		e.User.Effective = &in.eff
+	}
+	if e.File != nil {
+		in.file = *e.File
+		e.File = &in.file
+	}
 	return e
 }
 

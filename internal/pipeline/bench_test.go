@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/gotrail/gotrail/internal/audit"
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
@@ -32,6 +33,30 @@ func BenchmarkEventsAllJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Run(context.Background(), in, proc, io.Discard, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type discard struct{}
+
+func (discard) Process(ev *audit.Event, out []byte) []byte { return out }
+
+// BenchmarkReadAssemble is the part that runs on one goroutine: reading,
+// splitting, header parsing and assembly.
+func BenchmarkReadAssemble(b *testing.B) {
+	seed, err := os.ReadFile(corpus)
+	if err != nil {
+		b.Fatalf("read corpus: %v", err)
+	}
+	data := bytes.Repeat(seed, 20<<20/len(seed))
+	in := []source.Input{{Name: "corpus", Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}}}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), in, func() Processor { return discard{} }, io.Discard, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -23,7 +23,7 @@ type renderer struct {
 }
 
 func (r *renderer) Process(ev *audit.Event, out []byte) []byte {
-	e := r.in.Interpret(ev)
+	e := r.in.InterpretTemp(ev)
 	e.Event.Kind = r.cl.Kind(e)
 	if !r.filter.Match(e) {
 		return out
