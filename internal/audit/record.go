@@ -142,55 +142,57 @@ func (r *Record) Fields(dst []Field) []Field {
 }
 
 func splitFields(dst []Field, s string, enriched bool) []Field {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c == ' ' {
-			i++
+	if i := strings.IndexByte(s, enrichedSep); i >= 0 {
+		dst = splitPart(dst, s[:i], enriched)
+		return splitPart(dst, s[i+1:], true)
+	}
+	return splitPart(dst, s, enriched)
+}
+
+// splitPart splits one side of the enriched separator. Tokens are found with
+// IndexByte, which scans many bytes at a time: this loop is most of the
+// parser's work.
+func splitPart(dst []Field, s string, enriched bool) []Field {
+	for len(s) > 0 {
+		if s[0] == ' ' {
+			s = s[1:]
 			continue
 		}
-		if c == enrichedSep {
-			enriched = true
-			i++
-			continue
+		sp := strings.IndexByte(s, ' ')
+		tok := s
+		if sp >= 0 {
+			tok = s[:sp]
 		}
-		// key
-		start := i
-		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != enrichedSep {
-			i++
-		}
-		if i >= len(s) || s[i] != '=' {
-			continue // a bare word
-		}
-		key := s[start:i]
-		i++ // '='
-		f := Field{Key: key, Enriched: enriched}
-		if i < len(s) && (s[i] == '"' || s[i] == '\'') {
-			q := s[i]
-			i++
-			end := strings.IndexByte(s[i:], q)
-			if end < 0 {
-				end = len(s) - i
+		eq := strings.IndexByte(tok, '=')
+		if eq <= 0 { // a bare word, or no key
+			if sp < 0 {
+				break
 			}
-			f.Value = s[i : i+end]
-			i += end + 1
-			if q == '"' {
-				f.Quoting = Quoted
-			} else {
+			s = s[sp+1:]
+			continue
+		}
+		key, rest := tok[:eq], s[eq+1:]
+		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
+			q := rest[0]
+			end := strings.IndexByte(rest[1:], q)
+			if end < 0 {
+				end = len(rest) - 1
+			}
+			val := rest[1 : 1+end]
+			s = rest[min(len(rest), end+2):]
+			if q == '\'' {
 				// msg='op=… acct="x" res=success': its fields are the record's
-				dst = splitFields(dst, f.Value, enriched)
+				dst = splitPart(dst, val, enriched)
 				continue
 			}
-		} else {
-			vs := i
-			for i < len(s) && s[i] != ' ' && s[i] != enrichedSep {
-				i++
-			}
-			f.Value = s[vs:i]
-		}
-		if key == "" {
+			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched})
 			continue
 		}
-		dst = append(dst, f)
+		dst = append(dst, Field{Key: key, Value: tok[eq+1:], Enriched: enriched})
+		if sp < 0 {
+			break
+		}
+		s = s[sp+1:]
 	}
 	return dst
 }
