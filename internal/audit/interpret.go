@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -40,6 +41,9 @@ type Interpreter struct {
 	file       event.File
 	paths      []event.Path
 	args       []string
+	chunks     []argChunk
+	arena      []byte // decoded text of the current event
+	msg        []byte // its message
 }
 
 // NewInterpreter returns an interpreter that names ids with names (may be
@@ -87,7 +91,7 @@ type facts struct {
 	daemon             string
 	args               []string
 	argc               int
-	argParts           map[int]*strings.Builder
+	chunks             []argChunk // parts of arguments split by the kernel, in the arena
 	paths              []event.Path
 	firstType          string
 }
@@ -98,38 +102,59 @@ func (in *Interpreter) Interpret(ev *Event) *event.Event {
 	return Clone(in.InterpretTemp(ev))
 }
 
-// Clone returns a deep copy of e.
+// Clone returns a deep copy of e that shares no memory with it: strings of
+// an interpreted event may point into the interpreter's scratch space or the
+// read buffer of the whole input chunk, and a kept event must hold neither.
 func Clone(e *event.Event) *event.Event {
 	c := *e
-	if e.User.Audit != nil {
-		a := *e.User.Audit
-		c.User.Audit = &a
+	cs := strings.Clone
+	c.Event.ID, c.Event.Kind, c.Event.Action = cs(e.Event.ID), cs(e.Event.Kind), cs(e.Event.Action)
+	c.Event.Outcome, c.Event.Severity, c.Event.RuleKey = cs(e.Event.Outcome), cs(e.Event.Severity), cs(e.Event.RuleKey)
+	c.Host.Name = cs(e.Host.Name)
+	ident := func(id *event.Ident) *event.Ident {
+		if id == nil {
+			return nil
+		}
+		return &event.Ident{ID: cs(id.ID), Name: cs(id.Name)}
 	}
-	if e.User.Effective != nil {
-		f := *e.User.Effective
-		c.User.Effective = &f
+	c.User.Audit, c.User.Effective = ident(e.User.Audit), ident(e.User.Effective)
+	c.User.ID, c.User.Name, c.User.Session, c.User.TTY = cs(e.User.ID), cs(e.User.Name), cs(e.User.Session), cs(e.User.TTY)
+	p := &c.Process
+	p.Executable, p.Name, p.Title, p.WorkingDirectory = cs(p.Executable), cs(p.Name), cs(p.Title), cs(p.WorkingDirectory)
+	if e.Process.Args != nil {
+		p.Args = make([]string, len(e.Process.Args))
+		for i, a := range e.Process.Args {
+			p.Args[i] = cs(a)
+		}
+	}
+	if e.Process.Env != nil {
+		p.Env = make(map[string]string, len(e.Process.Env))
+		for k, v := range e.Process.Env {
+			p.Env[cs(k)] = cs(v)
+		}
 	}
 	if e.File != nil {
-		f := *e.File
-		c.File = &f
+		c.File = &event.File{Path: cs(e.File.Path), PreviousPath: cs(e.File.PreviousPath), Mode: cs(e.File.Mode)}
+	}
+	a := &c.Auditd
+	a.MessageType, a.Syscall, a.Arch, a.Exit, a.Incomplete = cs(a.MessageType), cs(a.Syscall), cs(a.Arch), cs(a.Exit), cs(a.Incomplete)
+	if e.Auditd.Paths != nil {
+		a.Paths = make([]event.Path, len(e.Auditd.Paths))
+		for i, x := range e.Auditd.Paths {
+			a.Paths[i] = event.Path{Name: cs(x.Name), Nametype: cs(x.Nametype), Inode: cs(x.Inode), Mode: cs(x.Mode), OUID: cs(x.OUID), OGID: cs(x.OGID)}
+		}
+	}
+	if e.Auditd.Records != nil {
+		a.Records = append([]byte(nil), e.Auditd.Records...)
 	}
 	if e.Event.Authorized != nil {
 		b := *e.Event.Authorized
 		c.Event.Authorized = &b
 	}
 	if e.Trail != nil {
-		t := *e.Trail
-		c.Trail = &t
+		c.Trail = &event.Trail{Seq: e.Trail.Seq, Prev: cs(e.Trail.Prev), Hash: cs(e.Trail.Hash)}
 	}
-	c.Process.Args = append([]string(nil), e.Process.Args...)
-	if e.Process.Env != nil {
-		c.Process.Env = make(map[string]string, len(e.Process.Env))
-		for k, v := range e.Process.Env {
-			c.Process.Env[k] = v
-		}
-	}
-	c.Auditd.Paths = append([]event.Path(nil), e.Auditd.Paths...)
-	c.Auditd.Records = append([]byte(nil), e.Auditd.Records...)
+	c.Message = cs(e.Message)
 	return &c
 }
 
@@ -138,7 +163,13 @@ func Clone(e *event.Event) *event.Event {
 // next call. The renderer of `gotrail events` uses it, as it writes each
 // event out at once.
 func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
-	f := facts{paths: in.paths[:0], args: in.args[:0]}
+	f := facts{paths: in.paths[:0], args: in.args[:0], chunks: in.chunks[:0]}
+	// the previous event's strings pointed into the arena; it is reused
+	// (that event is rendered by now) unless one huge argv grew it
+	if cap(in.arena) > 1<<20 {
+		in.arena = nil
+	}
+	in.arena = in.arena[:0]
 	in.ev = event.Event{}
 	e := &in.ev
 	e.Time = event.Time{Time: time.Unix(ev.Time.Sec, int64(ev.Time.Milli)*int64(time.Millisecond)).UTC()}
@@ -181,7 +212,7 @@ func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
 	e.Auditd.MessageType = messageType(ev)
 	in.build(e, &f)
 	// keep the grown slices for the next event
-	in.paths, in.args = f.paths[:0], f.args[:0]
+	in.paths, in.args, in.chunks = f.paths[:0], f.args[:0], f.chunks[:0]
 	if e.User.Audit != nil {
 		in.audit = *e.User.Audit
 		e.User.Audit = &in.audit
@@ -263,11 +294,11 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 			case "tty":
 				f.tty = fl.Value
 			case "comm":
-				f.comm, _ = Value(r.Type, fl)
+				f.comm, _ = in.text(r.Type, fl)
 			case "exe":
-				f.exe, _ = Value(r.Type, fl)
+				f.exe, _ = in.text(r.Type, fl)
 			case "key":
-				f.key, _ = Value(r.Type, fl)
+				f.key, _ = in.text(r.Type, fl)
 			}
 		}
 	case "EXECVE":
@@ -284,7 +315,8 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 			if !isArgKey(fl.Key) {
 				continue
 			}
-			v, _ := Value(r.Type, fl)
+			before := len(in.arena)
+			v, _ := in.text(r.Type, fl)
 			num, part, chunked := argIndex(fl.Key)
 			// argc bounds the slice, so a forged a99999999= cannot make
 			// the interpreter allocate for it
@@ -299,20 +331,15 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				continue
 			}
 			_ = part // chunks arrive in order; the kernel numbers them from 0
-			if f.argParts == nil {
-				f.argParts = make(map[int]*strings.Builder)
+			if len(in.arena) == before { // not decoded into the arena: copy it there
+				in.arena = append(in.arena, v...)
 			}
-			sb := f.argParts[num]
-			if sb == nil {
-				sb = &strings.Builder{}
-				f.argParts[num] = sb
-			}
-			sb.WriteString(v)
+			f.chunks = append(f.chunks, argChunk{num: num, start: before, end: len(in.arena)})
 		}
 	case "CWD":
 		for _, fl := range fields {
 			if fl.Key == "cwd" && !fl.Enriched {
-				f.cwd, _ = Value(r.Type, fl)
+				f.cwd, _ = in.text(r.Type, fl)
 			}
 		}
 	case "PATH":
@@ -330,7 +357,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 			}
 			switch fl.Key {
 			case "name":
-				p.Name, _ = Value(r.Type, fl)
+				p.Name, _ = in.text(r.Type, fl)
 			case "nametype":
 				p.Nametype = fl.Value
 			case "inode":
@@ -352,7 +379,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 	case "PROCTITLE":
 		for _, fl := range fields {
 			if fl.Key == "proctitle" && !fl.Enriched {
-				v, _ := Value(r.Type, fl)
+				v, _ := in.text(r.Type, fl)
 				f.title = ProcTitle(v)
 			}
 		}
@@ -369,7 +396,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 			case "op":
 				f.op = fl.Value
 			case "key":
-				f.opKey, _ = Value(r.Type, fl)
+				f.opKey, _ = in.text(r.Type, fl)
 			case "auid":
 				if f.auid == "" {
 					f.auid = fl.Value
@@ -413,9 +440,9 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 			case "op":
 				f.op = fl.Value
 			case "acct":
-				f.acct, _ = Value(r.Type, fl)
+				f.acct, _ = in.text(r.Type, fl)
 			case "exe":
-				f.exe, _ = Value(r.Type, fl)
+				f.exe, _ = in.text(r.Type, fl)
 			case "terminal":
 				if fl.Value != "?" {
 					f.tty = fl.Value
@@ -430,6 +457,70 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 // maxArgsWithoutArgc bounds the argument index of an EXECVE record that
 // lost its argc field.
 const maxArgsWithoutArgc = 4096
+
+// argChunk is one aN[i] part of argument num: arena[start:end].
+type argChunk struct{ num, start, end int }
+
+// joinChunks sets each split argument to its parts joined. The kernel writes
+// an argument's parts one after the other, so they lie side by side in the
+// arena and the whole argument is a view of it; parts out of order or
+// interleaved with another argument's are joined by copying.
+func (in *Interpreter) joinChunks(f *facts) {
+	for i := 0; i < len(f.chunks); {
+		num, start, end := f.chunks[i].num, f.chunks[i].start, f.chunks[i].end
+		j := i + 1
+		contiguous := true
+		for ; j < len(f.chunks) && f.chunks[j].num == num; j++ {
+			if f.chunks[j].start != end {
+				contiguous = false
+			}
+			end = f.chunks[j].end
+		}
+		if contiguous && !in.argSeen(f, num, i) {
+			f.args[num] = in.view(start, end)
+		} else {
+			// rare: parts apart from each other, joined by copying
+			for _, c := range f.chunks[i:j] {
+				f.args[num] += in.view(c.start, c.end)
+			}
+		}
+		i = j
+	}
+}
+
+// argSeen reports whether parts of argument num came before chunk i (split
+// up by another argument's parts).
+func (in *Interpreter) argSeen(f *facts, num, i int) bool {
+	for _, c := range f.chunks[:i] {
+		if c.num == num {
+			return true
+		}
+	}
+	return false
+}
+
+// view is the arena's bytes [start:end) as a string, without a copy.
+func (in *Interpreter) view(start, end int) string {
+	if start == end {
+		return ""
+	}
+	return unsafe.String(&in.arena[start], end-start)
+}
+
+// text is a field's value as text, decoded into the arena when the kernel
+// hex-encoded it: valid until the next event, like the rest of what
+// InterpretTemp returns.
+func (in *Interpreter) text(recordType string, fl Field) (string, bool) {
+	if fl.Quoting != Bare || fl.Enriched || fl.Value == "(null)" || !IsEncoded(recordType, fl.Key) {
+		return Value(recordType, fl)
+	}
+	start := len(in.arena)
+	var ok bool
+	if in.arena, ok = appendHex(in.arena, fl.Value); !ok {
+		return fl.Value, false
+	}
+	return in.view(start, len(in.arena)), false
+}
 
 // argIndex splits a1 into (1, -1, false) and a1[2] into (1, 2, true).
 func argIndex(k string) (num, part int, chunked bool) {
@@ -505,9 +596,7 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	if f.comm == "" && f.exe != "" {
 		e.Process.Name = path.Base(f.exe)
 	}
-	for n, sb := range f.argParts {
-		f.args[n] = sb.String()
-	}
+	in.joinChunks(f)
 	if len(f.args) > 0 {
 		e.Process.Args = f.args
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -90,14 +91,9 @@ type keySet struct {
 	slots []int32  // index into list, -1 when empty; len is a power of two
 }
 
-func hashKey(k string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(k); i++ {
-		h ^= uint32(k[i])
-		h *= 16777619
-	}
-	return h
-}
+var keySeed = maphash.MakeSeed()
+
+func hashKey(k string) uint32 { return uint32(maphash.String(keySeed, k)) }
 
 // add reports whether k is new, and remembers it.
 func (s *keySet) add(k string) bool {

@@ -72,6 +72,12 @@ func TestGolden(t *testing.T) {
 	goOnly := &event.Filter{GoOnly: true}
 	head := data[:bytes.Index(data, []byte("msg=audit(1795638102.286:9463)"))]
 	head = head[:bytes.LastIndexByte(head, '\n')+1]
+	var longArgs []byte // the events with a 40000-byte argument split into parts
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if bytes.Contains(l, []byte(":9463)")) || bytes.Contains(l, []byte(":9464)")) {
+			longArgs = append(longArgs, l...)
+		}
+	}
 	tests := []struct {
 		golden string
 		data   []byte
@@ -83,6 +89,7 @@ func TestGolden(t *testing.T) {
 		{"corpus.txt", data, false, goOnly, sink.AppendText},
 		{"corpus.rfc5424", data, false, goOnly, sink.RFC5424{}.Append},
 		{"corpus-head-all.json", head, true, &event.Filter{}, event.AppendJSON},
+		{"corpus-longargs.txt", longArgs, true, &event.Filter{}, sink.AppendText},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {

@@ -1,0 +1,71 @@
+package audit
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func interpretLines(t *testing.T, in *Interpreter, lines ...string) []string {
+	t.Helper()
+	var args [][]string
+	asm := NewAssembler()
+	emit := func(ev *Event) { args = append(args, in.Interpret(ev).Process.Args) }
+	for _, l := range lines {
+		asm.Add(rec(t, l), emit)
+	}
+	asm.Flush(emit)
+	if len(args) != 1 {
+		t.Fatalf("%d events, want 1", len(args))
+	}
+	return args[0]
+}
+
+func TestExecveArguments(t *testing.T) {
+	const sys = `type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0`
+	tests := []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{"plain and hex", []string{sys,
+			`type=EXECVE msg=audit(1.000:1): argc=3 a0="go" a1=68C3A96C6C6F a2=1B5B33316D`},
+			[]string{"go", "héllo", "\x1b[31m"}},
+		{"quoted parts over two records", []string{sys,
+			`type=EXECVE msg=audit(1.000:1): argc=3 a0="echo" a1_len=10 a1[0]="abcde"`,
+			`type=EXECVE msg=audit(1.000:1): a1[1]="fghij" a2="x"`},
+			[]string{"echo", "abcdefghij", "x"}},
+		{"hex parts", []string{sys,
+			`type=EXECVE msg=audit(1.000:1): argc=2 a0=6120 a1_len=6 a1[0]=7879`,
+			`type=EXECVE msg=audit(1.000:1): a1[1]=7A20 a1[2]=0A21`},
+			[]string{"a ", "xyz \n!"}},
+		{"parts apart from each other", []string{sys,
+			`type=EXECVE msg=audit(1.000:1): argc=3 a0="x" a1[0]="ab" a2[0]="12" a1[1]="cd" a2[1]="34"`},
+			[]string{"x", "abcd", "1234"}},
+		{"index beyond argc ignored", []string{sys,
+			`type=EXECVE msg=audit(1.000:1): argc=1 a0="x" a5="y" a99999999="z"`},
+			[]string{"x"}},
+	}
+	in := NewInterpreter(nil, "", false)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := interpretLines(t, in, tt.lines...)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("args = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestInterpretKeepsEvents: Interpret's events stay intact while the same
+// interpreter goes on (InterpretTemp reuses its scratch space).
+func TestInterpretKeepsEvents(t *testing.T) {
+	in := NewInterpreter(nil, "", true)
+	first := interpretLines(t, in, `type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59`,
+		`type=EXECVE msg=audit(1.000:1): argc=2 a0=6F6E65 a1=`+strings.Repeat("41", 100))
+	interpretLines(t, in, `type=SYSCALL msg=audit(2.000:2): arch=c000003e syscall=59`,
+		`type=EXECVE msg=audit(2.000:2): argc=2 a0=74776F a1=`+strings.Repeat("42", 100))
+	if first[0] != "one" || first[1] != strings.Repeat("A", 100) {
+		t.Errorf("first event changed to %q", first)
+	}
+}
