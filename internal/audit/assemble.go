@@ -18,6 +18,11 @@ type Event struct {
 	// because too many events were waiting.
 	Evicted bool
 
+	// Owner is the caller's: a reader that lends its read buffer to the
+	// records (see Record.Own) notes here what to give back once the event
+	// is processed.
+	Owner any
+
 	done bool // emitted; still in the assembler's queue until it reaches the front
 }
 
@@ -99,6 +104,15 @@ const (
 // NewAssembler returns an assembler with the default bounds.
 func NewAssembler() *Assembler {
 	return &Assembler{MaxInFlight: DefaultMaxInFlight, MaxRecords: DefaultMaxRecords, Window: DefaultWindow}
+}
+
+// Pending calls fn for each event still waiting for completion, for a
+// reader that must make their records Own their text before it reuses the
+// buffer they point into.
+func (a *Assembler) Pending(fn func(*Event)) {
+	for _, ev := range a.pending {
+		fn(ev)
+	}
 }
 
 // Stats returns the counters so far.

@@ -35,6 +35,14 @@ type Record struct {
 	Body   string // everything after "): ", including the enriched part
 }
 
+// Own copies the record's text out of the buffer it was parsed from, so
+// that the buffer can be reused.
+func (r *Record) Own() {
+	r.Node = strings.Clone(r.Node)
+	r.Type = strings.Clone(r.Type)
+	r.Body = strings.Clone(r.Body)
+}
+
 // SyntaxError is a line that is not an audit record.
 type SyntaxError struct {
 	Line int64

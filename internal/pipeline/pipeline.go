@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/audit"
@@ -107,6 +108,9 @@ func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w
 				b.out = b.out[:0]
 				for i, ev := range b.events {
 					b.out = p.Process(ev, b.out)
+					if c, ok := ev.Owner.(*chunk); ok {
+						c.release()
+					}
 					b.events[i] = nil
 				}
 				b.events = b.events[:0]
@@ -142,7 +146,8 @@ func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w
 		writeErr <- err
 	}()
 
-	r := &reader{opts: opts, asm: opts.NewAssembler(), free: free, work: work, ctx: ctx}
+	r := &reader{opts: opts, asm: opts.NewAssembler(), free: free, work: work, ctx: ctx,
+		chunks: make(chan *chunk, 4*inFlight+4)}
 	r.cur = r.take()
 	for _, in := range inputs {
 		if ctx.Err() != nil {
@@ -171,14 +176,16 @@ func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w
 }
 
 type reader struct {
-	opts  Options
-	asm   *audit.Assembler
-	free  chan *batch
-	work  chan *batch
-	ctx   context.Context
-	cur   *batch
-	seq   int
-	stats Stats
+	opts   Options
+	chunk  *chunk      // the chunk being read
+	chunks chan *chunk // free chunks
+	asm    *audit.Assembler
+	free   chan *batch
+	work   chan *batch
+	ctx    context.Context
+	cur    *batch
+	seq    int
+	stats  Stats
 }
 
 func (r *reader) take() *batch {
@@ -193,6 +200,15 @@ func (r *reader) take() *batch {
 }
 
 func (r *reader) emit(ev *audit.Event) {
+	if c := r.chunk; c != nil {
+		for i := range ev.Records {
+			if c.holds(ev.Records[i].Body) {
+				c.refs.Add(1)
+				ev.Owner = c
+				break
+			}
+		}
+	}
 	r.cur.events = append(r.cur.events, ev)
 	if len(r.cur.events) >= r.opts.BatchSize {
 		r.send()
@@ -220,10 +236,68 @@ func (r *reader) bad(input string, line int64, msg string) {
 	}
 }
 
-// readInput reads one input in chunks. Each chunk is a fresh allocation that
-// is never written after its lines are cut, so records can point into it
-// (unsafe.String) without a copy; the garbage collector frees it when the
-// last event that uses it is written.
+// chunk is a read buffer that records point into without a copy. It goes
+// back to the pool when the reader is done with it and every event whose
+// records use it has been processed: the reader holds one reference, and
+// each such event one more.
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
+	pool chan *chunk
+}
+
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		select {
+		case c.pool <- c:
+		default: // pool full: let the collector have it
+		}
+	}
+}
+
+// holds reports whether s points into the chunk. The Go heap does not move
+// objects, so comparing addresses is sound.
+func (c *chunk) holds(s string) bool {
+	if len(s) == 0 || len(c.buf) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	b := uintptr(unsafe.Pointer(unsafe.SliceData(c.buf)))
+	return p >= b && p < b+uintptr(len(c.buf))
+}
+
+func (r *reader) newChunk() *chunk {
+	var c *chunk
+	select {
+	case c = <-r.chunks:
+	default:
+		c = &chunk{buf: make([]byte, r.opts.ChunkSize), pool: r.chunks}
+	}
+	c.refs.Store(1)
+	r.chunk = c
+	return c
+}
+
+// doneChunk gives up the reader's reference to the current chunk, after the
+// events still waiting in the assembler have copied out what they use of it.
+func (r *reader) doneChunk() {
+	c := r.chunk
+	if c == nil {
+		return
+	}
+	r.asm.Pending(func(ev *audit.Event) {
+		for i := range ev.Records {
+			if c.holds(ev.Records[i].Body) || c.holds(ev.Records[i].Type) {
+				ev.Records[i].Own()
+			}
+		}
+	})
+	r.chunk = nil
+	c.release()
+}
+
+// readInput reads one input in chunks from a pool. Records point into the
+// chunk they were read into (unsafe.String) without a copy; see chunk.
 func (r *reader) readInput(in source.Input) error {
 	rc, err := in.Open()
 	if err != nil {
@@ -238,21 +312,23 @@ func (r *reader) readInput(in source.Input) error {
 		if r.ctx.Err() != nil {
 			return nil
 		}
-		chunk := make([]byte, size)
-		n := copy(chunk, carry)
-		m, rerr := io.ReadFull(rc, chunk[n:])
+		c := r.newChunk()
+		n := copy(c.buf, carry)
+		m, rerr := io.ReadFull(rc, c.buf[n:size])
 		n += m
 		r.stats.Bytes += int64(m)
 		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		data := c.buf[:n]
 		if rerr != nil && !eof {
 			// keep what was read: a truncated gzip still yields its events
-			r.lines(in.Name, chunk[:n], &lineNo, &skipping)
+			r.lines(in.Name, data, &lineNo, &skipping)
+			r.doneChunk()
 			return rerr
 		}
-		data := chunk[:n]
 		last := lastNewline(data)
 		if eof {
 			r.lines(in.Name, data, &lineNo, &skipping)
+			r.doneChunk()
 			return nil
 		}
 		if last < 0 {
@@ -264,10 +340,12 @@ func (r *reader) readInput(in source.Input) error {
 			}
 			skipping = true
 			carry = carry[:0]
+			r.doneChunk()
 			continue
 		}
 		r.lines(in.Name, data[:last+1], &lineNo, &skipping)
 		carry = append(carry[:0], data[last+1:]...)
+		r.doneChunk()
 	}
 }
 
