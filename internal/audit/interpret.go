@@ -330,7 +330,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				f.args[num] = v
 				continue
 			}
-			_ = part // chunks arrive in order; the kernel numbers them from 0
+			_ = part                     // chunks arrive in order; the kernel numbers them from 0
 			if len(in.arena) == before { // not decoded into the arena: copy it there
 				in.arena = append(in.arena, v...)
 			}

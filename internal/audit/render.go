@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"hash/maphash"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -91,9 +90,25 @@ type keySet struct {
 	slots []int32  // index into list, -1 when empty; len is a power of two
 }
 
-var keySeed = maphash.MakeSeed()
-
-func hashKey(k string) uint32 { return uint32(maphash.String(keySeed, k)) }
+// hashKey hashes a key. Keys of up to 7 bytes (nearly all) are packed
+// with their length into a word, which a multiplication spreads; longer
+// ones go through FNV-1a.
+func hashKey(k string) uint32 {
+	var h uint64
+	if len(k) <= 7 {
+		h = uint64(len(k)) << 56
+		for i := 0; i < len(k); i++ {
+			h |= uint64(k[i]) << (8 * i)
+		}
+	} else {
+		h = 14695981039346656037
+		for i := 0; i < len(k); i++ {
+			h ^= uint64(k[i])
+			h *= 1099511628211
+		}
+	}
+	return uint32((h * 0x9E3779B97F4A7C15) >> 32)
+}
 
 // add reports whether k is new, and remembers it.
 func (s *keySet) add(k string) bool {
@@ -163,6 +178,35 @@ func (in *Interpreter) valueView(recordType string, f Field) (string, bool) {
 	return unsafe.String(unsafe.SliceData(buf), len(buf)), false
 }
 
+// upperKey is the interpretation's key for an id field: "auid" -> "AUID".
+func upperKey(k string) string {
+	switch k {
+	case "auid":
+		return "AUID"
+	case "uid":
+		return "UID"
+	case "euid":
+		return "EUID"
+	case "suid":
+		return "SUID"
+	case "fsuid":
+		return "FSUID"
+	case "ouid":
+		return "OUID"
+	case "gid":
+		return "GID"
+	case "egid":
+		return "EGID"
+	case "sgid":
+		return "SGID"
+	case "fsgid":
+		return "FSGID"
+	case "ogid":
+		return "OGID"
+	}
+	return strings.ToUpper(k)
+}
+
 // enrichedValue finds auditd's interpretation of a field: the enriched
 // fields follow all the others, so the search runs from the end.
 func enrichedValue(fields []Field, up string) string {
@@ -198,7 +242,7 @@ func (in *Interpreter) interpretField(r *Record, fields []Field, f Field, arch A
 			return "MODE", m
 		}
 	case isUIDField(f.Key):
-		up := strings.ToUpper(f.Key)
+		up := upperKey(f.Key)
 		if f.Value == Unset {
 			return up, "unset"
 		}
@@ -209,7 +253,7 @@ func (in *Interpreter) interpretField(r *Record, fields []Field, f Field, arch A
 			return up, "unknown(" + f.Value + ")"
 		}
 	case isGIDField(f.Key):
-		up := strings.ToUpper(f.Key)
+		up := upperKey(f.Key)
 		if f.Value == Unset {
 			return up, "unset"
 		}
