@@ -44,7 +44,8 @@ what (kind, action, file or command), when, and with which program.
 
 Inputs are files, directories and - for standard input. A directory stands for
 its audit.log and rotations (audit.log.N, oldest first); gzip-compressed files
-are read too. Without arguments gotrail reads ` + source.DefaultDir + `.
+are read too. Without arguments gotrail reads the audit log the configuration
+names ([audit] log, default /var/log/audit/audit.log) and its rotations.
 
 Only Go-environment events are printed unless --all is given:
   goroot.modify    a file under a GOROOT created, written, deleted, renamed, chmod/chown
@@ -111,11 +112,24 @@ func runEvents(ctx context.Context, g *globalOptions, o *eventsOptions, args []s
 	if err != nil {
 		return &usageError{fmt.Errorf("events: %w", err)}
 	}
-	inputs, err := source.Expand(args, stdin)
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	var inputs []source.Input
+	if len(args) == 0 {
+		// auditd's log and its rotations, where the configuration says
+		inputs, err = source.Log(cfg.Audit.Log)
+	} else {
+		inputs, err = source.Expand(args, stdin)
+	}
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
 	host := o.host
+	if host == "" {
+		host = cfg.Host
+	}
 	if host == "" {
 		host = hostName(g.root)
 	}
@@ -123,7 +137,7 @@ func runEvents(ctx context.Context, g *globalOptions, o *eventsOptions, args []s
 	if err := names.Err(); err != nil {
 		slog.Warn("user and group names incomplete", "err", err)
 	}
-	cl := &classify.Classifier{}
+	cl := &classify.Classifier{GOROOTs: cfg.GOROOTs}
 	out := bufio.NewWriterSize(stdout, 256*1024)
 	stats, err := pipeline.Run(ctx, inputs, pipeline.Render(names, host, o.all, cl, filter, render), out, pipeline.Options{})
 	if ferr := out.Flush(); err == nil && ferr != nil {

@@ -29,7 +29,12 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CORPUS", corpus)
 			env.Setenv("FIXROOT", root)
-			env.Setenv("GOTRAIL_CONFIG", filepath.Join(env.WorkDir, "no-config.toml"))
+			// hermetic: an empty configuration instead of the host's
+			empty := filepath.Join(env.WorkDir, ".gotrail-empty.toml")
+			if err := os.WriteFile(empty, nil, 0o600); err != nil {
+				return err
+			}
+			env.Setenv("GOTRAIL_CONFIG", empty)
 			env.Setenv("GOTRAIL_STATE_DIR", filepath.Join(env.WorkDir, "state"))
 			return nil
 		},

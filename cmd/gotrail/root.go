@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gotrail/gotrail/internal/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,6 +16,14 @@ type globalOptions struct {
 	stateDir string
 	root     string
 	format   string
+
+	configNamed bool // --config or GOTRAIL_CONFIG given: the file must exist
+}
+
+// loadConfig reads the configuration: the default file is optional, a file
+// named by --config or GOTRAIL_CONFIG is not.
+func (g *globalOptions) loadConfig() (*config.Config, error) {
+	return config.Load(g.config, !g.configNamed)
 }
 
 func newRootCmd() *cobra.Command {
@@ -35,10 +45,13 @@ EXIT STATUS
 		SilenceErrors: true,
 	}
 	fl := cmd.PersistentFlags()
-	fl.StringVar(&g.config, "config", envOr("GOTRAIL_CONFIG", "/etc/gotrail/gotrail.toml"), "configuration `file` (optional; env GOTRAIL_CONFIG)")
+	fl.StringVar(&g.config, "config", envOr("GOTRAIL_CONFIG", config.DefaultPath), "configuration `file` (optional; env GOTRAIL_CONFIG)")
 	fl.StringVar(&g.stateDir, "state-dir", envOr("GOTRAIL_STATE_DIR", "/var/lib/gotrail"), "`dir`ectory of gotrail's own state (env GOTRAIL_STATE_DIR)")
 	fl.StringVar(&g.root, "root", "/", "read the host's files (passwd, group, profiles) under `dir`: a mounted image or container filesystem")
 	fl.StringVar(&g.format, "format", "", "output `format`: text, json (default text on a terminal, else json)")
+	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
+		g.configNamed = c.Flags().Changed("config") || os.Getenv("GOTRAIL_CONFIG") != ""
+	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())}
 	})

@@ -64,6 +64,23 @@ func Expand(args []string, stdin io.Reader) ([]Input, error) {
 	return inputs, nil
 }
 
+// Log returns the inputs of one audit log: the file and its rotations
+// (path.N, path.N.gz), oldest first.
+func Log(path string) ([]Input, error) {
+	logs, err := Rotations(filepath.Dir(path), filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	if len(logs) == 0 {
+		return nil, fmt.Errorf("input %s: no such log or rotations of it", path)
+	}
+	inputs := make([]Input, len(logs))
+	for i, p := range logs {
+		inputs[i] = fileInput(p)
+	}
+	return inputs, nil
+}
+
 // Rotations lists dir/base and its rotations base.N and base.N.gz, oldest
 // (highest N) first, as auditd's num_logs rotation leaves them.
 func Rotations(dir, base string) ([]string, error) {
