@@ -72,8 +72,6 @@ func (c *Classifier) Kind(e *event.Event) string {
 				if act == "exec" && isGoBinary(e.Process.Executable) {
 					return kind
 				}
-			case kind == event.KindTamper:
-				return kind
 			case modifying[act]:
 				return kind
 			}

@@ -33,6 +33,7 @@ func TestKind(t *testing.T) {
 		{"goenv key", ev("syscall", "create", KeyGoenv, "/usr/local/go/bin/go", "/home/a/.config/go/env", ""), event.KindGoenv},
 		{"path key", ev("syscall", "create", KeyPath, "/usr/bin/cp", "/usr/local/bin/go", ""), event.KindPath},
 		{"audit key", ev("syscall", "write", KeyAudit, "/usr/bin/vim", "/etc/audit/rules.d/x.rules", ""), event.KindTamper},
+		{"audit key on a read is nothing", ev("syscall", "open", KeyAudit, "/usr/bin/cat", "/etc/audit/auditd.conf", ""), event.KindOther},
 		// logs recorded under other keys: by path
 		{"sed -i on /etc/profile", ev("syscall", "rename", "profile", "/usr/bin/sed", "/etc/profile", "/etc/sedXYZ"), event.KindProfile},
 		{"profile.d", ev("syscall", "create", "", "/usr/bin/tee", "/etc/profile.d/go.sh", ""), event.KindProfile},

@@ -1,0 +1,233 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Status is the kernel's audit status (auditctl -s).
+type Status struct {
+	Enabled      int // 0 off, 1 on, 2 on and immutable until reboot
+	PID          int // the audit daemon, 0 for none
+	Backlog      int
+	BacklogLimit int
+	Lost         int
+}
+
+// ErrImmutable is returned when the kernel's rules are locked (-e 2).
+var ErrImmutable = errors.New("the kernel's audit rules are immutable (auditctl -e 2): a reboot is needed to load new rules; nothing was changed")
+
+// Auditctl runs auditctl; tests and hosts without it in PATH can set Path.
+type Auditctl struct {
+	Path string // default: auditctl from PATH, /sbin or /usr/sbin
+}
+
+func (a Auditctl) bin() (string, error) {
+	if a.Path != "" {
+		return a.Path, nil
+	}
+	if p, err := exec.LookPath("auditctl"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/auditctl", "/sbin/auditctl"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("auditctl not found: install the Debian package auditd (apt-get install auditd)")
+}
+
+func (a Auditctl) run(args ...string) ([]byte, error) {
+	bin, err := a.bin()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("auditctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// Status reads the kernel's audit status.
+func (a Auditctl) Status() (Status, error) {
+	out, err := a.run("-s")
+	if err != nil {
+		return Status{}, err
+	}
+	return parseStatus(out)
+}
+
+func parseStatus(out []byte) (Status, error) {
+	var st Status
+	found := false
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.Fields(v)[0])
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "enabled":
+			st.Enabled, found = n, true
+		case "pid":
+			st.PID = n
+		case "backlog":
+			st.Backlog = n
+		case "backlog_limit":
+			st.BacklogLimit = n
+		case "lost":
+			st.Lost = n
+		}
+	}
+	if !found {
+		return st, fmt.Errorf("auditctl -s: no enabled line in %q", out)
+	}
+	return st, nil
+}
+
+// List returns the rules the kernel has loaded, as auditctl -l prints them.
+func (a Auditctl) List() ([]string, error) {
+	out, err := a.run("-l")
+	if err != nil {
+		return nil, err
+	}
+	var rules []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line == "No rules" {
+			continue
+		}
+		rules = append(rules, line)
+	}
+	return rules, nil
+}
+
+// Diff is how the loaded rules differ from the expected ones. Only rules
+// with a gotrail key count as extra: the host's other rules are not ours.
+type Diff struct {
+	Missing []string
+	Extra   []string
+}
+
+// Empty reports whether nothing differs.
+func (d Diff) Empty() bool { return len(d.Missing) == 0 && len(d.Extra) == 0 }
+
+// Compare compares expected rules with auditctl -l lines.
+func Compare(expected []Rule, loaded []string) Diff {
+	var d Diff
+	want := make(map[string]bool, len(expected))
+	for _, r := range expected {
+		s := r.String()
+		want[s] = true
+		if !slices.Contains(loaded, s) {
+			d.Missing = append(d.Missing, s)
+		}
+	}
+	for _, l := range loaded {
+		if !want[l] && ours(l) {
+			d.Extra = append(d.Extra, l)
+		}
+	}
+	return d
+}
+
+// ours reports whether an auditctl -l line carries a gotrail key.
+func ours(line string) bool {
+	return strings.Contains(line, " -k gotrail-") || strings.Contains(line, " -F key=gotrail-")
+}
+
+// RulesFile is where --install puts the rules, for augenrules to merge.
+const RulesFile = "/etc/audit/rules.d/60-gotrail.rules"
+
+// Install writes the rules file under root (0640, replaced atomically) and
+// creates the directories the plan needs. It loads nothing.
+func Install(root string, plan *Plan) (string, error) {
+	if root == "" {
+		root = "/"
+	}
+	for _, d := range plan.Dirs {
+		p := filepath.Join(root, d.Path)
+		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("create %s: %w", p, err)
+		}
+		if err := os.Lchown(p, d.UID, d.GID); err != nil {
+			return "", fmt.Errorf("chown %s: %w", p, err)
+		}
+	}
+	file := filepath.Join(root, RulesFile)
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		return "", fmt.Errorf("create %s: %w", filepath.Dir(file), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".60-gotrail.rules.*")
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", file, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(Render(plan.Groups)); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return "", fmt.Errorf("install %s: %w", file, err)
+	}
+	return file, nil
+}
+
+// Load loads the installed rules into the kernel the way auditd's tools do:
+// augenrules --load (which merges rules.d into audit.rules, so the rules
+// also load at boot), or auditctl -R on the file where augenrules is
+// missing. It refuses when the kernel's rules are immutable.
+func (a Auditctl) Load(file string) (string, error) {
+	st, err := a.Status()
+	if err != nil {
+		return "", err
+	}
+	if st.Enabled == 2 {
+		return "", ErrImmutable
+	}
+	aug := ""
+	for _, p := range []string{"/usr/sbin/augenrules", "/sbin/augenrules"} {
+		if _, err := os.Stat(p); err == nil {
+			aug = p
+			break
+		}
+	}
+	if aug == "" {
+		if _, err := a.run("-R", file); err != nil {
+			return "", err
+		}
+		return "auditctl -R " + file, nil
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(aug, "--load")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s --load: %v: %s", aug, err, strings.TrimSpace(out.String()))
+	}
+	return aug + " --load", nil
+}

@@ -1,0 +1,190 @@
+package rules
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// fixtureRoot builds a host filesystem: users with and without login
+// shells, a user without a home, a zsh user, three toolchains (one behind a
+// symlink, one a Debian package reached through /usr/bin/go, one in ~/sdk),
+// a merged /usr, and missing files.
+func fixtureRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n" +
+			"daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n" +
+			"postgres:x:101:104::/var/lib/postgresql:/bin/bash\n" +
+			"alice:x:1000:1000::/home/alice:/bin/bash\n" +
+			"bob:x:1001:1001::/home/bob:/usr/bin/zsh\n" +
+			"svc:x:1002:1002::/home/svc:/usr/sbin/nologin\n" +
+			"ghost:x:1003:1003::/home/ghost:/bin/bash\n" +
+			"nobody:x:65534:65534::/nonexistent:/bin/bash\n",
+		"etc/shells":                               "/bin/bash\n/usr/bin/bash\n/usr/bin/zsh\n",
+		"etc/login.defs":                           "UID_MIN\t\t\t 1000\nUID_MAX 60000\nENV_PATH\tPATH=/usr/local/bin:/usr/bin:/bin\n",
+		"etc/environment":                          "PATH=\"/usr/local/sbin:/usr/local/bin:/usr/bin:/opt/tools/bin\"\n",
+		"etc/profile":                              "",
+		"etc/profile.d/go.sh":                      "export PATH=$PATH:/usr/local/go/bin\n",
+		"usr/local/go1.22.5/bin/go":                "",
+		"usr/local/go1.22.5/bin/gofmt":             "",
+		"usr/local/go1.22.5/go.env":                "GOPROXY=https://proxy.golang.org,direct\n",
+		"usr/lib/go-1.19/bin/go":                   "",
+		"home/alice/sdk/go1.23.0/bin/go":           "",
+		"home/alice/.config/go/env":                "GOPROXY=direct\n",
+		"home/alice/.bashrc":                       "",
+		"home/alice/go/bin/hello":                  "",
+		"home/bob/.zshrc":                          "",
+		"usr/sbin/auditctl":                        "",
+		"home/svc/.bashrc":                         "",
+		"usr/local/go1.22.5/src/runtime/extern.go": "",
+	}
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"root", "usr/bin", "usr/games", "etc/audit/rules.d", "etc/security"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	links := map[string]string{
+		"usr/local/go": "go1.22.5",
+		"usr/bin/go":   "../lib/go-1.19/bin/go",
+		"bin":          "usr/bin",
+		"sbin":         "/usr/sbin", // absolute: must resolve inside the root
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestDiscover(t *testing.T) {
+	root := fixtureRoot(t)
+	host, err := Discover(root, []string{"/srv/not-a-goroot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range host.Users {
+		names = append(names, u.Name)
+	}
+	if want := []string{"root", "alice", "bob", "ghost"}; !slices.Equal(names, want) {
+		t.Errorf("users %q, want %q (no service accounts, no nologin)", names, want)
+	}
+	var goroots []string
+	for _, g := range host.GOROOTs {
+		goroots = append(goroots, g.Path+" "+strings.Join(g.Links, ","))
+	}
+	want := []string{"/home/alice/sdk/go1.23.0 ", "/usr/lib/go-1.19 ", "/usr/local/go1.22.5 /usr/local/go"}
+	if !slices.Equal(goroots, want) {
+		t.Errorf("GOROOTs %q, want %q", goroots, want)
+	}
+	wantDirs := []string{"/usr/bin", "/usr/games", "/usr/sbin", "/home/alice/go/bin"}
+	if !slices.Equal(host.PathDirs, wantDirs) {
+		t.Errorf("PATH dirs %q, want %q (real paths, existing only)", host.PathDirs, wantDirs)
+	}
+}
+
+func TestGenerateGolden(t *testing.T) {
+	root := fixtureRoot(t)
+	host, err := Discover(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := Generate(host)
+	got := Render(plan.Groups)
+	if strings.Contains(got, root) {
+		t.Fatalf("a rule names the fixture root %s: paths must be as the host sees them", root)
+	}
+	golden := filepath.Join("testdata", "fixture.rules")
+	if *update {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("rules differ from %s (go test -update rewrites it):\n%s", golden, got)
+	}
+	var dirs []string
+	for _, d := range plan.Dirs {
+		dirs = append(dirs, d.Path)
+	}
+	if want := []string{"/root/.config", "/root/.config/go", "/home/bob/.config", "/home/bob/.config/go"}; !slices.Equal(dirs, want) {
+		t.Errorf("dirs to create %q, want %q", dirs, want)
+	}
+	for _, r := range All(plan.Groups) {
+		for _, bad := range []string{"/home/svc", "/var/lib/postgresql", "/home/ghost/", "-w /home/alice -p", "-w /root -p"} {
+			if strings.Contains(r.String()+" ", bad) {
+				t.Errorf("rule %q watches %s", r, bad)
+			}
+		}
+	}
+}
+
+func TestInstallUnderRoot(t *testing.T) {
+	root := fixtureRoot(t)
+	host, _ := Discover(root, nil)
+	plan := Generate(host)
+	file, err := Install(root, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("rules file %s: %v, mode %v", file, err, fi.Mode())
+	}
+	if b, _ := os.ReadFile(file); string(b) != Render(plan.Groups) {
+		t.Error("rules file differs from the rendering")
+	}
+	if fi, err := os.Stat(filepath.Join(root, "home/bob/.config/go")); err != nil || !fi.IsDir() {
+		t.Errorf("~bob/.config/go not created: %v", err)
+	}
+	// installing again replaces the file and keeps the directories
+	if _, err := Install(root, plan); err != nil {
+		t.Fatalf("second install: %v", err)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	exp := []Rule{
+		{Watch: "/etc/profile", Perm: "wa", Key: KeyProfile},
+		{Arch: "b64", Syscalls: []string{"execve", "execveat"}, Fields: []string{"exe=/usr/local/go/bin/go"}, Key: KeyExec},
+	}
+	loaded := []string{
+		"-a always,exit -F arch=b64 -S execve,execveat -F exe=/usr/local/go/bin/go -F key=gotrail-exec",
+		"-w /etc/old -p wa -k gotrail-profile",
+		"-w /etc/shadow -p wa -k identity", // not ours
+	}
+	d := Compare(exp, loaded)
+	if !slices.Equal(d.Missing, []string{"-w /etc/profile -p wa -k gotrail-profile"}) || !slices.Equal(d.Extra, []string{"-w /etc/old -p wa -k gotrail-profile"}) {
+		t.Errorf("Compare = %+v", d)
+	}
+	if r := exp[1].DeleteArgs(); r[0] != "-d" || exp[0].DeleteArgs()[0] != "-W" {
+		t.Errorf("DeleteArgs: %q %q", r, exp[0].DeleteArgs())
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	st, err := parseStatus([]byte("enabled 2\nfailure 1\npid 1234\nrate_limit 0\nbacklog_limit 8192\nlost 7\nbacklog 3\nbacklog_wait_time 60000\nloginuid_immutable 0 unlocked\n"))
+	if err != nil || st != (Status{Enabled: 2, PID: 1234, Backlog: 3, BacklogLimit: 8192, Lost: 7}) {
+		t.Errorf("parseStatus = %+v, %v", st, err)
+	}
+	if _, err := parseStatus([]byte("garbage")); err == nil {
+		t.Error("garbage parsed")
+	}
+}
