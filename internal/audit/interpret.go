@@ -317,7 +317,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 			}
 			before := len(in.arena)
 			v, _ := in.text(r.Type, fl)
-			num, part, chunked := argIndex(fl.Key)
+			num, chunked := argIndex(fl.Key)
 			// argc bounds the slice, so a forged a99999999= cannot make
 			// the interpreter allocate for it
 			if num < 0 || (f.argc > 0 && num >= f.argc) || (f.argc == 0 && num >= maxArgsWithoutArgc) {
@@ -330,7 +330,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				f.args[num] = v
 				continue
 			}
-			_ = part                     // chunks arrive in order; the kernel numbers them from 0
+			// parts arrive in order: the kernel writes a1[0], a1[1], …
 			if len(in.arena) == before { // not decoded into the arena: copy it there
 				in.arena = append(in.arena, v...)
 			}
@@ -344,16 +344,9 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 		}
 	case "PATH":
 		var p event.Path
-		var ouidName, ogidName string
 		for _, fl := range fields {
 			if fl.Enriched {
-				switch fl.Key {
-				case "OUID":
-					ouidName = fl.Value
-				case "OGID":
-					ogidName = fl.Value
-				}
-				continue
+				continue // the owner's names are in auditd.records
 			}
 			switch fl.Key {
 			case "name":
@@ -374,7 +367,6 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				p.OGID = fl.Value
 			}
 		}
-		_, _ = ouidName, ogidName
 		f.paths = append(f.paths, p)
 	case "PROCTITLE":
 		for _, fl := range fields {
@@ -522,24 +514,17 @@ func (in *Interpreter) text(recordType string, fl Field) (string, bool) {
 	return in.view(start, len(in.arena)), false
 }
 
-// argIndex splits a1 into (1, -1, false) and a1[2] into (1, 2, true).
-func argIndex(k string) (num, part int, chunked bool) {
+// argIndex splits a1 into (1, false) and a1[2] into (1, true).
+func argIndex(k string) (num int, chunked bool) {
 	i := 1
 	for i < len(k) && k[i] >= '0' && k[i] <= '9' {
 		i++
 	}
 	n, err := strconv.Atoi(k[1:i])
 	if err != nil {
-		return -1, 0, false
+		return -1, false
 	}
-	if i == len(k) {
-		return n, -1, false
-	}
-	p, err := strconv.Atoi(k[i+1 : len(k)-1])
-	if err != nil {
-		return -1, 0, false
-	}
-	return n, p, true
+	return n, i < len(k)
 }
 
 func (in *Interpreter) userName(id, enriched string) string {
