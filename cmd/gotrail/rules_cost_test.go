@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -27,12 +26,7 @@ func TestRulesRecordCost(t *testing.T) {
 	}
 	goBin, _ = filepath.EvalSymlinks(goBin)
 	const user, uid = "gotrailcost", 4301
-	exec.Command("userdel", "-r", user).Run()
-	if out, err := exec.Command("useradd", "-m", "-u", strconv.Itoa(uid), "-U", "-s", "/bin/bash", user).CombinedOutput(); err != nil {
-		t.Fatalf("useradd: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("userdel", "-r", user).Run() })
-	home := "/home/" + user
+	home := addLoginUser(t, user, uid)
 	mod := filepath.Join(home, "hello")
 	os.MkdirAll(mod, 0o755)
 	os.WriteFile(mod+"/go.mod", []byte("module hello\n\ngo 1.21\n"), 0o644)

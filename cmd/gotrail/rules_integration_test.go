@@ -18,6 +18,18 @@ import (
 	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
 )
 
+// addLoginUser creates a real login user (bash, home directory) for the
+// test and removes it, home and all, at the end.
+func addLoginUser(t *testing.T, name string, uid int) (home string) {
+	t.Helper()
+	exec.Command("userdel", "-r", name).Run() // left by a killed run
+	if out, err := exec.Command("useradd", "-m", "-u", strconv.Itoa(uid), "-U", "-s", "/bin/bash", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd %s: %v\n%s", name, err, out)
+	}
+	t.Cleanup(func() { exec.Command("userdel", "-r", name).Run() })
+	return "/home/" + name
+}
+
 // restoreFile puts a host file back as it was when the test ends (or
 // removes it if it did not exist).
 func restoreFile(t *testing.T, path string) {
@@ -56,12 +68,7 @@ func TestRulesOnRealAuditd(t *testing.T) {
 
 	// a login user of our own, with a PATH directory in its home
 	const user, uid = "gotrailtest", 4300
-	exec.Command("userdel", "-r", user).Run()
-	if out, err := exec.Command("useradd", "-m", "-u", strconv.Itoa(uid), "-U", "-s", "/bin/bash", user).CombinedOutput(); err != nil {
-		t.Fatalf("useradd: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("userdel", "-r", user).Run() })
-	home := "/home/" + user
+	home := addLoginUser(t, user, uid)
 	if err := os.Mkdir(home+"/bin", 0o755); err != nil {
 		t.Fatal(err)
 	}

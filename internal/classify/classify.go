@@ -10,25 +10,17 @@ import (
 	"strings"
 
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/rules"
 )
 
-// Rule keys written by `gotrail rules`, one per kind.
-const (
-	KeyGoroot  = "gotrail-goroot"
-	KeyGoenv   = "gotrail-goenv"
-	KeyProfile = "gotrail-profile"
-	KeyPath    = "gotrail-path"
-	KeyExec    = "gotrail-exec"
-	KeyAudit   = "gotrail-audit"
-)
-
+// keyKinds maps the rule keys `gotrail rules` writes to the kinds.
 var keyKinds = map[string]string{
-	KeyGoroot:  event.KindGoroot,
-	KeyGoenv:   event.KindGoenv,
-	KeyProfile: event.KindProfile,
-	KeyPath:    event.KindPath,
-	KeyExec:    event.KindExec,
-	KeyAudit:   event.KindTamper,
+	rules.KeyGoroot:  event.KindGoroot,
+	rules.KeyGoenv:   event.KindGoenv,
+	rules.KeyProfile: event.KindProfile,
+	rules.KeyPath:    event.KindPath,
+	rules.KeyExec:    event.KindExec,
+	rules.KeyAudit:   event.KindTamper,
 }
 
 // Classifier decides event kinds. The zero value knows the usual GOROOTs.

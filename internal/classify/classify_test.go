@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/rules"
 )
 
 func TestKind(t *testing.T) {
@@ -22,18 +23,18 @@ func TestKind(t *testing.T) {
 		want string
 	}{
 		{"auditctl adding the goroot rule is tamper, not a goroot change",
-			ev("config_change", "add_rule", KeyGoroot, "/usr/sbin/auditctl", "", ""), event.KindTamper},
-		{"auditctl removing a rule", ev("config_change", "remove_rule", KeyProfile, "/usr/sbin/auditctl", "", ""), event.KindTamper},
+			ev("config_change", "add_rule", rules.KeyGoroot, "/usr/sbin/auditctl", "", ""), event.KindTamper},
+		{"auditctl removing a rule", ev("config_change", "remove_rule", rules.KeyProfile, "/usr/sbin/auditctl", "", ""), event.KindTamper},
 		{"auditd stopping", ev("daemon_end", "end", "", "", "", ""), event.KindTamper},
-		{"goroot key on a write", ev("syscall", "write", KeyGoroot, "/usr/bin/vim", "/opt/x/go.env", ""), event.KindGoroot},
-		{"goroot key on an exec is not a change", ev("syscall", "exec", KeyGoroot, "/usr/bin/ls", "/usr/bin/ls", ""), event.KindOther},
-		{"exec key on a go binary", ev("syscall", "exec", KeyExec, "/usr/local/go/bin/go", "/usr/local/go/bin/go", ""), event.KindExec},
-		{"exec key on something else", ev("syscall", "exec", KeyExec, "/usr/bin/python3", "/usr/bin/python3", ""), event.KindOther},
-		{"several keys, one ours", ev("syscall", "write", "site-key,"+KeyProfile, "/usr/bin/vim", "/etc/profile", ""), event.KindProfile},
-		{"goenv key", ev("syscall", "create", KeyGoenv, "/usr/local/go/bin/go", "/home/a/.config/go/env", ""), event.KindGoenv},
-		{"path key", ev("syscall", "create", KeyPath, "/usr/bin/cp", "/usr/local/bin/go", ""), event.KindPath},
-		{"audit key", ev("syscall", "write", KeyAudit, "/usr/bin/vim", "/etc/audit/rules.d/x.rules", ""), event.KindTamper},
-		{"audit key on a read is nothing", ev("syscall", "open", KeyAudit, "/usr/bin/cat", "/etc/audit/auditd.conf", ""), event.KindOther},
+		{"goroot key on a write", ev("syscall", "write", rules.KeyGoroot, "/usr/bin/vim", "/opt/x/go.env", ""), event.KindGoroot},
+		{"goroot key on an exec is not a change", ev("syscall", "exec", rules.KeyGoroot, "/usr/bin/ls", "/usr/bin/ls", ""), event.KindOther},
+		{"exec key on a go binary", ev("syscall", "exec", rules.KeyExec, "/usr/local/go/bin/go", "/usr/local/go/bin/go", ""), event.KindExec},
+		{"exec key on something else", ev("syscall", "exec", rules.KeyExec, "/usr/bin/python3", "/usr/bin/python3", ""), event.KindOther},
+		{"several keys, one ours", ev("syscall", "write", "site-key,"+rules.KeyProfile, "/usr/bin/vim", "/etc/profile", ""), event.KindProfile},
+		{"goenv key", ev("syscall", "create", rules.KeyGoenv, "/usr/local/go/bin/go", "/home/a/.config/go/env", ""), event.KindGoenv},
+		{"path key", ev("syscall", "create", rules.KeyPath, "/usr/bin/cp", "/usr/local/bin/go", ""), event.KindPath},
+		{"audit key", ev("syscall", "write", rules.KeyAudit, "/usr/bin/vim", "/etc/audit/rules.d/x.rules", ""), event.KindTamper},
+		{"audit key on a read is nothing", ev("syscall", "open", rules.KeyAudit, "/usr/bin/cat", "/etc/audit/auditd.conf", ""), event.KindOther},
 		// logs recorded under other keys: by path
 		{"sed -i on /etc/profile", ev("syscall", "rename", "profile", "/usr/bin/sed", "/etc/profile", "/etc/sedXYZ"), event.KindProfile},
 		{"profile.d", ev("syscall", "create", "", "/usr/bin/tee", "/etc/profile.d/go.sh", ""), event.KindProfile},

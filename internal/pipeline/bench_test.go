@@ -16,17 +16,22 @@ import (
 
 const corpus = "../../../shared/corpus/host-activity.log"
 
-// BenchmarkEventsAllJSON is `gotrail events --all --format json` on the
-// shared corpus, repeated to 20 MB, in memory.
-func BenchmarkEventsAllJSON(b *testing.B) {
+// benchInput is the shared corpus repeated to 20 MB, in memory.
+func benchInput(b *testing.B) ([]byte, []source.Input) {
 	seed, err := os.ReadFile(corpus)
 	if err != nil {
 		b.Fatalf("read corpus: %v", err)
 	}
 	data := bytes.Repeat(seed, 20<<20/len(seed))
-	in := []source.Input{{Name: "corpus", Open: func() (io.ReadCloser, error) {
+	return data, []source.Input{{Name: "corpus", Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}}}
+}
+
+// BenchmarkEventsAllJSON is `gotrail events --all --format json` on the
+// shared corpus, repeated to 20 MB, in memory.
+func BenchmarkEventsAllJSON(b *testing.B) {
+	data, in := benchInput(b)
 	names := enrich.NewNames("/")
 	proc := Render(names, "bench", true, &classify.Classifier{}, &event.Filter{}, event.AppendJSON)
 	b.SetBytes(int64(len(data)))
@@ -45,14 +50,7 @@ func (discard) Process(ev *audit.Event, out []byte) []byte { return out }
 // BenchmarkReadAssemble is the part that runs on one goroutine: reading,
 // splitting, header parsing and assembly.
 func BenchmarkReadAssemble(b *testing.B) {
-	seed, err := os.ReadFile(corpus)
-	if err != nil {
-		b.Fatalf("read corpus: %v", err)
-	}
-	data := bytes.Repeat(seed, 20<<20/len(seed))
-	in := []source.Input{{Name: "corpus", Open: func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}}}
+	data, in := benchInput(b)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
