@@ -14,11 +14,10 @@ import (
 	"github.com/gotrail/gotrail/internal/source"
 )
 
-const corpus = "../../../shared/corpus/host-activity.log"
 
 // benchInput is the shared corpus repeated to 20 MB, in memory.
 func benchInput(b *testing.B) ([]byte, []source.Input) {
-	seed, err := os.ReadFile(corpus)
+	seed, err := os.ReadFile(fixture)
 	if err != nil {
 		b.Fatalf("read corpus: %v", err)
 	}
