@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/gotrail/gotrail/internal/pipeline"
 	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/source"
+	"github.com/gotrail/gotrail/internal/trail"
 )
 
 type eventsOptions struct {
@@ -31,6 +33,7 @@ type eventsOptions struct {
 	keys         []string
 	strict       bool
 	host         string
+	trail        bool
 }
 
 func newEventsCmd(g *globalOptions) *cobra.Command {
@@ -85,6 +88,7 @@ EXIT STATUS
 	f.StringSliceVar(&o.kinds, "kind", nil, "only events of `kind` (goroot.modify, go.exec, audit.other…); repeatable")
 	f.StringSliceVar(&o.keys, "key", nil, "only events whose audit rule key is `key`; repeatable")
 	f.BoolVar(&o.strict, "strict", false, "exit 1 when any line was malformed or any record dropped")
+	f.BoolVar(&o.trail, "trail", false, "read gotrail's own trail in the state directory instead of audit logs")
 	f.StringVar(&o.host, "host", "", "host.name for records without node= (default: the hostname under --root)")
 	return cmd
 }
@@ -115,6 +119,13 @@ func runEvents(ctx context.Context, g *globalOptions, o *eventsOptions, args []s
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
+	}
+	if o.trail {
+		if len(args) > 0 {
+			return &usageError{errors.New("events: --trail reads the state directory; it takes no files")}
+		}
+		filter.GoOnly = false // the trail holds what the daemon chose to keep
+		return readTrail(g.stateDir, filter, render, stdout)
 	}
 	var inputs []source.Input
 	if len(args) == 0 {
@@ -183,6 +194,34 @@ func (o *eventsOptions) filter(now time.Time) (*event.Filter, error) {
 	}
 	f.Kinds = o.kinds
 	return f, nil
+}
+
+// readTrail prints the events of the local trail through the same filters
+// and formats as the audit log's.
+func readTrail(stateDir string, filter *event.Filter, render func([]byte, *event.Event) []byte, stdout io.Writer) error {
+	out := bufio.NewWriterSize(stdout, 256*1024)
+	var buf []byte
+	n := 0
+	err := trail.Read(stateDir, func(line []byte) error {
+		n++
+		var e event.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			return fmt.Errorf("trail record %d: %w (gotrail verify names what is wrong)", n, err)
+		}
+		if !filter.Match(&e) {
+			return nil
+		}
+		buf = append(render(buf[:0], &e), '\n')
+		_, err := out.Write(buf)
+		return err
+	})
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	return nil
 }
 
 // report writes what was skipped or dropped to stderr; it returns whether
