@@ -14,7 +14,6 @@ import (
 	"github.com/gotrail/gotrail/internal/source"
 )
 
-
 // benchInput is the shared corpus repeated to 20 MB, in memory.
 func benchInput(b *testing.B) ([]byte, []source.Input) {
 	seed, err := os.ReadFile(fixture)
