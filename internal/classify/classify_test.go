@@ -1,8 +1,10 @@
 package classify
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/gotrail/gotrail/internal/config"
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/rules"
 )
@@ -60,5 +62,61 @@ func TestKind(t *testing.T) {
 				t.Errorf("Kind() = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+type groupsOf map[string][]string
+
+func (g groupsOf) UserGroups(u string) []string { return g[u] }
+
+func TestPolicy(t *testing.T) {
+	p := &Policy{
+		Rules: []config.Policy{
+			{Kinds: []string{event.KindGoroot}, Paths: []string{"/usr/local/go"}, AllowUsers: []string{"goadmin"}, AllowGroups: []string{"goadmins"}},
+			{Kinds: []string{event.KindProfile}, AllowUsers: []string{"ops"}},
+		},
+		Groups: groupsOf{"carol": {"carol", "goadmins"}},
+	}
+	mk := func(kind, login, path, outcome string) *event.Event {
+		e := &event.Event{Event: event.Meta{Kind: kind, Outcome: outcome}, File: &event.File{Path: path}}
+		if login != "" {
+			e.User.Audit = &event.Ident{ID: "1", Name: login}
+		}
+		return e
+	}
+	tests := []struct {
+		name     string
+		e        *event.Event
+		auth     bool
+		severity string
+	}{
+		{"allowed user", mk(event.KindGoroot, "goadmin", "/usr/local/go/bin/go", "success"), true, "info"},
+		{"allowed group", mk(event.KindGoroot, "carol", "/usr/local/go/go.env", "success"), true, "info"},
+		{"other user", mk(event.KindGoroot, "mallory", "/usr/local/go/go.env", "success"), false, "critical"},
+		{"path outside the entry", mk(event.KindGoroot, "goadmin", "/opt/go/bin/go", "success"), false, "critical"},
+		{"prefix is a directory, not a string", mk(event.KindGoroot, "goadmin", "/usr/local/gopher", "success"), false, "critical"},
+		{"second entry", mk(event.KindProfile, "ops", "/etc/profile", "success"), true, "info"},
+		{"no login", mk(event.KindProfile, "", "/etc/profile", "success"), false, "high"},
+		{"refused attempt", mk(event.KindProfile, "mallory", "/etc/profile", "failure"), false, "medium"},
+		{"no entry", mk(event.KindGoenv, "ops", "/home/ops/.config/go/env", "success"), false, "high"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p.Apply(tt.e)
+			if tt.e.Event.Authorized == nil || *tt.e.Event.Authorized != tt.auth || tt.e.Event.Severity != tt.severity {
+				t.Errorf("authorized %v severity %s; want %v %s", tt.e.Event.Authorized, tt.e.Event.Severity, tt.auth, tt.severity)
+			}
+		})
+	}
+	exec := &event.Event{Event: event.Meta{Kind: event.KindExec}, Process: event.Process{Env: map[string]string{"GOSUMDB": "off"}}}
+	p.Apply(exec)
+	if exec.Event.Severity != "high" || exec.Event.Authorized != nil {
+		t.Errorf("go exec with GOSUMDB=off: %s %v", exec.Event.Severity, exec.Event.Authorized)
+	}
+	for env, want := range map[string]bool{"GOPROXY=http://proxy.corp": true, "GOFLAGS=-toolexec=/tmp/x": true, "GONOSUMDB=*": true, "GOPROXY=https://proxy.golang.org,direct": false, "GOPRIVATE=corp.example/*": false} {
+		k, v, _ := strings.Cut(env, "=")
+		if got := weakens(map[string]string{k: v}); got != want {
+			t.Errorf("weakens(%s) = %v", env, got)
+		}
 	}
 }

@@ -31,3 +31,20 @@ func TestNames(t *testing.T) {
 		t.Errorf("UserID(alice) = %d, %v", id, ok)
 	}
 }
+
+func TestGroups(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("alice:x:1001:1001::/home/alice:/bin/bash\nbob:x:1002:50::/home/bob:/bin/bash\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("alice:x:1001:\nstaff:x:50:\ngoadmins:x:60:bob, alice\n"), 0o644)
+	g := NewGroups(root)
+	if got := g.UserGroups("alice"); len(got) != 2 || got[0] != "alice" || got[1] != "goadmins" {
+		t.Errorf("alice: %q", got)
+	}
+	if got := g.UserGroups("bob"); len(got) != 2 || got[0] != "staff" || got[1] != "goadmins" {
+		t.Errorf("bob: %q", got)
+	}
+	if got := g.UserGroups("nobody"); got != nil {
+		t.Errorf("nobody: %q", got)
+	}
+}

@@ -1,0 +1,60 @@
+package enrich
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Groups answers which groups a user is in, from ROOT/etc/passwd (the
+// primary group) and ROOT/etc/group (the members lists), read once.
+type Groups struct {
+	root string
+	once sync.Once
+	of   map[string][]string
+}
+
+// NewGroups reads group membership under root.
+func NewGroups(root string) *Groups {
+	if root == "" {
+		root = "/"
+	}
+	return &Groups{root: root}
+}
+
+func (g *Groups) load() {
+	g.of = map[string][]string{}
+	names := map[string]string{} // gid -> group name
+	if data, err := os.ReadFile(filepath.Join(g.root, "etc/group")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			p := strings.Split(line, ":")
+			if len(p) < 4 || p[0] == "" || p[0][0] == '#' {
+				continue
+			}
+			names[p[2]] = p[0]
+			for _, m := range strings.Split(p[3], ",") {
+				if m = strings.TrimSpace(m); m != "" {
+					g.of[m] = append(g.of[m], p[0])
+				}
+			}
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(g.root, "etc/passwd")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			p := strings.Split(line, ":")
+			if len(p) < 4 || p[0] == "" {
+				continue
+			}
+			if name, ok := names[p[3]]; ok {
+				g.of[p[0]] = append([]string{name}, g.of[p[0]]...)
+			}
+		}
+	}
+}
+
+// UserGroups lists the groups of a user, primary first.
+func (g *Groups) UserGroups(user string) []string {
+	g.once.Do(g.load)
+	return g.of[user]
+}

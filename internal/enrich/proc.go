@@ -1,0 +1,67 @@
+package enrich
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Proc reads live facts about processes from /proc under a root.
+type Proc struct {
+	Root string // "" or "/" for this host
+}
+
+// ErrGone is returned when the process exited before it could be read.
+var ErrGone = errors.New("process already gone")
+
+// secretWords mark variables never recorded, whatever their prefix.
+var secretWords = []string{"TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL", "AUTH", "COOKIE", "PRIVATE_KEY"}
+
+// GoVariable reports whether an environment variable is one gotrail keeps
+// for a go process: every GO* and CGO_*, PATH, CC, CXX and LD_PRELOAD, less
+// anything whose name looks like a secret (GOAUTH carries credentials).
+func GoVariable(name string) bool {
+	if !(strings.HasPrefix(name, "GO") || strings.HasPrefix(name, "CGO_") ||
+		name == "PATH" || name == "CC" || name == "CXX" || name == "LD_PRELOAD") {
+		return false
+	}
+	for _, w := range secretWords {
+		if strings.Contains(name, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// GoEnv reads the Go variables of process pid from /proc/PID/environ: the
+// environment it was started with (a process's own setenv is invisible).
+func (p Proc) GoEnv(pid int) (map[string]string, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("pid %d: %w", pid, ErrGone)
+	}
+	root := p.Root
+	if root == "" {
+		root = "/"
+	}
+	path := filepath.Join(root, "proc", strconv.Itoa(pid), "environ")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, os.ErrProcessDone) {
+		return nil, fmt.Errorf("pid %d: %w", pid, ErrGone)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	env := map[string]string{}
+	for _, kv := range bytes.Split(data, []byte{0}) {
+		k, v, ok := bytes.Cut(kv, []byte("="))
+		if ok && GoVariable(string(k)) {
+			env[string(k)] = string(v)
+		}
+	}
+	return env, nil
+}

@@ -1,0 +1,47 @@
+package enrich
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+func TestGoEnvOfARealProcess(t *testing.T) {
+	cmd := exec.Command("sleep", "5")
+	cmd.Env = []string{"GOPROXY=http://proxy.corp", "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "PATH=/usr/bin",
+		"GOAUTH=netrc", "GITHUB_TOKEN=ghp_x", "HOME=/root", "LD_PRELOAD=/tmp/x.so", "GOPRIVATE_KEY=k"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	env, err := Proc{}.GoEnv(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"GOPROXY": "http://proxy.corp", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", "PATH": "/usr/bin", "LD_PRELOAD": "/tmp/x.so"}
+	if len(env) != len(want) {
+		t.Errorf("env = %v, want %v", env, want)
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := (Proc{}).GoEnv(cmd.Process.Pid); !errors.Is(err, ErrGone) {
+		t.Errorf("exited process: %v, want ErrGone", err)
+	}
+}
+
+func TestGoEnvUnderRoot(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "proc/42"), 0o755)
+	os.WriteFile(filepath.Join(root, "proc/42/environ"), []byte("GOSUMDB=off\x00TERM=xterm\x00"), 0o644)
+	env, err := Proc{Root: root}.GoEnv(42)
+	if err != nil || env["GOSUMDB"] != "off" || len(env) != 1 {
+		t.Errorf("GoEnv = %v, %v", env, err)
+	}
+}
