@@ -336,3 +336,52 @@ func Read(stateDir string, fn func(line []byte) error) error {
 	}
 	return nil
 }
+
+// ReadAfter calls fn with the lines of the records after seq, reading only
+// the segments that can hold them (segment names carry their first seq).
+func ReadAfter(stateDir string, seq uint64, fn func(line []byte) error) error {
+	segs, err := segments(filepath.Join(stateDir, dirName))
+	if err != nil {
+		return err
+	}
+	start := 0
+	for i, s := range segs {
+		if first, ok := segmentFirst(s); ok && first <= seq+1 {
+			start = i
+		}
+	}
+	for _, s := range segs[start:] {
+		f, err := os.Open(s)
+		if err != nil {
+			return fmt.Errorf("trail: %w", err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+		for sc.Scan() {
+			r, err := parseLine(sc.Bytes())
+			if err != nil || r.seq <= seq {
+				continue
+			}
+			if err := fn(sc.Bytes()); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("trail: read %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+func segmentFirst(name string) (uint64, bool) {
+	base := strings.TrimSuffix(filepath.Base(name), segSuffix)
+	i := strings.LastIndexByte(base, '-')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(base[i+1:], 10, 64)
+	return n, err == nil
+}

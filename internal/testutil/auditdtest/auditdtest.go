@@ -417,6 +417,30 @@ func (a *Auditd) sync(timeout time.Duration) error {
 	}
 }
 
+// Rotate makes auditd rotate its log (SIGUSR1, as logrotate setups do):
+// audit.log becomes audit.log.1 and a new audit.log is started. It returns
+// once the new file is there.
+func (a *Auditd) Rotate(t testing.TB) {
+	t.Helper()
+	before, err := os.Stat(a.logPath)
+	if err != nil {
+		t.Fatalf("auditdtest: Rotate: %v", err)
+	}
+	if err := syscall.Kill(a.proc.pid(), syscall.SIGUSR1); err != nil {
+		t.Fatalf("auditdtest: Rotate: signal auditd pid %d: %v", a.proc.pid(), err)
+	}
+	deadline := time.Now().Add(DefaultWait)
+	for {
+		if now, err := os.Stat(a.logPath); err == nil && !os.SameFile(before, now) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("auditdtest: Rotate: %s not rotated after %v", a.logPath, DefaultWait)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
 // LogPath is the daemon's log file (log_format ENRICHED).
 func (a *Auditd) LogPath() string { return a.logPath }
 
@@ -593,8 +617,9 @@ log_format = ENRICHED
 flush = INCREMENTAL_ASYNC
 freq = 1
 max_log_file = 1024
-max_log_file_action = IGNORE
-num_logs = 0
+# rotation happens only when a test asks for it (Rotate: SIGUSR1)
+max_log_file_action = ROTATE
+num_logs = 5
 priority_boost = 4
 name_format = NONE
 space_left = 2

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gotrail/gotrail/internal/classify"
+	"github.com/gotrail/gotrail/internal/enrich"
+	"github.com/gotrail/gotrail/internal/trail"
+	"github.com/gotrail/gotrail/internal/watch"
+)
+
+type watchOptions struct {
+	source          string
+	auditLog        string
+	host            string
+	checkpointEvery int
+}
+
+func newWatchCmd(g *globalOptions) *cobra.Command {
+	var o watchOptions
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Follow audit events live and keep the tamper-evident trail",
+		Long: `The daemon: follow auditd's log, attribute each Go-environment event, read the
+Go variables of each go process from /proc, apply the configuration's policy
+(authorized, severity) and append the event to the hash-chained trail in the
+state directory, signing a checkpoint every so often.
+
+--source file (the default) follows the audit log across auditd's rotation and
+truncation from a position saved in the state directory, so that a restart,
+clean or after SIGKILL, neither loses nor repeats an event. --source stdin reads
+records as an auditd plugin (audisp) and drains them at once.
+
+The trail's signing key is made on first start; its public key is logged: keep
+it off the host for gotrail verify --pubkey.
+
+SIGTERM or SIGINT: the trail is synced and the position saved, then it exits.
+
+EXIT STATUS
+  0  stopped by a signal after saving everything
+  2  runtime error (unreadable log, state directory not writable)`,
+		Example: `  gotrail watch                                   # as root, following /var/log/audit/audit.log
+  gotrail watch --audit-log /srv/audit/audit.log --state-dir /srv/gotrail`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWatch(cmd.Context(), g, &o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.source, "source", "file", "where records come from: file or stdin")
+	f.StringVar(&o.auditLog, "audit-log", "", "the audit log to follow (default: [audit] log of the configuration, /var/log/audit/audit.log)")
+	f.StringVar(&o.host, "host", "", "host.name of the events (default: the configuration's host, else the hostname)")
+	f.IntVar(&o.checkpointEvery, "checkpoint-every", 1000, "sign a checkpoint after this many events (and at least every 10 minutes)")
+	return cmd
+}
+
+func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "watch")
+	host := o.host
+	if host == "" {
+		host = cfg.Host
+	}
+	if host == "" {
+		host = hostName(g.root)
+	}
+	w, err := watch.New(watch.Options{
+		StateDir:        g.stateDir,
+		Host:            host,
+		Names:           enrich.NewNames(g.root),
+		Classifier:      &classify.Classifier{GOROOTs: cfg.GOROOTs},
+		Policy:          &classify.Policy{Rules: cfg.Policy, Groups: enrich.NewGroups(g.root)},
+		Proc:            enrich.Proc{Root: g.root},
+		Log:             log,
+		CheckpointEvery: o.checkpointEvery,
+		OnCheckpoint: func(c *trail.Checkpoint) {
+			log.Info("signed a trail checkpoint", "seq", c.Head.Seq, "hash", c.Head.Hash)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	switch o.source {
+	case "file":
+		path := o.auditLog
+		if path == "" {
+			path = cfg.Audit.Log
+		}
+		log.Info("following", "log", path, "state_dir", g.stateDir)
+		err = w.RunFile(ctx, path)
+	case "stdin":
+		err = w.RunReader(ctx, os.Stdin)
+	default:
+		return &usageError{fmt.Errorf("watch: --source %q: want file or stdin", o.source)}
+	}
+	log.Info("stopped", "events", w.Stats.Events, "skipped_as_already_in_trail", w.Stats.Skipped,
+		"malformed_lines", w.Stats.Malformed, "env_missed", w.Stats.EnvMissed)
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
+	"github.com/gotrail/gotrail/internal/trail"
+)
+
+// buildGotrail builds the binary under test.
+func buildGotrail(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gotrail")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// trailEvents reads the trail's events of one kind.
+func trailEvents(t *testing.T, state, kind string) []event.Event {
+	t.Helper()
+	var out []event.Event
+	err := trail.Read(state, func(line []byte) error {
+		var e event.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			return err
+		}
+		if e.Event.Kind == kind {
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestWatchExactlyOnce: changes made under a login user reach the trail in
+// under a second, attributed; the watcher is SIGKILLed, changes are made
+// while it is down and auditd rotates its log among them; restarted, it
+// puts every event in the trail exactly once, and the trail verifies.
+func TestWatchExactlyOnce(t *testing.T) {
+	if !auditdtest.Required(t) {
+		return
+	}
+	bin := buildGotrail(t)
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "profile")
+	os.WriteFile(profile, nil, 0o644)
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "gotrail.toml")
+	os.WriteFile(cfg, nil, 0o644)
+
+	a := auditdtest.Start(t)
+	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
+
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		t.Helper()
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, &stderr
+	}
+	write := func(i int) {
+		t.Helper()
+		if out, err := auditdtest.RunAsLogin(t, 4242, "sh", "-c", fmt.Sprintf("echo %d >> %s", i, profile)); err != nil {
+			t.Fatalf("write %d: %v\n%s", i, err, out)
+		}
+	}
+	waitFor := func(n int, stderr *bytes.Buffer) []event.Event {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			evs := trailEvents(t, state, event.KindProfile)
+			if len(evs) >= n {
+				return evs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("trail has %d profile events, want %d; watcher said:\n%s", len(evs), n, stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	w1, stderr1 := start()
+	time.Sleep(300 * time.Millisecond) // let it catch up with the log
+	t0 := time.Now()
+	write(1)
+	evs := waitFor(1, stderr1)
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("the change reached the trail after %v, want under a second", d)
+	}
+	e := evs[0]
+	if e.User.Audit == nil || e.User.Audit.ID != "4242" || e.File == nil || e.File.Path != profile || e.Event.Authorized == nil || *e.Event.Authorized || e.Event.Severity != "high" {
+		t.Errorf("first event: %+v %+v %+v", e.User, e.File, e.Event)
+	}
+	write(2)
+	write(3)
+	waitFor(3, stderr1)
+
+	w1.Process.Signal(syscall.SIGKILL)
+	w1.Wait()
+	for i := 4; i <= 6; i++ {
+		write(i)
+	}
+	a.Rotate(t)
+	write(7)
+	write(8)
+	a.Sync(t)
+
+	w2, stderr2 := start()
+	waitFor(8, stderr2)
+	time.Sleep(500 * time.Millisecond) // nothing more may come
+	w2.Process.Signal(syscall.SIGTERM)
+	if err := w2.Wait(); err != nil {
+		t.Errorf("watch after SIGTERM: %v\n%s", err, stderr2.String())
+	}
+	evs = trailEvents(t, state, event.KindProfile)
+	ids := map[string]int{}
+	for _, e := range evs {
+		ids[e.Event.ID]++
+	}
+	if len(evs) != 8 || len(ids) != 8 {
+		t.Errorf("trail has %d profile events with %d distinct ids, want 8 and 8: %v", len(evs), len(ids), ids)
+	}
+	rep, err := trail.Verify(state, nil)
+	if err != nil || rep.Problem != nil {
+		t.Errorf("verify: %v %v", err, rep.Problem)
+	}
+	if t.Failed() {
+		t.Logf("first run:\n%s\nsecond run:\n%s", stderr1.String(), stderr2.String())
+	}
+}

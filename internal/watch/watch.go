@@ -1,0 +1,419 @@
+// Package watch is the daemon of `gotrail watch`: it follows auditd's log
+// (internal/source), assembles and interprets events (internal/audit),
+// reads the Go variables of go processes (internal/enrich), classifies and
+// applies the policy (internal/classify) and appends to the trail
+// (internal/trail), so that every change to the Go environment lands in the
+// trail once, whatever happens to the daemon or to auditd's log.
+//
+// Exactly once: the saved position is the first line of the oldest event
+// not yet in the trail, so a restart re-reads whatever was in flight; the
+// events re-read that are in the trail already (completed after that line,
+// or appended after the position was saved) are skipped by id.
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/audit"
+	"github.com/gotrail/gotrail/internal/classify"
+	"github.com/gotrail/gotrail/internal/enrich"
+	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/source"
+	"github.com/gotrail/gotrail/internal/trail"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Options configure a Watcher.
+type Options struct {
+	StateDir   string
+	Host       string
+	Names      audit.Names
+	Classifier *classify.Classifier
+	Policy     *classify.Policy
+	Proc       enrich.Proc
+	Log        *slog.Logger
+	// A signed checkpoint every CheckpointEvery events or CheckpointInterval,
+	// whichever comes first; defaults 1000 and 10 minutes.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
+	// OnCheckpoint receives each signed checkpoint (for the sinks).
+	OnCheckpoint func(*trail.Checkpoint)
+	// OnEvent receives each event appended to the trail; the event is valid
+	// during the call only.
+	OnEvent func(*event.Event)
+}
+
+// Watcher runs the daemon's pipeline.
+type Watcher struct {
+	opt    Options
+	trail  *trail.Writer
+	signer note.Signer
+	in     *audit.Interpreter
+	asm    *audit.Assembler
+
+	// exactly-once bookkeeping
+	first   map[string]mark // events in flight: their first line
+	recent  []committed     // events in the trail, with their first line
+	skip    map[string]bool // events to drop once: already in the trail
+	last    mark            // after the last line read
+	gen     int             // which file of the log (increases on rotation)
+	lastIno uint64
+
+	dirty        bool
+	saved        mark // the position last saved
+	sinceCP      int
+	lastCP       time.Time
+	malformed    int
+	Stats        Stats
+	positionFile string
+}
+
+// Stats count what the watcher did.
+type Stats struct {
+	Events, Skipped, Malformed, EnvMissed int
+}
+
+// mark is a position made comparable across files.
+type mark struct {
+	gen int
+	pos source.Position
+}
+
+func (a mark) before(b mark) bool {
+	return a.gen < b.gen || (a.gen == b.gen && a.pos.Offset < b.pos.Offset)
+}
+
+type committed struct {
+	id string
+	at mark
+}
+
+// state is what is saved in the state directory after each sync.
+type state struct {
+	Position source.Position `json:"position"`
+	TrailSeq uint64          `json:"trail_seq"`
+	Skip     []string        `json:"skip,omitempty"`
+}
+
+// New opens the trail and the signing key in the state directory.
+func New(opt Options) (*Watcher, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opt.CheckpointEvery <= 0 {
+		opt.CheckpointEvery = 1000
+	}
+	if opt.CheckpointInterval <= 0 {
+		opt.CheckpointInterval = 10 * time.Minute
+	}
+	if opt.Classifier == nil {
+		opt.Classifier = &classify.Classifier{}
+	}
+	if opt.Policy == nil {
+		opt.Policy = &classify.Policy{}
+	}
+	if err := os.MkdirAll(opt.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("watch: state directory: %w", err)
+	}
+	tw, err := trail.Open(opt.StateDir, trail.Options{})
+	if err != nil {
+		return nil, err
+	}
+	signer, vkey, created, err := trail.Key(opt.StateDir, opt.Host)
+	if err != nil {
+		tw.Close()
+		return nil, err
+	}
+	if created {
+		opt.Log.Info("made the trail's signing key; keep the public key off this host for gotrail verify --pubkey", "pubkey", vkey)
+	}
+	return &Watcher{
+		opt: opt, trail: tw, signer: signer,
+		in:           audit.NewInterpreter(opt.Names, opt.Host, false),
+		asm:          audit.NewAssembler(),
+		first:        map[string]mark{},
+		skip:         map[string]bool{},
+		lastCP:       time.Now(),
+		positionFile: filepath.Join(opt.StateDir, "position.json"),
+	}, nil
+}
+
+func eventKey(node string, t audit.Stamp, serial uint64) string {
+	return node + "|" + string(audit.AppendID(nil, t, serial))
+}
+
+// RunFile follows the audit log at path until ctx ends, resuming where the
+// last run stopped.
+func (w *Watcher) RunFile(ctx context.Context, path string) error {
+	st, err := w.loadState()
+	if err != nil {
+		return err
+	}
+	w.lastIno = st.Position.Ino
+	w.last = mark{pos: st.Position}
+	f := &source.Follower{Path: path}
+	err = f.Run(ctx, st.Position, w.line, w.idle)
+	return w.finish(err)
+}
+
+// RunReader reads records from r (auditd's plugin interface on standard
+// input) until it ends or ctx does. There is no position to keep: auditd
+// hands each record to its plugins once.
+func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
+	lines := make(chan []byte, 1<<14)
+	errc := make(chan error, 1)
+	go func() {
+		// drain at once, so that auditd is never held up by the trail
+		buf := make([]byte, 0, 64<<10)
+		chunk := make([]byte, 64<<10)
+		for {
+			n, err := r.Read(chunk)
+			buf = append(buf, chunk[:n]...)
+			for {
+				i := indexNL(buf)
+				if i < 0 {
+					break
+				}
+				lines <- append([]byte(nil), buf[:i]...)
+				buf = buf[i+1:]
+			}
+			if err != nil {
+				close(lines)
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				errc <- err
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return w.finish(ctx.Err())
+		case l, ok := <-lines:
+			if !ok {
+				w.asm.Flush(w.emit)
+				return w.finish(<-errc)
+			}
+			if err := w.line(source.Line{Text: l}); err != nil {
+				return w.finish(err)
+			}
+		case <-tick.C:
+			w.idle()
+		}
+	}
+}
+
+func indexNL(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func (w *Watcher) finish(err error) error {
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if serr := w.sync(); err == nil {
+		err = serr
+	}
+	if cerr := w.trail.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (w *Watcher) loadState() (state, error) {
+	var st state
+	data, err := os.ReadFile(w.positionFile)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("watch: read %s: %w", w.positionFile, err)
+	}
+	if err == nil {
+		if err := json.Unmarshal(data, &st); err != nil {
+			return st, fmt.Errorf("watch: %s: %w", w.positionFile, err)
+		}
+	}
+	for _, id := range st.Skip {
+		w.skip[id] = true
+	}
+	// appended after the position was saved: in the trail already
+	err = trail.ReadAfter(w.opt.StateDir, st.TrailSeq, func(line []byte) error {
+		var e struct {
+			Event struct {
+				ID string `json:"id"`
+			} `json:"event"`
+			Host struct {
+				Name string `json:"name"`
+			} `json:"host"`
+		}
+		if err := json.Unmarshal(line, &e); err == nil {
+			w.skip[e.Host.Name+"|"+e.Event.ID] = true
+		}
+		return nil
+	})
+	return st, err
+}
+
+// line takes one line of the log.
+func (w *Watcher) line(l source.Line) error {
+	if l.At.Ino != 0 && l.At.Ino != w.lastIno {
+		w.gen++
+		w.lastIno = l.At.Ino
+	}
+	at := mark{gen: w.gen, pos: l.At}
+	w.last = mark{gen: w.gen, pos: l.Next}
+	rec, err := audit.ParseRecord(string(l.Text)) // a copy: the follower reuses its buffer
+	if err != nil {
+		if len(l.Text) > 0 {
+			w.Stats.Malformed++
+			w.opt.Log.Warn("skipped a line that is not an audit record", "offset", l.At.Offset, "err", err)
+		}
+		return nil
+	}
+	k := eventKey(w.nodeOf(rec), rec.Time, rec.Serial)
+	if _, ok := w.first[k]; !ok && rec.Type != "EOE" {
+		w.first[k] = at
+	}
+	w.asm.Add(rec, w.emit)
+	return nil
+}
+
+// nodeOf is the host an event is keyed under: the trail keeps host.name,
+// which is the node= prefix or, without one, this host.
+func (w *Watcher) nodeOf(r audit.Record) string {
+	if r.Node != "" {
+		return r.Node
+	}
+	return w.opt.Host
+}
+
+func (w *Watcher) emit(ev *audit.Event) {
+	node := ev.Node
+	if node == "" {
+		node = w.opt.Host
+	}
+	k := eventKey(node, ev.Time, ev.Serial)
+	at := w.first[k]
+	delete(w.first, k)
+	if w.skip[k] {
+		delete(w.skip, k)
+		w.Stats.Skipped++
+		return
+	}
+	e := w.in.InterpretTemp(ev)
+	e.Event.Kind = w.opt.Classifier.Kind(e)
+	if e.Event.Kind == event.KindOther {
+		return // the trail keeps what concerns the Go environment
+	}
+	if e.Event.Kind == event.KindExec && e.Process.PID > 0 {
+		env, err := w.opt.Proc.GoEnv(e.Process.PID)
+		if err != nil {
+			w.Stats.EnvMissed++
+		} else {
+			e.Process.Env = env
+		}
+	}
+	w.opt.Policy.Apply(e)
+	if err := w.trail.Append(e); err != nil {
+		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
+		return
+	}
+	w.Stats.Events++
+	w.sinceCP++
+	w.dirty = true
+	w.recent = append(w.recent, committed{id: k, at: at})
+	if w.opt.OnEvent != nil {
+		w.opt.OnEvent(e)
+	}
+}
+
+// idle runs when the follower has caught up: complete quiet events, make
+// the trail durable, save the position, sign a checkpoint when due.
+func (w *Watcher) idle() {
+	now := time.Now()
+	w.asm.Expire(audit.Stamp{Sec: now.Unix()}, w.emit)
+	if err := w.sync(); err != nil {
+		w.opt.Log.Error("saving the trail failed", "err", err)
+	}
+	if w.sinceCP > 0 && (w.sinceCP >= w.opt.CheckpointEvery || now.Sub(w.lastCP) >= w.opt.CheckpointInterval) {
+		cp, err := w.trail.Checkpoint(w.signer, w.opt.Host)
+		if err != nil {
+			w.opt.Log.Error("signing a checkpoint failed", "err", err)
+			return
+		}
+		w.sinceCP, w.lastCP = 0, now
+		if w.opt.OnCheckpoint != nil {
+			w.opt.OnCheckpoint(cp)
+		}
+	}
+}
+
+// sync makes the trail durable, then saves the position: the first line of
+// the oldest event in flight, or the end of what was read.
+func (w *Watcher) sync() error {
+	if !w.dirty && len(w.first) == 0 {
+		return w.saveState(w.last)
+	}
+	if err := w.trail.Sync(); err != nil {
+		return err
+	}
+	resume := w.last
+	for _, m := range w.first {
+		if m.before(resume) {
+			resume = m
+		}
+	}
+	err := w.saveState(resume)
+	w.dirty = false
+	return err
+}
+
+func (w *Watcher) saveState(resume mark) error {
+	if resume.pos.Ino == 0 {
+		return nil // reading standard input: nothing to resume
+	}
+	if resume == w.saved && !w.dirty {
+		return nil
+	}
+	kept := w.recent[:0]
+	var skip []string
+	for _, c := range w.recent {
+		if !c.at.before(resume) {
+			kept = append(kept, c)
+			skip = append(skip, c.id)
+		}
+	}
+	w.recent = kept
+	st := state{Position: resume.pos, TrailSeq: w.trail.Head().Seq, Skip: skip}
+	data, _ := json.Marshal(st)
+	tmp := w.positionFile + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("watch: save position: %w", err)
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		f.Sync()
+		f.Close()
+	}
+	if err := os.Rename(tmp, w.positionFile); err != nil {
+		return fmt.Errorf("watch: save position: %w", err)
+	}
+	w.saved = resume
+	return nil
+}

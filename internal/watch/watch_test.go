@@ -1,0 +1,119 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/trail"
+)
+
+// profileEvent is the records of one write to /etc/profile; without the
+// PROCTITLE it stays in flight until the window or the end.
+func profileEvent(sec, serial int, complete bool) string {
+	s := fmt.Sprintf("type=SYSCALL msg=audit(%d.000:%d): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=1 a2=441 a3=1b6 items=1 ppid=1 pid=2 auid=1001 uid=0 gid=0 euid=0 tty=pts0 ses=3 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"gotrail-profile\"\n", sec, serial) +
+		fmt.Sprintf("type=PATH msg=audit(%d.000:%d): item=0 name=\"/etc/profile\" inode=5 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL\n", sec, serial)
+	if complete {
+		s += fmt.Sprintf("type=PROCTITLE msg=audit(%d.000:%d): proctitle=7368\n", sec, serial)
+	}
+	return s
+}
+
+func appendLog(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(text)
+	f.Close()
+}
+
+// runUntil runs a watcher on the log until the trail holds n events (or a
+// timeout), then stops it as SIGTERM would.
+func runUntil(t *testing.T, state, log string, n int) {
+	t.Helper()
+	w, err := New(Options{StateDir: state, Host: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.RunFile(ctx, log) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(ids(t, state)) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ids(t *testing.T, state string) []string {
+	var out []string
+	trail.Read(state, func(line []byte) error {
+		var e event.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("trail line: %v", err)
+		}
+		out = append(out, e.Event.ID)
+		return nil
+	})
+	return out
+}
+
+// TestInFlightEventsExactlyOnce: an event still in flight when the watcher
+// stops keeps the saved position before it; the events that completed after
+// it are not appended twice when the log is read again from there.
+func TestInFlightEventsExactlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	log, state := filepath.Join(dir, "audit.log"), filepath.Join(dir, "state")
+	now := int(time.Now().Unix())
+	// serial 1 waits for its PROCTITLE; 2 and 3 complete
+	appendLog(t, log, profileEvent(now, 1, false)+profileEvent(now, 2, true)+profileEvent(now, 3, true))
+	runUntil(t, state, log, 2)
+	if got := ids(t, state); len(got) != 2 {
+		t.Fatalf("first run: %q", got)
+	}
+	// the rest of serial 1, and a new event
+	appendLog(t, log, fmt.Sprintf("type=PROCTITLE msg=audit(%d.000:1): proctitle=7368\n", now)+profileEvent(now, 4, true))
+	runUntil(t, state, log, 4)
+	got := ids(t, state)
+	want := []string{fmt.Sprintf("%d.000:2", now), fmt.Sprintf("%d.000:3", now), fmt.Sprintf("%d.000:1", now), fmt.Sprintf("%d.000:4", now)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("trail ids %q, want %q", got, want)
+	}
+}
+
+// TestCrashBeforeSavingPosition: events appended to the trail after the
+// position was last saved (a crash between the two) are not appended again.
+func TestCrashBeforeSavingPosition(t *testing.T) {
+	dir := t.TempDir()
+	log, state := filepath.Join(dir, "audit.log"), filepath.Join(dir, "state")
+	now := int(time.Now().Unix())
+	appendLog(t, log, profileEvent(now, 1, true))
+	runUntil(t, state, log, 1)
+	old, err := os.ReadFile(filepath.Join(state, "position.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendLog(t, log, profileEvent(now, 2, true)+profileEvent(now, 3, true))
+	runUntil(t, state, log, 3)
+	// as if the watcher died after appending 2 and 3 but before saving
+	os.WriteFile(filepath.Join(state, "position.json"), old, 0o600)
+	appendLog(t, log, profileEvent(now, 4, true))
+	runUntil(t, state, log, 4)
+	if got := ids(t, state); len(got) != 4 {
+		t.Errorf("trail ids %q, want 4 distinct", got)
+	}
+	if rep, err := trail.Verify(state, nil); err != nil || rep.Problem != nil {
+		t.Errorf("verify: %v %v", err, rep.Problem)
+	}
+}
