@@ -536,7 +536,9 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+target)
+	// the helper dies by SIGKILL and cannot remove its own temporary
+	// directories: they go under ours, which this test removes
+	cmd.Env = append(os.Environ(), helperEnv+"="+target, "TMPDIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
