@@ -43,7 +43,6 @@ type Interpreter struct {
 	args       []string
 	chunks     []argChunk
 	arena      []byte // decoded text of the current event
-	msg        []byte // its message
 }
 
 // NewInterpreter returns an interpreter that names ids with names (may be

@@ -89,12 +89,12 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 	}
 	appendLines(t, log+".1", 8, 9) // written through the old descriptor
 	appendLines(t, log, 9, 12)
-	got := c.waitFor(t, 12)
+	c.waitFor(t, 12)
 
 	// truncation
 	time.Sleep(20 * time.Millisecond)
 	os.WriteFile(log, []byte("line 12\n"), 0o600)
-	got = c.waitFor(t, 13)
+	got := c.waitFor(t, 13)
 	cancel()
 	<-done
 

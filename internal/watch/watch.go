@@ -72,7 +72,6 @@ type Watcher struct {
 	saved        mark // the position last saved
 	sinceCP      int
 	lastCP       time.Time
-	malformed    int
 	Stats        Stats
 	positionFile string
 }
