@@ -146,3 +146,75 @@ func TestWatchExactlyOnce(t *testing.T) {
 		t.Logf("first run:\n%s\nsecond run:\n%s", stderr1.String(), stderr2.String())
 	}
 }
+
+// TestWatchCapturesGoEnvironment: a go process run by a login user with the
+// checksum database switched off is in the trail as go.exec with its Go
+// variables (and none that look like secrets), severity high.
+func TestWatchCapturesGoEnvironment(t *testing.T) {
+	if !auditdtest.Required(t) {
+		return
+	}
+	bin := buildGotrail(t)
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goBin, _ = filepath.EvalSymlinks(goBin)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "gotrail.toml")
+	os.WriteFile(cfg, nil, 0o644)
+	mod := filepath.Join(dir, "hello")
+	os.MkdirAll(mod, 0o755)
+	os.WriteFile(mod+"/go.mod", []byte("module hello\n\ngo 1.21\n"), 0o644)
+	os.WriteFile(mod+"/main.go", []byte("package main\n\nfunc main() {}\n"), 0o644)
+
+	a := auditdtest.Start(t)
+	for _, arch := range []string{"b64", "b32"} {
+		a.AddRule(t, "-a", "always,exit", "-F", "arch="+arch, "-S", "execve,execveat", "-F", "exe="+goBin, "-F", "key=gotrail-exec")
+	}
+	var stderr bytes.Buffer
+	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
+	w.Stderr = &stderr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	time.Sleep(300 * time.Millisecond)
+
+	// a cold build takes long enough for /proc to be read while it runs
+	build := exec.Command(goBin, "build", "-o", os.DevNull, ".")
+	build.Dir = mod
+	build.Env = []string{"HOME=" + dir, "GOCACHE=" + filepath.Join(dir, "cache"), "GOSUMDB=off", "GOFLAGS=-mod=mod",
+		"GOAUTH=netrc", "GITHUB_TOKEN=secret", "PATH=/usr/bin:/bin", "GOTOOLCHAIN=local"}
+	var out bytes.Buffer
+	build.Stdout, build.Stderr = &out, &out
+	if err := auditdtest.StartAs(auditdtest.Login{AUID: 4242}, build); err != nil {
+		t.Fatal(err)
+	}
+	if err := build.Wait(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out.String())
+	}
+	a.Sync(t)
+	deadline := time.Now().Add(10 * time.Second)
+	var evs []event.Event
+	for len(evs) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		evs = trailEvents(t, state, event.KindExec)
+	}
+	if len(evs) == 0 {
+		t.Fatalf("no go.exec in the trail; watcher said:\n%s", stderr.String())
+	}
+	e := evs[0]
+	if e.Process.Env["GOSUMDB"] != "off" || e.Process.Env["GOFLAGS"] != "-mod=mod" || e.Event.Severity != "high" {
+		t.Errorf("go.exec env %v error %q severity %s", e.Process.Env, e.Process.EnvError, e.Event.Severity)
+	}
+	for k := range e.Process.Env {
+		if k == "GOAUTH" || k == "GITHUB_TOKEN" || k == "HOME" {
+			t.Errorf("recorded %s", k)
+		}
+	}
+	if e.Process.Parent == nil || e.Process.Parent.Name == "" {
+		t.Errorf("no parent process name: %+v", e.Process)
+	}
+}

@@ -135,6 +135,13 @@ func Clone(e *event.Event) *event.Event {
 	if e.File != nil {
 		c.File = &event.File{Path: cs(e.File.Path), PreviousPath: cs(e.File.PreviousPath), Mode: cs(e.File.Mode)}
 	}
+	p.EnvError = cs(p.EnvError)
+	if e.Process.Parent != nil {
+		p.Parent = &event.ProcessRef{Name: cs(e.Process.Parent.Name)}
+	}
+	if e.Container != nil {
+		c.Container = &event.Container{ID: cs(e.Container.ID)}
+	}
 	a := &c.Auditd
 	a.MessageType, a.Syscall, a.Arch, a.Exit, a.Incomplete = cs(a.MessageType), cs(a.Syscall), cs(a.Arch), cs(a.Exit), cs(a.Incomplete)
 	if e.Auditd.Paths != nil {

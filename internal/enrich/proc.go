@@ -65,3 +65,62 @@ func (p Proc) GoEnv(pid int) (map[string]string, error) {
 	}
 	return env, nil
 }
+
+func (p Proc) path(parts ...string) string {
+	root := p.Root
+	if root == "" {
+		root = "/"
+	}
+	return filepath.Join(append([]string{root, "proc"}, parts...)...)
+}
+
+// Name is a process's command name (/proc/PID/comm), "" when gone.
+func (p Proc) Name(pid int) string {
+	if pid <= 0 {
+		return ""
+	}
+	data, err := os.ReadFile(p.path(strconv.Itoa(pid), "comm"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// ContainerID finds the container a process runs in from its cgroup path
+// (docker-ID.scope, /docker/ID, cri-containerd-ID.scope, libpod-ID…): the
+// 64 hex digits of the runtime's id, or "" on the host.
+func (p Proc) ContainerID(pid int) string {
+	if pid <= 0 {
+		return ""
+	}
+	data, err := os.ReadFile(p.path(strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return ""
+	}
+	return containerID(string(data))
+}
+
+func containerID(cgroup string) string {
+	for _, line := range strings.Split(cgroup, "\n") {
+		for _, seg := range strings.Split(line, "/") {
+			seg = strings.TrimSuffix(seg, ".scope")
+			if i := strings.LastIndexAny(seg, "-:"); i >= 0 {
+				seg = seg[i+1:]
+			}
+			if len(seg) == 64 && isHex(seg) {
+				return seg
+			}
+		}
+	}
+	return ""
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

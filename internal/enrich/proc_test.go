@@ -45,3 +45,22 @@ func TestGoEnvUnderRoot(t *testing.T) {
 		t.Errorf("GoEnv = %v, %v", env, err)
 	}
 }
+
+func TestContainerID(t *testing.T) {
+	id := "4f6ce3b3b8a5b2e1c5f5a8d1e3c7b9a2d4e6f8a0b1c3d5e7f9a1b3c5d7e9f1a3"
+	for cg, want := range map[string]string{
+		"0::/system.slice/docker-" + id + ".scope\n":                             id,
+		"12:pids:/docker/" + id + "\n":                                           id,
+		"0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-" + id + ".scope": id,
+		"0::/machine.slice/libpod-" + id + ".scope/container":                    id,
+		"0::/user.slice/user-1000.slice/session-3.scope\n":                       "",
+		"0::/init.scope\n": "",
+	} {
+		if got := containerID(cg); got != want {
+			t.Errorf("containerID(%q) = %q, want %q", cg, got, want)
+		}
+	}
+	if n := (Proc{}).Name(os.Getpid()); n == "" {
+		t.Error("Name of this process is empty")
+	}
+}

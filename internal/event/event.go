@@ -44,15 +44,16 @@ func (t Time) MarshalJSON() ([]byte, error) {
 
 // Event is one attributed event.
 type Event struct {
-	Time    Time    `json:"@timestamp"`
-	Event   Meta    `json:"event"`
-	Host    Host    `json:"host"`
-	User    User    `json:"user"`
-	Process Process `json:"process"`
-	File    *File   `json:"file,omitempty"`
-	Auditd  Auditd  `json:"auditd"`
-	Message string  `json:"message"`
-	Trail   *Trail  `json:"trail,omitempty"`
+	Time      Time       `json:"@timestamp"`
+	Event     Meta       `json:"event"`
+	Host      Host       `json:"host"`
+	User      User       `json:"user"`
+	Process   Process    `json:"process"`
+	File      *File      `json:"file,omitempty"`
+	Container *Container `json:"container,omitempty"`
+	Auditd    Auditd     `json:"auditd"`
+	Message   string     `json:"message"`
+	Trail     *Trail     `json:"trail,omitempty"`
 }
 
 // Meta is the event.* group.
@@ -98,6 +99,20 @@ type Process struct {
 	Title            string            `json:"title,omitempty"`
 	WorkingDirectory string            `json:"working_directory,omitempty"`
 	Env              map[string]string `json:"env,omitempty"`
+	// EnvError says why Env is missing for a go process (it exited before
+	// /proc could be read).
+	EnvError string      `json:"env_error,omitempty"`
+	Parent   *ProcessRef `json:"parent,omitempty"`
+}
+
+// ProcessRef names a related process.
+type ProcessRef struct {
+	Name string `json:"name,omitempty"`
+}
+
+// Container is the container a process ran in.
+type Container struct {
+	ID string `json:"id"`
 }
 
 // File is the file the event is about. For a rename, Path is the new name

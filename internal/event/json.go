@@ -45,6 +45,11 @@ func AppendJSON(b []byte, e *Event) []byte {
 		b = appendOptString(b, "mode", e.File.Mode)
 		b = append(b, '}')
 	}
+	if e.Container != nil {
+		b = append(b, `,"container":{"id":`...)
+		b = AppendString(b, e.Container.ID)
+		b = append(b, '}')
+	}
 	b = append(b, `,"auditd":{`...)
 	b = appendAuditd(b, &e.Auditd)
 	b = append(b, `},"message":`...)
@@ -140,6 +145,13 @@ func appendProcess(b []byte, p *Process) []byte {
 			b = append(b, ':')
 			b = AppendString(b, p.Env[k])
 		}
+		b = append(b, '}')
+	}
+	b = appendOptString(b, "env_error", p.EnvError)
+	if p.Parent != nil {
+		b = key(b, "parent")
+		b = append(b, '{')
+		b = appendOptString(b, "name", p.Parent.Name)
 		b = append(b, '}')
 	}
 	return b

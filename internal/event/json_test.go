@@ -39,6 +39,9 @@ func sample(r *rand.Rand) *Event {
 		e.Auditd.Paths = []Path{{Name: s(), Nametype: s()}, {Name: "", Inode: s(), Mode: s(), OUID: s(), OGID: s()}}
 		e.Auditd.Records = json.RawMessage(`[{"type":"SYSCALL","a":"b"}]`)
 		e.Trail = &Trail{Seq: r.Uint64(), Prev: s(), Hash: s()}
+		e.Process.EnvError = s()
+		e.Process.Parent = &ProcessRef{Name: s()}
+		e.Container = &Container{ID: s()}
 	}
 	return e
 }

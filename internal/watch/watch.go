@@ -324,9 +324,16 @@ func (w *Watcher) emit(ev *audit.Event) {
 		env, err := w.opt.Proc.GoEnv(e.Process.PID)
 		if err != nil {
 			w.Stats.EnvMissed++
+			e.Process.EnvError = err.Error()
 		} else {
 			e.Process.Env = env
 		}
+		if id := w.opt.Proc.ContainerID(e.Process.PID); id != "" {
+			e.Container = &event.Container{ID: id}
+		}
+	}
+	if name := w.opt.Proc.Name(e.Process.PPID); name != "" {
+		e.Process.Parent = &event.ProcessRef{Name: name}
 	}
 	w.opt.Policy.Apply(e)
 	if err := w.trail.Append(e); err != nil {
