@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/gotrail/gotrail/internal/classify"
@@ -15,6 +19,7 @@ import (
 )
 
 type watchOptions struct {
+	metricsAddr     string
 	source          string
 	auditLog        string
 	host            string
@@ -55,6 +60,7 @@ EXIT STATUS
 	f.StringVar(&o.source, "source", "file", "where records come from: file or stdin")
 	f.StringVar(&o.auditLog, "audit-log", "", "the audit log to follow (default: [audit] log of the configuration, /var/log/audit/audit.log)")
 	f.StringVar(&o.host, "host", "", "host.name of the events (default: the configuration's host, else the hostname)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` (/metrics), e.g. 127.0.0.1:9469")
 	f.IntVar(&o.checkpointEvery, "checkpoint-every", 1000, "sign a checkpoint after this many events (and at least every 10 minutes)")
 	return cmd
 }
@@ -72,7 +78,22 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 	if host == "" {
 		host = hostName(g.root)
 	}
+	var metrics *watch.Metrics
+	if o.metricsAddr != "" {
+		metrics = watch.NewMetrics()
+		ln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("watch: --metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("serving metrics", "addr", ln.Addr().String())
+	}
 	w, err := watch.New(watch.Options{
+		Metrics:         metrics,
 		StateDir:        g.stateDir,
 		Host:            host,
 		Names:           enrich.NewNames(g.root),

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,10 +68,10 @@ func TestWatchExactlyOnce(t *testing.T) {
 	a := auditdtest.Start(t)
 	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
 
-	start := func() (*exec.Cmd, *bytes.Buffer) {
+	start := func(extra ...string) (*exec.Cmd, *bytes.Buffer) {
 		t.Helper()
 		var stderr bytes.Buffer
-		cmd := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
+		cmd := exec.Command(bin, append([]string{"watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg}, extra...)...)
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -123,9 +126,26 @@ func TestWatchExactlyOnce(t *testing.T) {
 	write(8)
 	a.Sync(t)
 
-	w2, stderr2 := start()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	w2, stderr2 := start("--metrics-addr", addr)
 	waitFor(8, stderr2)
 	time.Sleep(500 * time.Millisecond) // nothing more may come
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`gotrail_events_total{kind="profile.modify"} 5`, "gotrail_trail_seq ", "gotrail_lag_seconds_count 5", "gotrail_enrichment_misses_total 0"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 	w2.Process.Signal(syscall.SIGTERM)
 	if err := w2.Wait(); err != nil {
 		t.Errorf("watch after SIGTERM: %v\n%s", err, stderr2.String())

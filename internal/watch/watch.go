@@ -47,6 +47,8 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// OnCheckpoint receives each signed checkpoint (for the sinks).
 	OnCheckpoint func(*trail.Checkpoint)
+	// Metrics, when set, are kept up to date.
+	Metrics *Metrics
 	// OnEvent receives each event appended to the trail; the event is valid
 	// during the call only.
 	OnEvent func(*event.Event)
@@ -281,6 +283,9 @@ func (w *Watcher) line(l source.Line) error {
 	if err != nil {
 		if len(l.Text) > 0 {
 			w.Stats.Malformed++
+			if m := w.opt.Metrics; m != nil {
+				m.Malformed.Inc()
+			}
 			w.opt.Log.Warn("skipped a line that is not an audit record", "offset", l.At.Offset, "err", err)
 		}
 		return nil
@@ -313,6 +318,9 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if w.skip[k] {
 		delete(w.skip, k)
 		w.Stats.Skipped++
+		if m := w.opt.Metrics; m != nil {
+			m.Skipped.Inc()
+		}
 		return
 	}
 	e := w.in.InterpretTemp(ev)
@@ -324,6 +332,9 @@ func (w *Watcher) emit(ev *audit.Event) {
 		env, err := w.opt.Proc.GoEnv(e.Process.PID)
 		if err != nil {
 			w.Stats.EnvMissed++
+			if m := w.opt.Metrics; m != nil {
+				m.EnvMisses.Inc()
+			}
 			e.Process.EnvError = err.Error()
 		} else {
 			e.Process.Env = env
@@ -341,6 +352,11 @@ func (w *Watcher) emit(ev *audit.Event) {
 		return
 	}
 	w.Stats.Events++
+	if m := w.opt.Metrics; m != nil {
+		m.Events.WithLabelValues(e.Event.Kind).Inc()
+		m.Lag.Observe(time.Since(e.Time.Time).Seconds())
+		m.TrailSeq.Set(float64(e.Trail.Seq))
+	}
 	w.sinceCP++
 	w.dirty = true
 	w.recent = append(w.recent, committed{id: k, at: at})
@@ -364,6 +380,9 @@ func (w *Watcher) idle() {
 			return
 		}
 		w.sinceCP, w.lastCP = 0, now
+		if m := w.opt.Metrics; m != nil {
+			m.Checkpoint.Set(float64(cp.Head.Seq))
+		}
 		if w.opt.OnCheckpoint != nil {
 			w.opt.OnCheckpoint(cp)
 		}
