@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
+	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/trail"
 	"github.com/gotrail/gotrail/internal/watch"
 )
@@ -92,8 +95,13 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		defer srv.Close()
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
+	ctl := rules.Auditctl{}
 	w, err := watch.New(watch.Options{
-		Metrics:         metrics,
+		Metrics: metrics,
+		Lost: func() (int, error) {
+			st, err := ctl.Status()
+			return st.Lost, err
+		},
 		StateDir:        g.stateDir,
 		Host:            host,
 		Names:           enrich.NewNames(g.root),
@@ -109,6 +117,32 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
+	// SIGHUP: reload the configuration (policy, GOROOTs) and report drift
+	// of the kernel's rules
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				log.Error("SIGHUP: configuration not reloaded", "err", err)
+				continue
+			}
+			cl := &classify.Classifier{GOROOTs: cfg.GOROOTs}
+			pol := &classify.Policy{Rules: cfg.Policy, Groups: enrich.NewGroups(g.root)}
+			w.Do(func() { w.SetRules(cl, pol) })
+			log.Info("SIGHUP: configuration reloaded", "policies", len(cfg.Policy))
+			if host, err := rules.Discover(g.root, cfg.GOROOTs); err == nil {
+				if loaded, err := ctl.List(); err == nil {
+					d := rules.Compare(rules.All(rules.Generate(host).Groups), loaded)
+					if !d.Empty() {
+						log.Warn("audit rules drifted (gotrail rules --install loads the expected set)", "missing", len(d.Missing), "extra", len(d.Extra))
+					}
+				}
+			}
+		}
+	}()
 	switch o.source {
 	case "file":
 		path := o.auditLog

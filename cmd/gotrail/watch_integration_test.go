@@ -238,3 +238,56 @@ func TestWatchCapturesGoEnvironment(t *testing.T) {
 		t.Errorf("no parent process name: %+v", e.Process)
 	}
 }
+
+// TestWatchReloadsOnSIGHUP: a policy added to the configuration applies to
+// the events after SIGHUP.
+func TestWatchReloadsOnSIGHUP(t *testing.T) {
+	if !auditdtest.Required(t) {
+		return
+	}
+	bin := buildGotrail(t)
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "profile")
+	os.WriteFile(profile, nil, 0o644)
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "gotrail.toml")
+	os.WriteFile(cfg, nil, 0o644)
+	a := auditdtest.Start(t)
+	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
+	var stderr bytes.Buffer
+	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
+	w.Stderr = &stderr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	write := func() {
+		if out, err := auditdtest.RunAsLogin(t, 0, "sh", "-c", "echo x >> "+profile); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+	}
+	wait := func(n int) []event.Event {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			evs := trailEvents(t, state, event.KindProfile)
+			if len(evs) >= n || time.Now().After(deadline) {
+				return evs
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	write()
+	evs := wait(1)
+	os.WriteFile(cfg, []byte("[[policy]]\nkinds = [\"profile.modify\"]\nallow_users = [\"root\"]\n"), 0o644)
+	w.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !bytes.Contains(stderr.Bytes(), []byte("configuration reloaded")) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the reload runs at the watcher's next quiet moment
+	write()
+	evs = wait(2)
+	if len(evs) != 2 || evs[0].Event.Authorized == nil || *evs[0].Event.Authorized || evs[1].Event.Authorized == nil || !*evs[1].Event.Authorized {
+		t.Errorf("authorized before and after SIGHUP: %+v\nwatcher said:\n%s", evs, stderr.String())
+	}
+}

@@ -47,6 +47,10 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// OnCheckpoint receives each signed checkpoint (for the sinks).
 	OnCheckpoint func(*trail.Checkpoint)
+	// Lost reports the kernel's count of lost audit records (auditctl -s);
+	// when it grows, an audit.gap event goes into the trail. Nil: not
+	// watched.
+	Lost func() (int, error)
 	// Metrics, when set, are kept up to date.
 	Metrics *Metrics
 	// OnEvent receives each event appended to the trail; the event is valid
@@ -71,6 +75,9 @@ type Watcher struct {
 	lastIno uint64
 
 	dirty        bool
+	tasks        chan func()
+	lost         int
+	lostChecked  time.Time
 	saved        mark // the position last saved
 	sinceCP      int
 	lastCP       time.Time
@@ -142,6 +149,8 @@ func New(opt Options) (*Watcher, error) {
 		in:           audit.NewInterpreter(opt.Names, opt.Host, false),
 		asm:          audit.NewAssembler(),
 		first:        map[string]mark{},
+		tasks:        make(chan func(), 8),
+		lost:         -1,
 		skip:         map[string]bool{},
 		lastCP:       time.Now(),
 		positionFile: filepath.Join(opt.StateDir, "position.json"),
@@ -365,10 +374,33 @@ func (w *Watcher) emit(ev *audit.Event) {
 	}
 }
 
-// idle runs when the follower has caught up: complete quiet events, make
-// the trail durable, save the position, sign a checkpoint when due.
+// Do runs fn in the watcher's own goroutine at its next quiet moment: how
+// another goroutine (a SIGHUP handler) changes the classifier or policy.
+func (w *Watcher) Do(fn func()) { w.tasks <- fn }
+
+// SetRules replaces the classifier and the policy.
+func (w *Watcher) SetRules(c *classify.Classifier, p *classify.Policy) {
+	w.opt.Classifier, w.opt.Policy = c, p
+}
+
+// idle runs when the follower has caught up: run queued tasks, complete
+// quiet events, make the trail durable, save the position, watch the lost
+// counter, sign a checkpoint when due.
 func (w *Watcher) idle() {
+	for {
+		select {
+		case fn := <-w.tasks:
+			fn()
+			continue
+		default:
+		}
+		break
+	}
 	now := time.Now()
+	if w.opt.Lost != nil && now.Sub(w.lostChecked) >= 10*time.Second {
+		w.lostChecked = now
+		w.checkLost(now)
+	}
 	w.asm.Expire(audit.Stamp{Sec: now.Unix()}, w.emit)
 	if err := w.sync(); err != nil {
 		w.opt.Log.Error("saving the trail failed", "err", err)
@@ -387,6 +419,36 @@ func (w *Watcher) idle() {
 			w.opt.OnCheckpoint(cp)
 		}
 	}
+}
+
+// checkLost appends an audit.gap event when the kernel's lost counter grew.
+func (w *Watcher) checkLost(now time.Time) {
+	n, err := w.opt.Lost()
+	if err != nil {
+		w.opt.Log.Warn("reading the kernel's lost counter failed", "err", err)
+		return
+	}
+	prev := w.lost
+	w.lost = n
+	if prev < 0 || n <= prev {
+		return // first reading, or reset (auditd restarted)
+	}
+	e := &event.Event{
+		Time:    event.Time{Time: now.UTC().Truncate(time.Millisecond)},
+		Event:   event.Meta{ID: "gap:" + now.UTC().Format("20060102T150405.000"), Kind: event.KindGap, Action: "lost", Severity: "high"},
+		Host:    event.Host{Name: w.opt.Host},
+		Message: fmt.Sprintf("the kernel lost %d audit records (backlog full or rate limit): changes in that time may be missing", n-prev),
+	}
+	if err := w.trail.Append(e); err != nil {
+		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
+		return
+	}
+	w.dirty = true
+	if m := w.opt.Metrics; m != nil {
+		m.Gaps.Add(float64(n - prev))
+		m.Events.WithLabelValues(event.KindGap).Inc()
+	}
+	w.opt.Log.Warn("audit records lost", "count", n-prev)
 }
 
 // sync makes the trail durable, then saves the position: the first line of

@@ -117,3 +117,32 @@ func TestCrashBeforeSavingPosition(t *testing.T) {
 		t.Errorf("verify: %v %v", err, rep.Problem)
 	}
 }
+
+// TestLostRecordsBecomeGaps: when the kernel's lost counter grows, an
+// audit.gap event saying how many goes into the trail.
+func TestLostRecordsBecomeGaps(t *testing.T) {
+	state := t.TempDir()
+	lost := []int{3, 3, 10}
+	w, err := New(Options{StateDir: state, Host: "test", Lost: func() (int, error) {
+		n := lost[0]
+		lost = lost[1:]
+		return n, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.checkLost(time.Now())
+	}
+	w.trail.Close()
+	var gaps []event.Event
+	trail.Read(state, func(line []byte) error {
+		var e event.Event
+		json.Unmarshal(line, &e)
+		gaps = append(gaps, e)
+		return nil
+	})
+	if len(gaps) != 1 || gaps[0].Event.Kind != event.KindGap || gaps[0].Message != "the kernel lost 7 audit records (backlog full or rate limit): changes in that time may be missing" {
+		t.Errorf("trail: %+v", gaps)
+	}
+}
