@@ -17,13 +17,21 @@ type globalOptions struct {
 	root     string
 	format   string
 
-	configNamed bool // --config or GOTRAIL_CONFIG given: the file must exist
+	configNamed   bool // --config or GOTRAIL_CONFIG given: the file must exist
+	stateDirNamed bool // --state-dir or GOTRAIL_STATE_DIR given: it beats state_dir of the file
 }
 
 // loadConfig reads the configuration: the default file is optional, a file
 // named by --config or GOTRAIL_CONFIG is not.
 func (g *globalOptions) loadConfig() (*config.Config, error) {
-	return config.Load(g.config, !g.configNamed)
+	cfg, err := config.Load(g.config, !g.configNamed)
+	if err != nil {
+		return nil, err
+	}
+	if !g.stateDirNamed && cfg.StateDir != "" {
+		g.stateDir = cfg.StateDir
+	}
+	return cfg, nil
 }
 
 func newRootCmd() *cobra.Command {
@@ -51,11 +59,12 @@ EXIT STATUS
 	fl.StringVar(&g.format, "format", "", "output `format`: text, json (default text on a terminal, else json)")
 	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
 		g.configNamed = c.Flags().Changed("config") || os.Getenv("GOTRAIL_CONFIG") != ""
+		g.stateDirNamed = c.Flags().Changed("state-dir") || os.Getenv("GOTRAIL_STATE_DIR") != ""
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())}
 	})
-	cmd.AddCommand(newEventsCmd(&g), newRulesCmd(&g), newVerifyCmd(&g), newWatchCmd(&g))
+	cmd.AddCommand(newEventsCmd(&g), newRulesCmd(&g), newVerifyCmd(&g), newWatchCmd(&g), newGenCmd(&g), newPluginCmd(&g))
 	return cmd
 }
 

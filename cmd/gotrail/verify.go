@@ -50,6 +50,9 @@ EXIT STATUS
 }
 
 func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {
+	if _, err := g.loadConfig(); err != nil { // for state_dir
+		return err
+	}
 	keyFile := o.pubkey
 	if keyFile == "" {
 		keyFile = filepath.Join(g.stateDir, "trail.pub")

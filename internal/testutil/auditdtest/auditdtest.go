@@ -180,6 +180,14 @@ func Required(t testing.TB) bool {
 // Call Required first; Start fails the test if the daemon cannot be used.
 func Start(t testing.TB) *Auditd {
 	t.Helper()
+	return StartWithPlugins(t, nil)
+}
+
+// StartWithPlugins is Start with plugin configurations (file name ->
+// content) in the daemon's private plugins.d: auditd starts those plugins
+// and feeds them its records, as it does laurel or gotrail's own.
+func StartWithPlugins(t testing.TB, plugins map[string]string) *Auditd {
+	t.Helper()
 	if err := Available(); err != nil {
 		t.Fatalf("auditdtest: cannot start auditd: %v (call auditdtest.Required before Start)", err)
 	}
@@ -218,6 +226,12 @@ func Start(t testing.TB) *Auditd {
 
 	if err := writeConfig(dir, a.logPath, true); err != nil {
 		t.Fatalf("auditdtest: %v", err)
+	}
+	for name, conf := range plugins {
+		// auditd skips plugin files that others can write
+		if err := os.WriteFile(filepath.Join(dir, "plugins.d", name), []byte(conf), 0o640); err != nil {
+			t.Fatalf("auditdtest: plugin %s: %v", name, err)
+		}
 	}
 	a.host.update(func(j *journal) { j.AuditdDir = dir })
 	proc, err := spawn(dir)
