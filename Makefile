@@ -36,7 +36,8 @@ unit:
 	$(GO) test -count=1 ./...
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/... 
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	GOTRAIL_BENCH=1 $(GO) test -count=1 -v -run . ./bench/live
 	bash bench/run.sh
 
 fuzz:
