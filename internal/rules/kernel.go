@@ -231,3 +231,44 @@ func (a Auditctl) Load(file string) (string, error) {
 	}
 	return aug + " --load", nil
 }
+
+// ParseLoaded reads back a gotrail rule as auditctl -l lists it; ok is
+// false for anything else (the host's own rules are never touched).
+func ParseLoaded(line string) (Rule, bool) {
+	if !ours(line) {
+		return Rule{}, false
+	}
+	f := strings.Fields(line)
+	var r Rule
+	switch {
+	case len(f) == 6 && f[0] == "-w" && f[2] == "-p" && f[4] == "-k":
+		return Rule{Watch: f[1], Perm: f[3], Key: f[5]}, true
+	case len(f) >= 6 && f[0] == "-a" && f[1] == "always,exit":
+		for i := 2; i+1 < len(f); i += 2 {
+			switch f[i] {
+			case "-S":
+				r.Syscalls = strings.Split(f[i+1], ",")
+			case "-F":
+				k, v, _ := strings.Cut(f[i+1], "=")
+				switch k {
+				case "arch":
+					r.Arch = v
+				case "key":
+					r.Key = v
+				default:
+					r.Fields = append(r.Fields, f[i+1])
+				}
+			default:
+				return Rule{}, false
+			}
+		}
+		return r, r.Arch != "" && r.Key != "" && r.String() == line
+	}
+	return Rule{}, false
+}
+
+// Delete removes a rule from the kernel.
+func (a Auditctl) Delete(r Rule) error {
+	_, err := a.run(r.DeleteArgs()...)
+	return err
+}

@@ -188,3 +188,20 @@ func TestParseStatus(t *testing.T) {
 		t.Error("garbage parsed")
 	}
 }
+
+func TestParseLoaded(t *testing.T) {
+	for _, r := range []Rule{
+		{Watch: "/etc/profile", Perm: "wa", Key: KeyProfile},
+		{Arch: "b32", Syscalls: []string{"execve", "execveat"}, Fields: []string{"exe=/usr/local/go/bin/go"}, Key: KeyExec},
+	} {
+		got, ok := ParseLoaded(r.String())
+		if !ok || got.String() != r.String() {
+			t.Errorf("ParseLoaded(%q) = %+v, %v", r.String(), got, ok)
+		}
+	}
+	for _, line := range []string{"-w /etc/shadow -p wa -k identity", "-a always,exit -F arch=b64 -S adjtimex -F key=time-change", "garbage"} {
+		if _, ok := ParseLoaded(line); ok {
+			t.Errorf("ParseLoaded(%q) took a rule that is not gotrail's", line)
+		}
+	}
+}

@@ -33,7 +33,11 @@ func Key(stateDir, name string) (signer note.Signer, vkey string, created bool, 
 	kp, pp := filepath.Join(stateDir, keyFile), filepath.Join(stateDir, pubFile)
 	skey, err := os.ReadFile(kp)
 	if errors.Is(err, fs.ErrNotExist) {
-		s, v, gerr := note.GenerateKey(rand.Reader, "gotrail-"+name)
+		keyName := "gotrail"
+		if name != "" {
+			keyName += "-" + name
+		}
+		s, v, gerr := note.GenerateKey(rand.Reader, keyName)
 		if gerr != nil {
 			return nil, "", false, fmt.Errorf("trail: make a signing key: %w", gerr)
 		}

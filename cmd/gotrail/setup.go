@@ -1,0 +1,264 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gotrail/gotrail/internal/config"
+	"github.com/gotrail/gotrail/internal/rules"
+	"github.com/gotrail/gotrail/internal/trail"
+)
+
+type setupOptions struct {
+	mode      string
+	uninstall bool
+	bin       string
+}
+
+const (
+	pluginConf = "/etc/audit/plugins.d/gotrail.conf"
+	unitFile   = "/etc/systemd/system/gotrail.service"
+)
+
+// defaultConfig is written by setup when there is none: every part is
+// optional, so it only shows where things go.
+const defaultConfig = `# gotrail configuration (written by gotrail setup). Every part is optional.
+# host = "web-01"                    # default: the hostname
+state_dir = "/var/lib/gotrail"
+
+[audit]
+source = "auto"
+log = "/var/log/audit/audit.log"
+
+# Who may change what; first match wins; no match = not authorized.
+# [[policy]]
+# kinds = ["goroot.modify"]
+# paths = ["/usr/local/go"]
+# allow_users = ["goadmin"]
+# allow_groups = ["goadmins"]
+
+[retention]
+install = 180
+manifest = 0
+snapshot = 90
+event = 180
+`
+
+func newSetupCmd(g *globalOptions) *cobra.Command {
+	var o setupOptions
+	cmd := &cobra.Command{
+		Use:   "setup [--uninstall]",
+		Short: "Install gotrail on this host: configuration, key, audit rules, daemon",
+		Long: `Set the host up for gotrail, as root, in this order:
+
+  1. the configuration (` + config.DefaultPath + `), written only if there is none
+  2. the state directory and the trail's signing key; the public key is printed:
+     keep it off the host for gotrail verify --pubkey
+  3. the audit rules (gotrail rules --install)
+  4. the daemon: a systemd unit (` + unitFile + `, enabled and started) where systemd
+     runs, else the auditd plugin (` + pluginConf + `; auditd is told to
+     reload)
+
+--uninstall removes the daemon's unit or plugin and the audit rules. It keeps the
+configuration, the state directory and the trail: they are evidence.
+
+With --root the files are written under that root and nothing is loaded or started.
+
+EXIT STATUS
+  0  done
+  2  a step failed; the message names it, and the steps before it stay done`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSetup(g, &o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.mode, "mode", "auto", "how the daemon runs: auto, systemd or plugin")
+	f.BoolVar(&o.uninstall, "uninstall", false, "remove the daemon and the audit rules (keeps configuration and trail)")
+	f.StringVar(&o.bin, "bin", "", "path of the gotrail binary the daemon runs (default: this one)")
+	return cmd
+}
+
+func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
+	live := g.root == "" || g.root == "/"
+	under := func(p string) string { return filepath.Join(g.root, p) }
+	if live && os.Geteuid() != 0 {
+		return errors.New("setup: run as root (it writes /etc and loads audit rules)")
+	}
+	mode := o.mode
+	if mode == "auto" {
+		mode = "plugin"
+		if _, err := os.Stat(under("/run/systemd/system")); err == nil {
+			mode = "systemd"
+		}
+	}
+	if mode != "systemd" && mode != "plugin" {
+		return &usageError{fmt.Errorf("setup: --mode %q: want auto, systemd or plugin", o.mode)}
+	}
+	if o.uninstall {
+		return uninstall(g, mode, live, under, w)
+	}
+
+	// 1. configuration
+	cfgPath := g.config
+	if _, err := os.Stat(under(cfgPath)); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(under(cfgPath)), 0o755); err != nil {
+			return fmt.Errorf("setup: configuration: %w", err)
+		}
+		if err := os.WriteFile(under(cfgPath), []byte(defaultConfig), 0o644); err != nil {
+			return fmt.Errorf("setup: configuration: %w", err)
+		}
+		fmt.Fprintf(w, "wrote %s\n", under(cfgPath))
+	} else {
+		fmt.Fprintf(w, "kept %s\n", under(cfgPath))
+	}
+	gl := *g
+	gl.config, gl.configNamed = under(cfgPath), true
+	cfg, err := gl.loadConfig()
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	host := cfg.Host
+	if host == "" {
+		host = hostName(g.root)
+	}
+
+	// 2. state directory and key
+	state := under(gl.stateDir)
+	_, vkey, created, err := trail.Key(state, host)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	verb := "kept"
+	if created {
+		verb = "made"
+	}
+	fmt.Fprintf(w, "%s the trail's signing key in %s; its public key (keep a copy off this host):\n  %s\n", verb, state, vkey)
+
+	// 3. audit rules
+	if err := runRules(&gl, &rulesOptions{install: true}, w); err != nil {
+		return fmt.Errorf("setup: audit rules: %w", err)
+	}
+
+	// 4. the daemon
+	bin := o.bin
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	switch mode {
+	case "plugin":
+		if err := writeGenerated("audisp", bin, cfgPath, gl.stateDir, under(pluginConf), 0o640); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote %s\n", under(pluginConf))
+		if live {
+			fmt.Fprintln(w, reloadAuditd())
+		}
+	case "systemd":
+		if err := writeGenerated("systemd", bin, cfgPath, gl.stateDir, under(unitFile), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote %s\n", under(unitFile))
+		if live {
+			for _, args := range [][]string{{"daemon-reload"}, {"enable", "--now", "gotrail.service"}} {
+				if out, err := exec.Command("systemctl", args...).CombinedOutput(); err != nil {
+					return fmt.Errorf("setup: systemctl %v: %v: %s", args, err, out)
+				}
+			}
+			fmt.Fprintln(w, "enabled and started gotrail.service")
+		}
+	}
+	return nil
+}
+
+// writeGenerated writes what gotrail gen KIND prints to path, atomically.
+func writeGenerated(kind, bin, configFile, stateDir, path string, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".gotrail-*")
+	if err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		if f, err = os.CreateTemp(filepath.Dir(path), ".gotrail-*"); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	defer os.Remove(f.Name())
+	err = renderGen(kind, bin, configFile, stateDir, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), mode)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("setup: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// reloadAuditd asks a running auditd to reread its configuration and
+// plugins (SIGHUP), by the pid the kernel knows.
+func reloadAuditd() string {
+	st, err := (rules.Auditctl{}).Status()
+	if err != nil || st.PID == 0 {
+		return "auditd is not running: it starts the plugin when it starts"
+	}
+	if err := syscall.Kill(st.PID, syscall.SIGHUP); err != nil {
+		return "could not signal auditd (pid " + strconv.Itoa(st.PID) + "): " + err.Error()
+	}
+	return "told auditd (pid " + strconv.Itoa(st.PID) + ") to reload: it starts the plugin"
+}
+
+func uninstall(g *globalOptions, mode string, live bool, under func(string) string, w io.Writer) error {
+	switch mode {
+	case "systemd":
+		if live {
+			exec.Command("systemctl", "disable", "--now", "gotrail.service").Run()
+		}
+		removeIfThere(under(unitFile), w)
+	case "plugin":
+		if removeIfThere(under(pluginConf), w) && live {
+			fmt.Fprintln(w, reloadAuditd())
+		}
+	}
+	gl := *g
+	if _, err := gl.loadConfig(); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	if removeIfThere(under(rules.RulesFile), w) && live {
+		ctl := rules.Auditctl{}
+		loaded, err := ctl.List()
+		if err == nil {
+			for _, l := range loaded {
+				if r, ok := rules.ParseLoaded(l); ok {
+					ctl.Delete(r)
+				}
+			}
+		}
+		fmt.Fprintln(w, "removed gotrail's rules from the kernel")
+	}
+	fmt.Fprintf(w, "kept %s and %s: the trail is evidence\n", under(g.config), under(gl.stateDir))
+	return nil
+}
+
+func removeIfThere(path string, w io.Writer) bool {
+	if err := os.Remove(path); err == nil {
+		fmt.Fprintf(w, "removed %s\n", path)
+		return true
+	}
+	return false
+}
