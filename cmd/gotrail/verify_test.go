@@ -43,7 +43,7 @@ func TestVerifyAndReadTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	g := &globalOptions{stateDir: state, root: "/", format: "text", config: filepath.Join(state, "none.toml")}
+	g := &globalOptions{stateDir: state, stateDirNamed: true, root: "/", format: "text", config: filepath.Join(state, "none.toml")}
 
 	var out bytes.Buffer
 	if err := runEvents(context.Background(), g, &eventsOptions{trail: true, users: []string{"alice"}}, nil, nil, &out, &out); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
+	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/trail"
 	"github.com/gotrail/gotrail/internal/watch"
@@ -96,8 +97,17 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 	ctl := rules.Auditctl{}
+	day := 24 * time.Hour
+	retention := &trail.Retention{
+		Default: time.Duration(cfg.Retention.Event) * day,
+		ByKind: map[string]time.Duration{
+			event.KindInstall:  time.Duration(cfg.Retention.Install) * day,
+			event.KindSnapshot: time.Duration(cfg.Retention.Snapshot) * day,
+		},
+	}
 	w, err := watch.New(watch.Options{
-		Metrics: metrics,
+		Retention: retention,
+		Metrics:   metrics,
 		Lost: func() (int, error) {
 			st, err := ctl.Status()
 			return st.Lost, err

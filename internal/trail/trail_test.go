@@ -242,3 +242,75 @@ func TestRewrittenHistory(t *testing.T) {
 		t.Errorf("Verify with the kept key: %v, %v; want a checkpoint signature problem", err, rep.Problem)
 	}
 }
+
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	vkey := writeTrail(t, dir, 45)
+	segsBefore, _ := segments(filepath.Join(dir, dirName))
+	day := 24 * time.Hour
+	r := Retention{Default: 180 * day, ByKind: map[string]time.Duration{event.KindInstall: 0}}
+
+	// nothing is old enough yet
+	if n, err := Prune(dir, r, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || n != 0 {
+		t.Fatalf("early Prune = %d, %v", n, err)
+	}
+	n, err := Prune(dir, r, time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(segsBefore)-1 {
+		t.Errorf("pruned %d segments of %d, want all but the current one", n, len(segsBefore))
+	}
+	rep, err := Verify(dir, verifier(t, vkey))
+	if err != nil || rep.Problem != nil || rep.Pruned == 0 || rep.Head.Seq != 45 {
+		t.Fatalf("Verify after pruning: %v %v %+v", err, rep.Problem, rep)
+	}
+	// a writer reopened after pruning continues the chain
+	w, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Append(sampleEvent(46))
+	w.Close()
+	if rep, _ := Verify(dir, nil); rep.Problem != nil || rep.Head.Seq != 46 {
+		t.Errorf("after append: %+v", rep)
+	}
+}
+
+func TestPruneKeepsForeverKinds(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	w, _ := Open(dir, Options{MaxSegment: 2048, Now: clk.now})
+	for i := 1; i <= 30; i++ {
+		e := sampleEvent(i)
+		e.Time = event.Time{Time: clk.t}
+		if i == 12 {
+			e.Event.Kind = event.KindInstall // kept for good
+		}
+		w.Append(e)
+	}
+	w.Close()
+	segs, _ := segments(filepath.Join(dir, dirName))
+	r := Retention{Default: 24 * time.Hour, ByKind: map[string]time.Duration{event.KindInstall: 0}}
+	n, err := Prune(dir, r, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := segments(filepath.Join(dir, dirName))
+	if n == 0 || len(after) != len(segs)-n {
+		t.Fatalf("pruned %d of %d segments, %d left", n, len(segs), len(after))
+	}
+	found := false
+	Read(dir, func(line []byte) error {
+		if bytes.Contains(line, []byte(`"kind":"toolchain.install"`)) {
+			found = true
+		}
+		return nil
+	})
+	if !found {
+		t.Error("the install record, kept for good, was pruned")
+	}
+	if rep, _ := Verify(dir, nil); rep.Problem != nil {
+		t.Errorf("Verify: %v", rep.Problem)
+	}
+}

@@ -147,8 +147,9 @@ type Report struct {
 	Records     uint64
 	Segments    int
 	Head        Head
-	Checkpoints int  // checkpoints checked against the chain
-	Signed      bool // their signatures were verified
+	Checkpoints int    // checkpoints checked against the chain
+	Pruned      uint64 // records removed by retention (the chain starts after them)
+	Signed      bool   // their signatures were verified
 	// Problem is the first thing wrong, naming the record; nil when the
 	// trail is whole.
 	Problem error
@@ -182,6 +183,15 @@ func Verify(stateDir string, v note.Verifier) (*Report, error) {
 		}
 	}
 	prev, next := Genesis, uint64(1)
+	anchor, err := readAnchor(dir)
+	if err != nil {
+		return nil, err
+	}
+	if anchor != nil {
+		// retention removed the records up to the anchor
+		prev, next = anchor.Hash, anchor.Seq+1
+		rep.Pruned = anchor.Seq
+	}
 	fail := func(format string, args ...any) (*Report, error) {
 		rep.Problem = fmt.Errorf(format, args...)
 		return rep, nil

@@ -51,6 +51,8 @@ type Options struct {
 	// when it grows, an audit.gap event goes into the trail. Nil: not
 	// watched.
 	Lost func() (int, error)
+	// Retention prunes old segments of the trail, hourly; nil keeps all.
+	Retention *trail.Retention
 	// Metrics, when set, are kept up to date.
 	Metrics *Metrics
 	// OnEvent receives each event appended to the trail; the event is valid
@@ -78,6 +80,7 @@ type Watcher struct {
 	tasks        chan func()
 	lost         int
 	lostChecked  time.Time
+	pruned       time.Time
 	saved        mark // the position last saved
 	sinceCP      int
 	lastCP       time.Time
@@ -397,6 +400,14 @@ func (w *Watcher) idle() {
 		break
 	}
 	now := time.Now()
+	if w.opt.Retention != nil && now.Sub(w.pruned) >= time.Hour {
+		w.pruned = now
+		if n, err := trail.Prune(w.opt.StateDir, *w.opt.Retention, now); err != nil {
+			w.opt.Log.Error("pruning the trail failed", "err", err)
+		} else if n > 0 {
+			w.opt.Log.Info("pruned trail segments past their retention", "segments", n)
+		}
+	}
 	if w.opt.Lost != nil && now.Sub(w.lostChecked) >= 10*time.Second {
 		w.lostChecked = now
 		w.checkLost(now)
