@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gotrail/gotrail/internal/audit"
@@ -375,6 +376,28 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if w.opt.OnEvent != nil {
 		w.opt.OnEvent(e)
 	}
+	if mt := e.Auditd.MessageType; mt == "daemon_end" || mt == "daemon_abort" {
+		w.gap(e.Time.Time, e.Event.ID, fmt.Sprintf("auditd stopped (%s): changes until it runs again are not recorded", strings.ToUpper(mt)))
+	}
+}
+
+// gap appends an audit.gap event: a stretch of time whose records are
+// missing.
+func (w *Watcher) gap(t time.Time, id, msg string) {
+	e := &event.Event{
+		Time:    event.Time{Time: t.UTC().Truncate(time.Millisecond)},
+		Event:   event.Meta{ID: "gap:" + id, Kind: event.KindGap, Action: "lost", Severity: "high"},
+		Host:    event.Host{Name: w.opt.Host},
+		Message: msg,
+	}
+	if err := w.trail.Append(e); err != nil {
+		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
+		return
+	}
+	w.dirty = true
+	if m := w.opt.Metrics; m != nil {
+		m.Events.WithLabelValues(event.KindGap).Inc()
+	}
 }
 
 // Do runs fn in the watcher's own goroutine at its next quiet moment: how
@@ -444,20 +467,10 @@ func (w *Watcher) checkLost(now time.Time) {
 	if prev < 0 || n <= prev {
 		return // first reading, or reset (auditd restarted)
 	}
-	e := &event.Event{
-		Time:    event.Time{Time: now.UTC().Truncate(time.Millisecond)},
-		Event:   event.Meta{ID: "gap:" + now.UTC().Format("20060102T150405.000"), Kind: event.KindGap, Action: "lost", Severity: "high"},
-		Host:    event.Host{Name: w.opt.Host},
-		Message: fmt.Sprintf("the kernel lost %d audit records (backlog full or rate limit): changes in that time may be missing", n-prev),
-	}
-	if err := w.trail.Append(e); err != nil {
-		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
-		return
-	}
-	w.dirty = true
+	w.gap(now, now.UTC().Format("20060102T150405.000"),
+		fmt.Sprintf("the kernel lost %d audit records (backlog full or rate limit): changes in that time may be missing", n-prev))
 	if m := w.opt.Metrics; m != nil {
 		m.Gaps.Add(float64(n - prev))
-		m.Events.WithLabelValues(event.KindGap).Inc()
 	}
 	w.opt.Log.Warn("audit records lost", "count", n-prev)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +145,25 @@ func TestLostRecordsBecomeGaps(t *testing.T) {
 	})
 	if len(gaps) != 1 || gaps[0].Event.Kind != event.KindGap || gaps[0].Message != "the kernel lost 7 audit records (backlog full or rate limit): changes in that time may be missing" {
 		t.Errorf("trail: %+v", gaps)
+	}
+}
+
+// TestDaemonStopIsAGap: auditd stopping is audit.tamper, and the trail says
+// that records are missing from then on.
+func TestDaemonStopIsAGap(t *testing.T) {
+	dir := t.TempDir()
+	log, state := filepath.Join(dir, "audit.log"), filepath.Join(dir, "state")
+	now := int(time.Now().Unix())
+	appendLog(t, log, fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7): op=terminate auid=0 uid=0 ses=4294967295 pid=1 subj=unconfined res=success\n", now))
+	runUntil(t, state, log, 2)
+	var kinds []string
+	trail.Read(state, func(line []byte) error {
+		var e event.Event
+		json.Unmarshal(line, &e)
+		kinds = append(kinds, e.Event.Kind+": "+e.Message)
+		return nil
+	})
+	if len(kinds) != 2 || !strings.HasPrefix(kinds[0], "audit.tamper") || kinds[1] != "audit.gap: auditd stopped (DAEMON_END): changes until it runs again are not recorded" {
+		t.Errorf("trail: %q", kinds)
 	}
 }
