@@ -43,7 +43,9 @@ state directory, signing a checkpoint every so often.
 --source file (the default) follows the audit log across auditd's rotation and
 truncation from a position saved in the state directory, so that a restart,
 clean or after SIGKILL, neither loses nor repeats an event. --source stdin reads
-records as an auditd plugin (audisp) and drains them at once.
+records as an auditd plugin (audisp) and drains them at once. --source netlink
+reads the kernel's audit multicast group (CAP_AUDIT_READ), for hosts without
+auditd; what happens while gotrail is down is not seen.
 
 The trail's signing key is made on first start; its public key is logged: keep
 it off the host for gotrail verify --pubkey.
@@ -61,7 +63,7 @@ EXIT STATUS
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.source, "source", "file", "where records come from: file or stdin")
+	f.StringVar(&o.source, "source", "file", "where records come from: file, stdin or netlink")
 	f.StringVar(&o.auditLog, "audit-log", "", "the audit log to follow (default: [audit] log of the configuration, /var/log/audit/audit.log)")
 	f.StringVar(&o.host, "host", "", "host.name of the events (default: the configuration's host, else the hostname)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` (/metrics), e.g. 127.0.0.1:9469")
@@ -163,8 +165,11 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		err = w.RunFile(ctx, path)
 	case "stdin":
 		err = w.RunReader(ctx, os.Stdin)
+	case "netlink":
+		log.Info("reading the kernel's audit multicast group", "state_dir", g.stateDir)
+		err = w.RunNetlink(ctx)
 	default:
-		return &usageError{fmt.Errorf("watch: --source %q: want file or stdin", o.source)}
+		return &usageError{fmt.Errorf("watch: --source %q: want file, stdin or netlink", o.source)}
 	}
 	log.Info("stopped", "events", w.Stats.Events, "skipped_as_already_in_trail", w.Stats.Skipped,
 		"malformed_lines", w.Stats.Malformed, "env_missed", w.Stats.EnvMissed)

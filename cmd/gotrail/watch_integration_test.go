@@ -384,3 +384,44 @@ func TestWatchAsAuditdPlugin(t *testing.T) {
 		t.Errorf("environment captured for only %d of %d go runs", captured, runs)
 	}
 }
+
+// TestWatchFromNetlink: gotrail watch --source netlink reads the kernel's
+// audit multicast group (RAW records, names from /etc/passwd) into the trail.
+func TestWatchFromNetlink(t *testing.T) {
+	if !auditdtest.Required(t) {
+		return
+	}
+	bin := buildGotrail(t)
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "profile")
+	os.WriteFile(profile, nil, 0o644)
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "gotrail.toml")
+	os.WriteFile(cfg, nil, 0o644)
+	a := auditdtest.Start(t) // the rules and the kernel state go through the harness
+	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
+	var stderr bytes.Buffer
+	w := exec.Command(bin, "watch", "--source", "netlink", "--state-dir", state, "--host", "nl", "--config", cfg)
+	w.Stderr = &stderr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	if out, err := auditdtest.RunAsLogin(t, 0, "sh", "-c", "echo x >> "+profile); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var evs []event.Event
+	for len(evs) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		evs = trailEvents(t, state, event.KindProfile)
+	}
+	if len(evs) != 1 || evs[0].User.Audit == nil || evs[0].User.Audit.Name != "root" || evs[0].File == nil || evs[0].File.Path != profile {
+		t.Fatalf("trail from netlink: %+v\nwatcher said:\n%s", evs, stderr.String())
+	}
+	w.Process.Signal(syscall.SIGTERM)
+	if err := w.Wait(); err != nil {
+		t.Errorf("watch after SIGTERM: %v\n%s", err, stderr.String())
+	}
+}

@@ -144,3 +144,11 @@ func TestFollowResumesAcrossRotation(t *testing.T) {
 		t.Errorf("after restart: %q, want %q", got, want(4, 9))
 	}
 }
+
+func TestTypeName(t *testing.T) {
+	for n, want := range map[uint16]string{1300: "SYSCALL", 1302: "PATH", 1327: "PROCTITLE", 1105: "USER_START", 1201: "DAEMON_END", 1006: "LOGIN", 1305: "CONFIG_CHANGE", 65000: "UNKNOWN[65000]"} {
+		if got := TypeName(n); got != want {
+			t.Errorf("TypeName(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

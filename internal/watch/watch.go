@@ -230,6 +230,24 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	}
 }
 
+// RunNetlink reads records from the kernel's audit multicast group until
+// ctx ends: for hosts without auditd. There is no log to resume from: what
+// the kernel sends while gotrail is down is not seen, and records the
+// socket could not hold become an audit.gap.
+func (w *Watcher) RunNetlink(ctx context.Context) error {
+	nl, err := source.OpenNetlink()
+	if err != nil {
+		return w.finish(err)
+	}
+	defer nl.Close()
+	err = nl.Run(ctx,
+		func(l []byte) error { return w.line(source.Line{Text: l}) },
+		func(err error) { w.gap(time.Now(), time.Now().UTC().Format("20060102T150405.000"), err.Error()) },
+		w.idle)
+	w.asm.Flush(w.emit) // nothing to resume from: complete what is in flight
+	return w.finish(err)
+}
+
 func indexNL(b []byte) int {
 	for i, c := range b {
 		if c == '\n' {
