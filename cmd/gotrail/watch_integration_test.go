@@ -162,6 +162,9 @@ func TestWatchExactlyOnce(t *testing.T) {
 	if err != nil || rep.Problem != nil {
 		t.Errorf("verify: %v %v", err, rep.Problem)
 	}
+	if gaps := trailEvents(t, state, event.KindGap); len(gaps) != 0 {
+		t.Errorf("gaps reported though nothing was lost: %+v", gaps)
+	}
 	if t.Failed() {
 		t.Logf("first run:\n%s\nsecond run:\n%s", stderr1.String(), stderr2.String())
 	}

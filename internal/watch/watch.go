@@ -81,6 +81,7 @@ type Watcher struct {
 	tasks        chan func()
 	lost         int
 	lostChecked  time.Time
+	serials      map[string]*serials // by node
 	pruned       time.Time
 	saved        mark // the position last saved
 	sinceCP      int
@@ -154,6 +155,7 @@ func New(opt Options) (*Watcher, error) {
 		asm:          audit.NewAssembler(),
 		first:        map[string]mark{},
 		tasks:        make(chan func(), 8),
+		serials:      map[string]*serials{},
 		lost:         -1,
 		skip:         map[string]bool{},
 		lastCP:       time.Now(),
@@ -321,7 +323,16 @@ func (w *Watcher) line(l source.Line) error {
 		}
 		return nil
 	}
-	k := eventKey(w.nodeOf(rec), rec.Time, rec.Serial)
+	node := w.nodeOf(rec)
+	if !strings.HasPrefix(rec.Type, "DAEMON_") {
+		sr := w.serials[node]
+		if sr == nil {
+			sr = &serials{}
+			w.serials[node] = sr
+		}
+		sr.see(rec.Serial, rec.Time.Sec)
+	}
+	k := eventKey(node, rec.Time, rec.Serial)
 	if _, ok := w.first[k]; !ok && rec.Type != "EOE" {
 		w.first[k] = at
 	}
@@ -441,6 +452,16 @@ func (w *Watcher) idle() {
 		break
 	}
 	now := time.Now()
+	for node, sr := range w.serials {
+		for _, m := range sr.expire() {
+			n := m.to - m.from + 1
+			w.gap(time.Unix(m.sec, 0), fmt.Sprintf("%s:serial:%d", node, m.from),
+				fmt.Sprintf("%d audit event(s) missing from the log (serials %d to %d): lost in the kernel or sent while auditd was not logging", n, m.from, m.to))
+			if mt := w.opt.Metrics; mt != nil {
+				mt.Gaps.Add(float64(n))
+			}
+		}
+	}
 	if w.opt.Retention != nil && now.Sub(w.pruned) >= time.Hour {
 		w.pruned = now
 		if n, err := trail.Prune(w.opt.StateDir, *w.opt.Retention, now); err != nil {
