@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gotrail/gotrail/internal/audit"
@@ -185,51 +186,105 @@ func (w *Watcher) RunFile(ctx context.Context, path string) error {
 // input) until it ends or ctx does. There is no position to keep: auditd
 // hands each record to its plugins once.
 func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
-	lines := make(chan []byte, 1<<14)
-	errc := make(chan error, 1)
-	go func() {
-		// drain at once, so that auditd is never held up by the trail
-		buf := make([]byte, 0, 64<<10)
-		chunk := make([]byte, 64<<10)
-		for {
-			n, err := r.Read(chunk)
-			buf = append(buf, chunk[:n]...)
-			for {
-				i := indexNL(buf)
-				if i < 0 {
-					break
-				}
-				lines <- append([]byte(nil), buf[:i]...)
-				buf = buf[i+1:]
-			}
-			if err != nil {
-				close(lines)
-				if errors.Is(err, io.EOF) {
-					err = nil
-				}
-				errc <- err
-				return
-			}
-		}
-	}()
+	q := &lineQueue{ready: make(chan struct{}, 1)}
+	go q.fill(r, w.opt.Log)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return w.finish(ctx.Err())
-		case l, ok := <-lines:
-			if !ok {
-				w.asm.Flush(w.emit)
-				return w.finish(<-errc)
-			}
-			if err := w.line(source.Line{Text: l}); err != nil {
-				return w.finish(err)
-			}
 		case <-tick.C:
 			w.idle()
+		case <-q.ready:
+			lines, done, err := q.take()
+			for _, l := range lines {
+				if lerr := w.line(source.Line{Text: l}); lerr != nil {
+					return w.finish(lerr)
+				}
+			}
+			if done {
+				w.asm.Flush(w.emit)
+				return w.finish(err)
+			}
 		}
 	}
+}
+
+// lineQueue takes lines from auditd as fast as it writes them, however far
+// behind the trail is: a plugin that stops reading makes auditd block or
+// drop records, so the queue has no bound (it says so when it grows large).
+type lineQueue struct {
+	mu     sync.Mutex
+	lines  [][]byte
+	size   int
+	warned int
+	done   bool
+	err    error
+	ready  chan struct{}
+}
+
+func (q *lineQueue) fill(r io.Reader, log *slog.Logger) {
+	buf := make([]byte, 0, 64<<10)
+	chunk := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		var got [][]byte
+		for {
+			i := indexNL(buf)
+			if i < 0 {
+				break
+			}
+			got = append(got, append([]byte(nil), buf[:i]...))
+			buf = buf[i+1:]
+		}
+		buf = append(buf[:0:0], buf...)
+		q.mu.Lock()
+		for _, l := range got {
+			q.lines = append(q.lines, l)
+			q.size += len(l)
+		}
+		if q.size>>20 >= 64<<q.warned {
+			log.Warn("the trail is behind auditd: records queued in memory", "MiB", q.size>>20)
+			q.warned++
+		}
+		if err != nil {
+			q.done = true
+			if !errors.Is(err, io.EOF) {
+				q.err = err
+			}
+		}
+		q.mu.Unlock()
+		select {
+		case q.ready <- struct{}{}:
+		default:
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// take returns what is queued, and whether the input has ended.
+func (q *lineQueue) take() ([][]byte, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	lines := q.lines
+	q.lines, q.size = nil, 0
+	if q.done {
+		// more may have come in with the final read: signal again so that
+		// nothing is left, then report the end once the queue is empty
+		if len(lines) > 0 {
+			select {
+			case q.ready <- struct{}{}:
+			default:
+			}
+			return lines, false, nil
+		}
+		return nil, true, q.err
+	}
+	return lines, false, nil
 }
 
 // RunNetlink reads records from the kernel's audit multicast group until

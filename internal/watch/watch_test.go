@@ -215,3 +215,25 @@ func TestSerialGapInTheTrail(t *testing.T) {
 		t.Errorf("gaps: %q", gaps)
 	}
 }
+
+// TestReaderDrainsEverything: the plugin path reads all of its input, in
+// order, even when it arrives faster than the trail takes it.
+func TestReaderDrainsEverything(t *testing.T) {
+	state := t.TempDir()
+	w, err := New(Options{StateDir: state, Host: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := int(time.Now().Unix())
+	var in strings.Builder
+	for i := 1; i <= 500; i++ {
+		in.WriteString(profileEvent(now, i, true))
+	}
+	if err := w.RunReader(context.Background(), strings.NewReader(in.String())); err != nil {
+		t.Fatal(err)
+	}
+	got := ids(t, state)
+	if len(got) != 500 || got[0] != fmt.Sprintf("%d.000:1", now) || got[499] != fmt.Sprintf("%d.000:500", now) {
+		t.Errorf("%d events, first %v", len(got), got[:min(3, len(got))])
+	}
+}
