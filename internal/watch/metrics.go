@@ -2,6 +2,7 @@ package watch
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the daemon's Prometheus metrics: what went into the trail,
@@ -39,6 +40,6 @@ func NewMetrics() *Metrics {
 		Checkpoint: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gotrail_trail_checkpoint_seq", Help: "Seq of the last signed checkpoint."}),
 	}
 	m.Registry.MustRegister(m.Events, m.Lag, m.Gaps, m.EnvMisses, m.Malformed, m.Skipped, m.TrailSeq, m.Checkpoint,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
