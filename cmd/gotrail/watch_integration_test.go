@@ -280,7 +280,7 @@ func TestWatchReloadsOnSIGHUP(t *testing.T) {
 		}
 	}
 	write()
-	evs := wait(1)
+	wait(1)
 	os.WriteFile(cfg, []byte("[[policy]]\nkinds = [\"profile.modify\"]\nallow_users = [\"root\"]\n"), 0o644)
 	w.Process.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(5 * time.Second)
@@ -289,7 +289,7 @@ func TestWatchReloadsOnSIGHUP(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // the reload runs at the watcher's next quiet moment
 	write()
-	evs = wait(2)
+	evs := wait(2)
 	if len(evs) != 2 || evs[0].Event.Authorized == nil || *evs[0].Event.Authorized || evs[1].Event.Authorized == nil || !*evs[1].Event.Authorized {
 		t.Errorf("authorized before and after SIGHUP: %+v\nwatcher said:\n%s", evs, stderr.String())
 	}
