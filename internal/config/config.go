@@ -57,6 +57,14 @@ type Sink struct {
 	Secret      string `toml:"secret"`
 	Facility    string `toml:"facility"`
 	SDID        string `toml:"sd_id"`
+	// TLS for tls:// syslog: the CA that signed the collector's
+	// certificate, and the client certificate and key when it asks for one.
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// RateLimit is the webhook's messages per minute (WeCom and DingTalk
+	// robots allow 20); 0 is the format's default.
+	RateLimit int `toml:"rate_limit"`
 }
 
 // Retention is in days; 0 keeps for good.

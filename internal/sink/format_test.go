@@ -50,7 +50,7 @@ func TestAppendText(t *testing.T) {
 
 func TestRFC5424(t *testing.T) {
 	got := string(RFC5424{}.Append(nil, hostile()))
-	want := `<83>1 2026-11-25T20:16:49.006Z web-01 gotrail - profile.modify [gotrail@32473 id="1795637809.006:7" kind="profile.modify" action="write" outcome="success" auid="1001" login="alice" uid="0" user="root" euid="0" euser="root" path="/etc/pro\]file\"\n" exe="/usr/bin/vim" pid="2292" key="gotrail-profile" severity="high" authorized="false"] alice (as root) wrote /etc/profile with vim\x1b[2J`
+	want := `<83>1 2026-11-25T20:16:49.006Z web-01 gotrail - profile.modify [gotrail@32473 id="1795637809.006:7" kind="profile.modify" action="write" outcome="success" auid="1001" login="alice" uid="0" user="root" euid="0" euser="root" path="/etc/pro\]file\"\\n" exe="/usr/bin/vim" pid="2292" key="gotrail-profile" severity="high" authorized="false"] alice (as root) wrote /etc/profile with vim\x1b[2J`
 	if got != want {
 		t.Errorf("RFC5424:\n got %s\nwant %s", got, want)
 	}

@@ -122,9 +122,10 @@ func appendHeaderField(b []byte, s string, max int) []byte {
 	return b
 }
 
-// appendParam writes name="value" with '"', '\' and ']' escaped as RFC 5424
-// section 6.3.3 requires, and control characters made visible. Empty values
-// are left out.
+// appendParam writes name="value": the value made safe as AppendSafe
+// makes it (control characters as \n, \x1b), then '"', '\\' and ']'
+// escaped as RFC 5424 section 6.3.3 requires, so that a strict parser
+// reads back exactly the safe form. Empty values are left out.
 func appendParam(b []byte, name, v string) []byte {
 	if v == "" {
 		return b
@@ -132,15 +133,12 @@ func appendParam(b []byte, name, v string) []byte {
 	b = append(b, ' ')
 	b = append(b, name...)
 	b = append(b, '=', '"')
-	start := 0
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == '"' || c == ']' {
-			b = AppendSafe(b, v[start:i])
-			b = append(b, '\\', c)
-			start = i + 1
+	var tmp [256]byte
+	for _, c := range AppendSafe(tmp[:0], v) {
+		if c == '"' || c == '\\' || c == ']' {
+			b = append(b, '\\')
 		}
+		b = append(b, c)
 	}
-	b = AppendSafe(b, v[start:]) // escapes '\' too
 	return append(b, '"')
 }

@@ -1,0 +1,128 @@
+package sink
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+// alertText is the words of an alert in one language.
+type alertText struct {
+	title, host, who, as, what, program, when, why, id string
+	unauthorized, weakened, tamper, gap, test       string
+}
+
+var texts = map[string]alertText{
+	"en": {
+		title: "gotrail: Go environment alert", host: "Host", who: "Login user", as: "as", what: "What",
+		program: "Program", when: "When", why: "Why", id: "Event",
+		unauthorized: "no [[policy]] allows %s to make a %s change",
+		weakened:     "the go process runs with supply-chain checks weakened: %s",
+		tamper:       "the audit configuration was changed or auditd stopped",
+		gap:          "audit records were lost: changes in that time may be missing",
+		test:         "a test message from gotrail test-alert",
+	},
+	"zh": {
+		title: "gotrail: Go 环境告警", host: "主机", who: "登录用户", as: "身份", what: "操作",
+		program: "程序", when: "时间", why: "原因", id: "事件",
+		unauthorized: "没有任何 [[policy]] 允许 %s 进行 %s 变更",
+		weakened:     "go 进程在削弱了供应链校验的环境下运行: %s",
+		tamper:       "审计配置被修改或 auditd 已停止",
+		gap:          "审计记录丢失: 期间的变更可能未被记录",
+		test:         "来自 gotrail test-alert 的测试消息",
+	},
+}
+
+// reason says why an event alerts: the policy it broke.
+func reason(t alertText, e *event.Event) string {
+	switch {
+	case e.Event.Kind == "test":
+		return t.test
+	case e.Event.Kind == event.KindTamper:
+		return t.tamper
+	case e.Event.Kind == event.KindGap:
+		return t.gap
+	case e.Event.Kind == event.KindExec:
+		var weak []string
+		for _, k := range []string{"GOSUMDB", "GOINSECURE", "GONOSUMDB", "GONOSUMCHECK", "GOPROXY", "GOFLAGS"} {
+			if v, ok := e.Process.Env[k]; ok {
+				weak = append(weak, k+"="+v)
+			}
+		}
+		sort.Strings(weak)
+		return fmt.Sprintf(t.weakened, strings.Join(weak, " "))
+	case e.Event.Authorized != nil && !*e.Event.Authorized:
+		return fmt.Sprintf(t.unauthorized, e.LoginName(), e.Event.Kind)
+	}
+	return e.Event.Severity
+}
+
+// lines are the facts of an alert, already made safe for a chat message:
+// control characters escaped, markdown's own characters left as text.
+func lines(t alertText, e *event.Event) [][2]string {
+	safe := func(s string) string { return string(AppendSafe(nil, s)) }
+	who := e.LoginName()
+	if eff := e.EffectiveName(); eff != "" && eff != who {
+		who += " (" + t.as + " " + eff + ")"
+	}
+	what := e.Event.Kind + " " + e.Event.Action
+	if e.File != nil && e.File.Path != "" {
+		what += " " + e.File.Path
+		if e.File.PreviousPath != "" {
+			what += " ← " + e.File.PreviousPath
+		}
+	} else if len(e.Process.Args) > 0 {
+		what += " " + strings.Join(e.Process.Args, " ")
+	}
+	out := [][2]string{
+		{t.host, safe(e.Host.Name)},
+		{t.who, safe(who)},
+		{t.what, safe(what)},
+	}
+	if e.Process.Executable != "" {
+		out = append(out, [2]string{t.program, safe(e.Process.Executable)})
+	}
+	out = append(out,
+		[2]string{t.when, e.Time.UTC().Format("2006-01-02 15:04:05.000 MST")},
+		[2]string{t.why, safe(reason(t, e))},
+		[2]string{t.id, safe(e.Event.ID)},
+	)
+	return out
+}
+
+// Render builds the request body of the webhook's format.
+func (w *Webhook) Render(e *event.Event) ([]byte, error) {
+	t, ok := texts[w.lang]
+	if !ok {
+		t = texts["en"]
+	}
+	sev := strings.ToUpper(e.Event.Severity)
+	title := fmt.Sprintf("%s [%s]", t.title, sev)
+	facts := lines(t, e)
+	var md, plain strings.Builder
+	md.WriteString("**" + title + "**\n")
+	plain.WriteString(title + "\n")
+	for _, f := range facts {
+		md.WriteString("> " + f[0] + ": " + f[1] + "\n")
+		plain.WriteString(f[0] + ": " + f[1] + "\n")
+	}
+	var body any
+	switch w.format {
+	case "wecom":
+		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": md.String()}}
+	case "dingtalk":
+		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": title, "text": md.String()}}
+	case "feishu":
+		body = map[string]any{"msg_type": "text", "content": map[string]string{"text": plain.String()}}
+	case "slack":
+		body = map[string]any{"text": plain.String()}
+	case "generic":
+		return event.AppendJSON(nil, e), nil
+	default:
+		return nil, fmt.Errorf("webhook format %q: want wecom, dingtalk, feishu, slack or generic", w.format)
+	}
+	return json.Marshal(body)
+}

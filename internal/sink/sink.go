@@ -1,0 +1,136 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/config"
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+// Sink delivers events somewhere. Send may block on the network; callers
+// put a Queue in front so that one slow sink holds up nothing else.
+type Sink interface {
+	Name() string
+	Send(ctx context.Context, e *event.Event) error
+	Close() error
+}
+
+// severities in order; an event below a sink's minimum is not sent to it.
+var severities = map[string]int{"": 0, "info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+// AtLeast reports whether severity s is at or above min.
+func AtLeast(s, min string) bool { return severities[s] >= severities[min] }
+
+// New makes the sink a [[sink]] entry of the configuration describes.
+func New(c config.Sink, stateDir string, log *slog.Logger) (Sink, error) {
+	switch c.Type {
+	case "syslog":
+		return NewSyslog(c)
+	case "webhook":
+		return NewWebhook(c, stateDir, log)
+	}
+	return nil, fmt.Errorf("sink type %q: want syslog or webhook", c.Type)
+}
+
+// Queue runs a sink on a goroutine of its own behind a buffer, retrying a
+// failed send with exponential backoff, so that a sink that is down never
+// blocks the trail or the other sinks. Events that do not fit the buffer
+// are counted as dropped (the trail has them all; a webhook's spool is
+// persistent behind its own Send).
+type Queue struct {
+	sink   Sink
+	min    string
+	ch     chan *event.Event
+	log    *slog.Logger
+	done   chan struct{}
+	mu     sync.Mutex
+	stats  QueueStats
+	cancel context.CancelFunc
+}
+
+// QueueStats say how a sink is doing.
+type QueueStats struct {
+	Sent, Failed, Dropped uint64
+	LastError             string
+}
+
+// NewQueue starts a queue for s that passes events at or above minSeverity.
+func NewQueue(s Sink, minSeverity string, size int, log *slog.Logger) *Queue {
+	if size <= 0 {
+		size = 10000
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Queue{sink: s, min: minSeverity, ch: make(chan *event.Event, size), log: log.With("sink", s.Name()), done: make(chan struct{}), cancel: cancel}
+	go q.run(ctx)
+	return q
+}
+
+// Offer hands an event to the queue without waiting. The event is copied:
+// the caller may reuse it.
+func (q *Queue) Offer(e *event.Event) {
+	if !AtLeast(e.Event.Severity, q.min) {
+		return
+	}
+	c := *e
+	select {
+	case q.ch <- &c:
+	default:
+		q.mu.Lock()
+		q.stats.Dropped++
+		q.mu.Unlock()
+	}
+}
+
+// Stats returns the counters so far.
+func (q *Queue) Stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stats
+}
+
+func (q *Queue) run(ctx context.Context) {
+	defer close(q.done)
+	for e := range q.ch {
+		backoff := 100 * time.Millisecond
+		for {
+			err := q.sink.Send(ctx, e)
+			q.mu.Lock()
+			if err == nil {
+				q.stats.Sent++
+			} else {
+				q.stats.Failed++
+				q.stats.LastError = err.Error()
+			}
+			q.mu.Unlock()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			q.log.Warn("send failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			if backoff *= 2; backoff > 30*time.Second {
+				backoff = 30 * time.Second
+			}
+		}
+	}
+}
+
+// Close stops taking events, waits up to timeout for the queue to drain,
+// then closes the sink.
+func (q *Queue) Close(timeout time.Duration) error {
+	close(q.ch)
+	select {
+	case <-q.done:
+	case <-time.After(timeout):
+		q.cancel()
+		<-q.done
+	}
+	q.cancel()
+	return q.sink.Close()
+}

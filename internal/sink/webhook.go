@@ -1,0 +1,356 @@
+package sink
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/config"
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+// Webhook posts alerts to a chat robot (WeCom, DingTalk, Feishu, Slack) or
+// any HTTP endpoint (generic: the event JSON). Alerts go through a spool in
+// the state directory first: they survive restarts and outages and are
+// delivered once each, in order, when the endpoint answers again. The URL
+// and secret hold the robot's key: they never appear in logs or errors.
+type Webhook struct {
+	name   string
+	format string
+	url    string
+	secret string
+	lang   string
+	client *http.Client
+	log    *slog.Logger
+	spool  *spool
+	every  time.Duration // the rate limit: one message per every
+
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	mu     sync.Mutex
+	errs   uint64
+	lastOK time.Time
+}
+
+// NewWebhook makes a webhook sink and starts its delivery from the spool.
+func NewWebhook(c config.Sink, stateDir string, log *slog.Logger) (*Webhook, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	sum := sha256.Sum256([]byte(c.URL))
+	id := c.Format + "-" + hex.EncodeToString(sum[:4])
+	sp, err := openSpool(filepath.Join(stateDir, "spool"), "webhook-"+id)
+	if err != nil {
+		return nil, err
+	}
+	perMinute := c.RateLimit
+	if perMinute <= 0 {
+		perMinute = 20 // WeCom's and DingTalk's robots
+		if c.Format == "slack" || c.Format == "generic" {
+			perMinute = 60
+		}
+	}
+	w := &Webhook{
+		name: "webhook " + id, format: c.Format, url: c.URL, secret: c.Secret, lang: c.Lang,
+		client: &http.Client{Timeout: 15 * time.Second}, log: log.With("sink", "webhook "+id), spool: sp,
+		every: time.Minute / time.Duration(perMinute),
+		wake:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go w.deliver()
+	return w, nil
+}
+
+// Name names the sink without its URL.
+func (w *Webhook) Name() string { return w.name }
+
+// Send spools the alert; delivery is the spool's.
+func (w *Webhook) Send(_ context.Context, e *event.Event) error {
+	body, err := w.Render(e)
+	if err != nil {
+		return err
+	}
+	if err := w.spool.push(body); err != nil {
+		return err
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Close stops delivery; what is not delivered stays in the spool.
+func (w *Webhook) Close() error {
+	close(w.stop)
+	<-w.done
+	return w.spool.close()
+}
+
+// Errors counts failed deliveries.
+func (w *Webhook) Errors() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.errs
+}
+
+// deliver posts the spool's messages in order, one per w.every, waiting
+// out outages with exponential backoff and 429s as the endpoint says.
+func (w *Webhook) deliver() {
+	defer close(w.done)
+	backoff := time.Second
+	var last time.Time
+	for {
+		body, ok, err := w.spool.peek()
+		if err != nil {
+			w.log.Error("reading the spool failed", "err", err)
+		}
+		if !ok {
+			select {
+			case <-w.wake:
+				continue
+			case <-w.stop:
+				return
+			}
+		}
+		if d := time.Until(last.Add(w.every)); d > 0 {
+			if !w.sleep(d) {
+				return
+			}
+		}
+		last = time.Now()
+		wait, err := w.post(body)
+		if err == nil {
+			if err := w.spool.advance(); err != nil {
+				w.log.Error("advancing the spool failed", "err", err)
+			}
+			backoff = time.Second
+			continue
+		}
+		w.mu.Lock()
+		w.errs++
+		w.mu.Unlock()
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			w.log.Error("the endpoint refused an alert; dropping it", "err", err)
+			w.spool.advance()
+			continue
+		}
+		if wait <= 0 {
+			wait = backoff
+			if backoff *= 2; backoff > 5*time.Minute {
+				backoff = 5 * time.Minute
+			}
+		}
+		w.log.Warn("delivery failed; the alert stays spooled", "err", err, "retry_in", wait)
+		if !w.sleep(wait) {
+			return
+		}
+	}
+}
+
+func (w *Webhook) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.stop:
+		return false
+	}
+}
+
+type permanentError struct{ msg string }
+
+func (e *permanentError) Error() string { return e.msg }
+
+// post sends one message; wait is how long the endpoint asked to wait.
+func (w *Webhook) post(body []byte) (wait time.Duration, err error) {
+	target, body, err := w.sign(body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, &permanentError{"webhook: bad request"} // never the URL: it holds the key
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := w.client.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // url.Error quotes the URL, and the URL holds the key
+		}
+		return 0, fmt.Errorf("webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return time.Duration(max(secs, 1)) * time.Second, errors.New("webhook: 429 too many requests")
+	case resp.StatusCode >= 500:
+		return 0, fmt.Errorf("webhook: HTTP %d", resp.StatusCode)
+	case resp.StatusCode >= 400:
+		return 0, &permanentError{fmt.Sprintf("webhook: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(reply))}
+	}
+	// robots answer 200 with an error code in the body
+	var r struct {
+		ErrCode *int   `json:"errcode"`
+		ErrMsg  string `json:"errmsg"`
+		Code    *int   `json:"code"`
+		Msg     string `json:"msg"`
+	}
+	if json.Unmarshal(reply, &r) == nil {
+		code, msg := 0, ""
+		if r.ErrCode != nil {
+			code, msg = *r.ErrCode, r.ErrMsg
+		} else if r.Code != nil {
+			code, msg = *r.Code, r.Msg
+		}
+		switch code {
+		case 0:
+		case 45009, 130101, 11232: // WeCom, DingTalk, Feishu: too frequent
+			return time.Minute, fmt.Errorf("webhook: rate limited (%d %s)", code, msg)
+		default:
+			return 0, &permanentError{fmt.Sprintf("webhook: refused (%d %s)", code, msg)}
+		}
+	}
+	w.mu.Lock()
+	w.lastOK = time.Now()
+	w.mu.Unlock()
+	return 0, nil
+}
+
+// sign adds what DingTalk and Feishu robots with a signing secret want, at
+// send time (their signatures expire).
+func (w *Webhook) sign(body []byte) (string, []byte, error) {
+	if w.secret == "" {
+		return w.url, body, nil
+	}
+	switch w.format {
+	case "dingtalk":
+		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		mac := hmac.New(sha256.New, []byte(w.secret))
+		mac.Write([]byte(ts + "\n" + w.secret))
+		sig := url.QueryEscape(base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		sep := "?"
+		if strings.Contains(w.url, "?") {
+			sep = "&"
+		}
+		return w.url + sep + "timestamp=" + ts + "&sign=" + sig, body, nil
+	case "feishu":
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(ts+"\n"+w.secret))
+		sig := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return "", nil, err
+		}
+		m["timestamp"], m["sign"] = ts, sig
+		b, err := json.Marshal(m)
+		return w.url, b, err
+	}
+	return w.url, body, nil
+}
+
+// spool is an append-only file of messages and the offset of the first
+// not yet delivered.
+type spool struct {
+	mu     sync.Mutex
+	path   string
+	f      *os.File
+	offset int64
+}
+
+func openSpool(dir, name string) (*spool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &spool{path: filepath.Join(dir, name+".jsonl")}
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s.f = f
+	if b, err := os.ReadFile(s.path + ".offset"); err == nil {
+		s.offset, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	return s, nil
+}
+
+func (s *spool) push(msg []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bytes.IndexByte(msg, '\n') >= 0 {
+		return errors.New("spool: a message must be one line")
+	}
+	if _, err := s.f.Write(append(msg, '\n')); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return s.f.Sync()
+}
+
+// peek returns the next message to deliver.
+func (s *spool) peek() ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := bufio.NewReader(io.NewSectionReader(s.f, s.offset, 1<<62))
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return nil, false, nil // nothing whole yet
+	}
+	return line[:len(line)-1], true, nil
+}
+
+// advance marks the next message delivered; an emptied spool starts over.
+func (s *spool) advance() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := bufio.NewReader(io.NewSectionReader(s.f, s.offset, 1<<62))
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return nil
+	}
+	s.offset += int64(len(line))
+	if fi, err := s.f.Stat(); err == nil && fi.Size() == s.offset {
+		// all delivered: start over. The offset goes to 0 first, so that a
+		// crash in between repeats old alerts rather than skipping new ones.
+		if err := writeAtomic(s.path+".offset", []byte("0")); err != nil {
+			return err
+		}
+		if err := s.f.Truncate(0); err != nil {
+			return err
+		}
+		s.offset = 0
+		return nil
+	}
+	return writeAtomic(s.path+".offset", []byte(strconv.FormatInt(s.offset, 10)))
+}
+
+func (s *spool) close() error { return s.f.Close() }
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
