@@ -12,7 +12,7 @@ import (
 // alertText is the words of an alert in one language.
 type alertText struct {
 	title, host, who, as, what, program, when, why, id string
-	unauthorized, weakened, tamper, gap, test       string
+	unauthorized, weakened, tamper, gap, test          string
 }
 
 var texts = map[string]alertText{
