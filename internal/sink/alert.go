@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -124,5 +125,12 @@ func (w *Webhook) Render(e *event.Event) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("webhook format %q: want wecom, dingtalk, feishu, slack or generic", w.format)
 	}
-	return json.Marshal(body)
+	// chat markdown quotes with '>': keep it readable, not \u003e
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -1,0 +1,182 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/config"
+	"github.com/gotrail/gotrail/internal/event"
+)
+
+// robot is a chat robot on loopback: it records what it gets and can be
+// told to fail.
+type robot struct {
+	mu       sync.Mutex
+	bodies   []string
+	queries  []string
+	failNext int  // answer 500 this many times
+	limit    bool // answer 429 with Retry-After: 1 once
+	srv      *httptest.Server
+}
+
+func newRobot(t *testing.T) *robot {
+	r := &robot{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.failNext > 0 {
+			r.failNext--
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		if r.limit {
+			r.limit = false
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		r.bodies = append(r.bodies, string(body))
+		r.queries = append(r.queries, req.URL.RawQuery)
+		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *robot) wait(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r.mu.Lock()
+		got := append([]string(nil), r.bodies...)
+		r.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("robot got %d messages, want %d", len(got), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestWebhookFormats(t *testing.T) {
+	e := hostile()
+	for _, tt := range []struct {
+		format, lang string
+		want         []string
+	}{
+		{"wecom", "zh", []string{`"msgtype":"markdown"`, "登录用户: alice (身份 root)", "没有任何 [[policy]] 允许 alice 进行 profile.modify 变更", "> 主机: web-01"}},
+		{"dingtalk", "en", []string{`"msgtype":"markdown"`, `"title":"gotrail: Go environment alert [HIGH]"`, "Login user: alice (as root)", "no [[policy]] allows alice to make a profile.modify change"}},
+		{"feishu", "en", []string{`"msg_type":"text"`, "Host: web-01"}},
+		{"slack", "en", []string{`{"text":"gotrail: Go environment alert [HIGH]`}},
+		{"generic", "", []string{`"event":{"id":"1795637809.006:7","kind":"profile.modify"`}},
+	} {
+		w := &Webhook{format: tt.format, lang: tt.lang}
+		b, err := w.Render(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(b) {
+			t.Errorf("%s: not JSON: %s", tt.format, b)
+		}
+		for _, s := range tt.want {
+			if !strings.Contains(string(b), s) {
+				t.Errorf("%s: %s lacks %q", tt.format, b, s)
+			}
+		}
+		if bytes.ContainsAny(b, "\x1b\x07") {
+			t.Errorf("%s: control characters in %q", tt.format, b)
+		}
+	}
+}
+
+// TestWebhookSpool: an outage, a 429 and a restart; every alert arrives
+// once, in order, and the robot's key is never in the log.
+func TestWebhookSpool(t *testing.T) {
+	r := newRobot(t)
+	state := t.TempDir()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	url := r.srv.URL + "/cgi-bin/webhook/send?key=SECRETKEY"
+	cfg := config.Sink{Type: "webhook", Format: "generic", URL: url, RateLimit: 600}
+	r.failNext, r.limit = 3, true
+	w, err := NewWebhook(cfg, state, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		e := hostile()
+		e.Event.ID = "id-" + string(rune('a'+i))
+		w.Send(context.Background(), e)
+	}
+	r.wait(t, 1)
+	w.Close() // a restart with alerts still spooled
+	w, err = NewWebhook(cfg, state, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := hostile()
+	e.Event.ID = "id-d"
+	w.Send(context.Background(), e)
+	got := r.wait(t, 4)
+	w.Close()
+	var ids []string
+	for _, b := range got {
+		var ev event.Event
+		json.Unmarshal([]byte(b), &ev)
+		ids = append(ids, ev.Event.ID)
+	}
+	if strings.Join(ids, ",") != "id-a,id-b,id-c,id-d" {
+		t.Errorf("delivered %v, want each once in order", ids)
+	}
+	if strings.Contains(logs.String(), "SECRETKEY") {
+		t.Errorf("the robot's key is in the log:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "HTTP 500") || !strings.Contains(logs.String(), "429") {
+		t.Errorf("the outage and the 429 were not logged:\n%s", logs.String())
+	}
+}
+
+func TestWebhookSigning(t *testing.T) {
+	r := newRobot(t)
+	for _, format := range []string{"dingtalk", "feishu"} {
+		w, err := NewWebhook(config.Sink{Type: "webhook", Format: format, URL: r.srv.URL + "/robot/send?access_token=T", Secret: "SEC"}, t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Send(context.Background(), hostile())
+		r.wait(t, len(r.bodies)+1)
+		w.Close()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// DingTalk: timestamp and sign in the query, HMAC-SHA256 of "ts\nsecret"
+	q := r.queries[0]
+	if !strings.Contains(q, "access_token=T&timestamp=") || !strings.Contains(q, "&sign=") {
+		t.Errorf("dingtalk query %q", q)
+	}
+	// Feishu: timestamp and sign in the body, HMAC keyed with "ts\nsecret"
+	var fb struct {
+		Timestamp string `json:"timestamp"`
+		Sign      string `json:"sign"`
+	}
+	json.Unmarshal([]byte(r.bodies[1]), &fb)
+	mac := hmac.New(sha256.New, []byte(fb.Timestamp+"\nSEC"))
+	if fb.Sign == "" || fb.Sign != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("feishu signature %+v", fb)
+	}
+}
