@@ -11,13 +11,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/gotrail/gotrail/internal/classify"
+	"github.com/gotrail/gotrail/internal/config"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/rules"
+	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/trail"
 	"github.com/gotrail/gotrail/internal/watch"
 )
@@ -71,6 +74,31 @@ EXIT STATUS
 	return cmd
 }
 
+// openSinks starts a queue for each [[sink]] of the configuration.
+func openSinks(cfg *config.Config, stateDir string, log *slog.Logger) ([]*sink.Queue, error) {
+	var queues []*sink.Queue
+	for i, c := range cfg.Sink {
+		s, err := sink.New(c, stateDir, log)
+		if err != nil {
+			for _, q := range queues {
+				q.Close(time.Second)
+			}
+			return nil, fmt.Errorf("[[sink]] #%d: %w", i+1, err)
+		}
+		queues = append(queues, sink.NewQueue(s, c.MinSeverity, 10000, log))
+	}
+	return queues, nil
+}
+
+// sinkErrors adds the failures a sink counts itself (a webhook's spool
+// retries) to its queue's.
+func sinkErrors(q *sink.Queue) uint64 {
+	if e, ok := q.Sink().(interface{ Errors() uint64 }); ok {
+		return e.Errors()
+	}
+	return 0
+}
+
 func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
@@ -107,9 +135,32 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 			event.KindSnapshot: time.Duration(cfg.Retention.Snapshot) * day,
 		},
 	}
+	queues, err := openSinks(cfg, g.stateDir, log)
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	defer func() {
+		for _, q := range queues {
+			q.Close(5 * time.Second)
+		}
+	}()
+	if metrics != nil {
+		for _, q := range queues {
+			q := q
+			metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "gotrail_sink_errors_total", Help: "Failed sends, by sink.",
+				ConstLabels: prometheus.Labels{"sink": q.Name()},
+			}, func() float64 { return float64(q.Stats().Failed + sinkErrors(q)) }))
+		}
+	}
 	w, err := watch.New(watch.Options{
 		Retention: retention,
-		Metrics:   metrics,
+		OnEvent: func(e *event.Event) {
+			for _, q := range queues {
+				q.Offer(e)
+			}
+		},
+		Metrics: metrics,
 		Lost: func() (int, error) {
 			st, err := ctl.Status()
 			return st.Lost, err
@@ -124,6 +175,11 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		CheckpointEvery: o.checkpointEvery,
 		OnCheckpoint: func(c *trail.Checkpoint) {
 			log.Info("signed a trail checkpoint", "seq", c.Head.Seq, "hash", c.Head.Hash)
+			// off the host, it is what later proves the trail was not rewritten
+			e := sink.Checkpoint(c.Host, c.Head.Seq, c.Head.Hash, c.Time, c.Note)
+			for _, q := range queues {
+				q.Offer(e)
+			}
 		},
 	})
 	if err != nil {

@@ -98,70 +98,7 @@ type facts struct {
 // Interpret builds the attributed event. It never fails: what is malformed in
 // a record is kept as written. The event is the caller's to keep.
 func (in *Interpreter) Interpret(ev *Event) *event.Event {
-	return Clone(in.InterpretTemp(ev))
-}
-
-// Clone returns a deep copy of e that shares no memory with it: strings of
-// an interpreted event may point into the interpreter's scratch space or the
-// read buffer of the whole input chunk, and a kept event must hold neither.
-func Clone(e *event.Event) *event.Event {
-	c := *e
-	cs := strings.Clone
-	c.Event.ID, c.Event.Kind, c.Event.Action = cs(e.Event.ID), cs(e.Event.Kind), cs(e.Event.Action)
-	c.Event.Outcome, c.Event.Severity, c.Event.RuleKey = cs(e.Event.Outcome), cs(e.Event.Severity), cs(e.Event.RuleKey)
-	c.Host.Name = cs(e.Host.Name)
-	ident := func(id *event.Ident) *event.Ident {
-		if id == nil {
-			return nil
-		}
-		return &event.Ident{ID: cs(id.ID), Name: cs(id.Name)}
-	}
-	c.User.Audit, c.User.Effective = ident(e.User.Audit), ident(e.User.Effective)
-	c.User.ID, c.User.Name, c.User.Session, c.User.TTY = cs(e.User.ID), cs(e.User.Name), cs(e.User.Session), cs(e.User.TTY)
-	p := &c.Process
-	p.Executable, p.Name, p.Title, p.WorkingDirectory = cs(p.Executable), cs(p.Name), cs(p.Title), cs(p.WorkingDirectory)
-	if e.Process.Args != nil {
-		p.Args = make([]string, len(e.Process.Args))
-		for i, a := range e.Process.Args {
-			p.Args[i] = cs(a)
-		}
-	}
-	if e.Process.Env != nil {
-		p.Env = make(map[string]string, len(e.Process.Env))
-		for k, v := range e.Process.Env {
-			p.Env[cs(k)] = cs(v)
-		}
-	}
-	if e.File != nil {
-		c.File = &event.File{Path: cs(e.File.Path), PreviousPath: cs(e.File.PreviousPath), Mode: cs(e.File.Mode)}
-	}
-	p.EnvError = cs(p.EnvError)
-	if e.Process.Parent != nil {
-		p.Parent = &event.ProcessRef{Name: cs(e.Process.Parent.Name)}
-	}
-	if e.Container != nil {
-		c.Container = &event.Container{ID: cs(e.Container.ID)}
-	}
-	a := &c.Auditd
-	a.MessageType, a.Syscall, a.Arch, a.Exit, a.Incomplete = cs(a.MessageType), cs(a.Syscall), cs(a.Arch), cs(a.Exit), cs(a.Incomplete)
-	if e.Auditd.Paths != nil {
-		a.Paths = make([]event.Path, len(e.Auditd.Paths))
-		for i, x := range e.Auditd.Paths {
-			a.Paths[i] = event.Path{Name: cs(x.Name), Nametype: cs(x.Nametype), Inode: cs(x.Inode), Mode: cs(x.Mode), OUID: cs(x.OUID), OGID: cs(x.OGID)}
-		}
-	}
-	if e.Auditd.Records != nil {
-		a.Records = append([]byte(nil), e.Auditd.Records...)
-	}
-	if e.Event.Authorized != nil {
-		b := *e.Event.Authorized
-		c.Event.Authorized = &b
-	}
-	if e.Trail != nil {
-		c.Trail = &event.Trail{Seq: e.Trail.Seq, Prev: cs(e.Trail.Prev), Hash: cs(e.Trail.Hash)}
-	}
-	c.Message = cs(e.Message)
-	return &c
+	return event.Clone(in.InterpretTemp(ev))
 }
 
 // InterpretTemp is Interpret without allocating the event: the result and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -69,21 +70,26 @@ func NewQueue(s Sink, minSeverity string, size int, log *slog.Logger) *Queue {
 	return q
 }
 
-// Offer hands an event to the queue without waiting. The event is copied:
-// the caller may reuse it.
+// Offer hands an event to the queue without waiting. The event is deep
+// copied: the caller may reuse it.
 func (q *Queue) Offer(e *event.Event) {
 	if !AtLeast(e.Event.Severity, q.min) {
 		return
 	}
-	c := *e
 	select {
-	case q.ch <- &c:
+	case q.ch <- event.Clone(e):
 	default:
 		q.mu.Lock()
 		q.stats.Dropped++
 		q.mu.Unlock()
 	}
 }
+
+// Name is the sink's.
+func (q *Queue) Name() string { return q.sink.Name() }
+
+// Sink is the sink behind the queue.
+func (q *Queue) Sink() Sink { return q.sink }
 
 // Stats returns the counters so far.
 func (q *Queue) Stats() QueueStats {
@@ -133,4 +139,25 @@ func (q *Queue) Close(timeout time.Duration) error {
 	}
 	q.cancel()
 	return q.sink.Close()
+}
+
+// Checkpoint is a signed trail checkpoint as an event for the sinks: the
+// signed note, escaped, is the message, so that a collector off the host
+// keeps what later proves the trail was not rewritten.
+func Checkpoint(host string, seq uint64, hash string, at time.Time, note []byte) *event.Event {
+	return &event.Event{
+		Time:    event.Time{Time: at.UTC().Truncate(time.Millisecond)},
+		Event:   event.Meta{ID: "checkpoint:" + strconv.FormatUint(seq, 10), Kind: KindCheckpoint, Action: "sign", Severity: "info"},
+		Host:    event.Host{Name: host},
+		Message: string(note),
+		Trail:   &event.Trail{Seq: seq, Hash: hash},
+	}
+}
+
+// KindCheckpoint is the kind of checkpoint messages.
+const KindCheckpoint = "trail.checkpoint"
+
+// Tester is a sink that can be tried out synchronously (gotrail test-alert).
+type Tester interface {
+	Test(ctx context.Context, e *event.Event) error
 }

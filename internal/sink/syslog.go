@@ -198,6 +198,9 @@ func (s *Syslog) Send(ctx context.Context, e *event.Event) error {
 	return nil
 }
 
+// Test sends at once.
+func (s *Syslog) Test(ctx context.Context, e *event.Event) error { return s.Send(ctx, e) }
+
 // Close closes the connection.
 func (s *Syslog) Close() error {
 	s.mu.Lock()

@@ -97,6 +97,17 @@ func (w *Webhook) Send(_ context.Context, e *event.Event) error {
 	return nil
 }
 
+// Test posts an alert at once, without the spool, and says whether the
+// endpoint took it.
+func (w *Webhook) Test(_ context.Context, e *event.Event) error {
+	body, err := w.Render(e)
+	if err != nil {
+		return err
+	}
+	_, err = w.post(body)
+	return err
+}
+
 // Close stops delivery; what is not delivered stays in the spool.
 func (w *Webhook) Close() error {
 	close(w.stop)

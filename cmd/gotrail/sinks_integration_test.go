@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
+	"github.com/gotrail/gotrail/internal/testutil/rsyslogtest"
+)
+
+// TestWatchSendsToSinks: the watcher sends every event to a real rsyslog
+// over tcp, the unauthorized ones to a webhook, and its signed checkpoints
+// to syslog; test-alert reports each sink.
+func TestWatchSendsToSinks(t *testing.T) {
+	if !auditdtest.Required(t) || !rsyslogtest.Required(t) {
+		return
+	}
+	bin := buildGotrail(t)
+	rs := rsyslogtest.Start(t)
+	var mu sync.Mutex
+	var hooks []string
+	robot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		hooks = append(hooks, string(b))
+		mu.Unlock()
+	}))
+	defer robot.Close()
+
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "profile")
+	os.WriteFile(profile, nil, 0o644)
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "gotrail.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`host = "sinks"
+state_dir = %q
+[[sink]]
+type = "syslog"
+address = "tcp://%s"
+min_severity = "info"
+[[sink]]
+type = "webhook"
+format = "generic"
+url = "%s/hook?key=SECRETKEY"
+min_severity = "high"
+`, state, rs.TCP, robot.URL)), 0o644)
+
+	a := auditdtest.Start(t)
+	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
+	var stderr bytes.Buffer
+	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--config", cfg, "--checkpoint-every", "2")
+	w.Stderr = &stderr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	for range 2 {
+		if out, err := auditdtest.RunAsLogin(t, 4242, "sh", "-c", "echo x >> "+profile); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+	}
+	a.Sync(t)
+	// two rule changes, two writes, a checkpoint after every two events
+	lines := rs.WaitLines(t, 6, 10*time.Second)
+	profileAlerts := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, h := range hooks {
+			var e event.Event
+			if json.Unmarshal([]byte(h), &e) == nil && e.Event.Kind == event.KindProfile && e.Event.Severity == "high" {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); profileAlerts() < 2 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Process.Signal(syscall.SIGTERM)
+	w.Wait()
+	got := strings.Join(lines, "\n")
+	if strings.Count(got, " profile.modify ") != 2 || !strings.Contains(got, " trail.checkpoint ") || !strings.Contains(got, "gotrail trail checkpoint\\nsinks\\n") {
+		t.Errorf("rsyslog got:\n%s\nwatcher said:\n%s", got, stderr.String())
+	}
+	n := profileAlerts()
+	mu.Lock()
+	for _, h := range hooks {
+		if strings.Contains(h, "trail.checkpoint") {
+			t.Errorf("a checkpoint (info) reached the high-severity webhook")
+		}
+	}
+	mu.Unlock()
+	if n != 2 {
+		t.Errorf("webhook got %d profile alerts, want 2: %q", n, hooks)
+	}
+
+	// test-alert: both sinks work; then the robot is gone
+	var out bytes.Buffer
+	g := &globalOptions{config: cfg, configNamed: true}
+	if err := runTestAlert(t.Context(), g, &out); err != nil {
+		t.Fatalf("test-alert: %v\n%s", err, out.String())
+	}
+	robot.Close()
+	out.Reset()
+	err := runTestAlert(t.Context(), g, &out)
+	var fe *findingsError
+	if !errors.As(err, &fe) || !strings.Contains(out.String(), "#1 (syslog ): ok") || !strings.Contains(out.String(), "#2 (webhook generic): FAILED") {
+		t.Errorf("test-alert with the robot down: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String()+stderr.String(), "SECRETKEY") {
+		t.Errorf("the webhook key leaked:\n%s\n%s", out.String(), stderr.String())
+	}
+}
