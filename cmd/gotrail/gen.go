@@ -8,36 +8,81 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gotrail/gotrail/internal/gen"
 )
 
+type genOptions struct {
+	bin       string
+	collector string
+	caFile    string
+	file      string
+	json      string
+	port      int
+}
+
 func newGenCmd(g *globalOptions) *cobra.Command {
-	var bin string
+	var o genOptions
 	cmd := &cobra.Command{
-		Use:   "gen audisp|systemd",
-		Short: "Print configuration for the tools gotrail runs under",
+		Use:   "gen audisp|systemd|rsyslog|logrotate|logstash",
+		Short: "Print configuration for the tools around gotrail",
 		Long: `Print a configuration file for the ecosystem, to standard output:
 
-  audisp    /etc/audit/plugins.d/gotrail.conf: auditd starts gotrail as a plugin
-            (gotrail plugin CONFIG) and hands it every record at once, so the Go
-            variables of short-lived go processes are read while they run; the
-            state directory and policy come from the configuration file
-  systemd   /etc/systemd/system/gotrail.service: gotrail watch following
-            auditd's log, hardened, restarted on failure
+  audisp     /etc/audit/plugins.d/gotrail.conf: auditd starts gotrail as a plugin
+             (gotrail plugin CONFIG) and hands it every record at once, so the Go
+             variables of short-lived go processes are read while they run; the
+             state directory and policy come from the configuration file
+  systemd    /etc/systemd/system/gotrail.service: gotrail watch following auditd's
+             log, hardened, restarted on failure
+  rsyslog    /etc/rsyslog.d/60-gotrail.conf: gotrail's messages to their own RFC 5424
+             file (--file) and, with --collector tcp://HOST:PORT or tls://HOST:PORT
+             (--ca-file), on to a central collector with a disk-assisted queue
+  logrotate  /etc/logrotate.d/gotrail: that file rotated daily, kept for the event
+             retention of the configuration
+  logstash   a pipeline for the trail's JSON lines (ECS fields kept) and for the
+             RFC 5424 lines (a grok pattern)
 
 Paths in the output are this binary's and the --state-dir and --config given.`,
 		Example: `  gotrail gen audisp > /etc/audit/plugins.d/gotrail.conf && pkill -HUP auditd
-  gotrail gen systemd > /etc/systemd/system/gotrail.service && systemctl enable --now gotrail`,
+  gotrail gen systemd > /etc/systemd/system/gotrail.service && systemctl enable --now gotrail
+  gotrail gen rsyslog --collector tls://logs.corp:6514 --ca-file /etc/ssl/corp-ca.pem > /etc/rsyslog.d/60-gotrail.conf`,
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"audisp", "systemd"},
+		ValidArgs: []string{"audisp", "systemd", "rsyslog", "logrotate", "logstash"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runGen(g, args[0], bin, cmd.OutOrStdout())
+			return runGen(g, args[0], &o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&bin, "bin", "", "path of the gotrail binary in the output (default: this one)")
+	f := cmd.Flags()
+	f.StringVar(&o.bin, "bin", "", "audisp, systemd: path of the gotrail binary (default: this one)")
+	f.StringVar(&o.file, "file", "/var/log/gotrail/gotrail.log", "rsyslog, logrotate: the file of gotrail's messages")
+	f.StringVar(&o.collector, "collector", "", "rsyslog: forward to tcp://HOST:PORT or tls://HOST:PORT")
+	f.StringVar(&o.caFile, "ca-file", "", "rsyslog: the CA of the collector's certificate (tls)")
+	f.StringVar(&o.json, "json", "", "logstash: the JSON lines to read (default: the trail in the state directory)")
+	f.IntVar(&o.port, "port", 6514, "logstash: the TCP port for RFC 5424 messages")
 	return cmd
 }
 
-func runGen(g *globalOptions, kind, bin string, w io.Writer) error {
+func runGen(g *globalOptions, kind string, o *genOptions, w io.Writer) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case "rsyslog":
+		if err := gen.Rsyslog(w, o.file, o.collector, o.caFile); err != nil {
+			return &usageError{fmt.Errorf("gen rsyslog: %w", err)}
+		}
+		return nil
+	case "logrotate":
+		return gen.Logrotate(w, []string{o.file}, cfg.Retention.Event)
+	case "logstash":
+		path := o.json
+		if path == "" {
+			path = filepath.Join(g.stateDir, "trail", "trail-*.jsonl")
+		}
+		return gen.Logstash(w, path, o.port)
+	}
+	bin := o.bin
 	if bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -47,9 +92,6 @@ func runGen(g *globalOptions, kind, bin string, w io.Writer) error {
 	}
 	if !filepath.IsAbs(bin) {
 		return &usageError{fmt.Errorf("gen: --bin %q: want an absolute path", bin)}
-	}
-	if _, err := g.loadConfig(); err != nil {
-		return err
 	}
 	if kind == "audisp" && g.stateDirNamed {
 		fmt.Fprintf(os.Stderr, "gotrail: note: the plugin takes its state directory from state_dir in %s, not from --state-dir\n", g.config)
@@ -67,52 +109,9 @@ func renderGen(kind, bin, configFile, stateDir string, w io.Writer) error {
 	}
 	switch kind {
 	case "audisp":
-		fmt.Fprintf(w, `# gotrail as an auditd plugin: auditd starts it and writes every record to
-# its standard input. Generated by gotrail gen audisp.
-active = yes
-direction = out
-# auditd passes a plugin at most two arguments: the rest (state_dir, policy)
-# comes from the configuration file.
-path = %s
-type = always
-args = plugin %s
-format = string
-`, bin, configFile)
+		return gen.Audisp(w, bin, configFile)
 	case "systemd":
-		fmt.Fprintf(w, `# gotrail watch following auditd's log. Generated by gotrail gen systemd.
-[Unit]
-Description=gotrail: audit trail of the Go toolchain environment
-Documentation=https://github.com/gotrail/gotrail
-After=auditd.service
-Wants=auditd.service
-
-[Service]
-Type=simple
-ExecStart=%s --config %s --state-dir %s watch --source file
-ExecReload=/bin/kill -HUP $MAINPID
-Restart=on-failure
-RestartSec=2s
-# reads /var/log/audit and /proc of every user; writes only its state
-NoNewPrivileges=yes
-ProtectSystem=strict
-ReadWritePaths=%s
-ProtectHome=read-only
-PrivateTmp=yes
-PrivateNetwork=no
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectControlGroups=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-SystemCallArchitectures=native
-CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_AUDIT_CONTROL CAP_AUDIT_READ
-
-[Install]
-WantedBy=multi-user.target
-`, bin, configFile, stateDir, stateDir)
-	default:
-		return &usageError{fmt.Errorf("gen: %q: want audisp or systemd", kind)}
+		return gen.Systemd(w, bin, configFile, stateDir)
 	}
-	return nil
+	return &usageError{fmt.Errorf("gen: %q: want audisp, systemd, rsyslog, logrotate or logstash", kind)}
 }

@@ -320,7 +320,7 @@ func TestWatchAsAuditdPlugin(t *testing.T) {
 
 	var conf bytes.Buffer
 	g := &globalOptions{config: cfg, configNamed: true}
-	if err := runGen(g, "audisp", bin, &conf); err != nil {
+	if err := runGen(g, "audisp", &genOptions{bin: bin}, &conf); err != nil {
 		t.Fatal(err)
 	}
 	a := auditdtest.StartWithPlugins(t, map[string]string{"gotrail.conf": conf.String()})

@@ -1,0 +1,105 @@
+package gen
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/elastic/go-grok"
+)
+
+func need(t *testing.T, tool, pkg string) bool {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err == nil {
+		return true
+	}
+	if os.Getenv("GOTRAIL_INTEGRATION") == "1" {
+		t.Fatalf("%s is needed to validate the generated configuration (apt-get install %s)", tool, pkg)
+	}
+	t.Logf("%s not found; with GOTRAIL_INTEGRATION=1 this fails (apt-get install %s)", tool, pkg)
+	return false
+}
+
+// TestRsyslogConfigValidates: rsyslogd -N1 accepts what gen rsyslog writes,
+// alone and forwarding over tcp and tls.
+func TestRsyslogConfigValidates(t *testing.T) {
+	if !need(t, "rsyslogd", "rsyslog") {
+		return
+	}
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, nil, 0o644)
+	for _, collector := range []string{"", "tcp://collector.example:514", "tls://collector.example:6514"} {
+		var b bytes.Buffer
+		if err := Rsyslog(&b, filepath.Join(dir, "gotrail.log"), collector, ca); err != nil {
+			t.Fatal(err)
+		}
+		conf := filepath.Join(dir, "rsyslog.conf")
+		// a whole configuration: the work directory the queue needs, then ours
+		os.WriteFile(conf, []byte("global(workDirectory=\""+dir+"\")\n"+b.String()), 0o644)
+		if out, err := exec.Command("rsyslogd", "-N1", "-f", conf).CombinedOutput(); err != nil {
+			t.Errorf("rsyslogd -N1 rejects the configuration for %q: %v\n%s\n%s", collector, err, out, b.String())
+		}
+	}
+	if err := Rsyslog(&bytes.Buffer{}, "/x", "udp://h:1", ""); err == nil {
+		t.Error("udp collector accepted")
+	}
+	if err := Rsyslog(&bytes.Buffer{}, "/x", "tls://h:1", ""); err == nil {
+		t.Error("tls without a CA accepted")
+	}
+}
+
+// TestLogrotateConfigValidates: logrotate -d reads what gen logrotate writes.
+func TestLogrotateConfigValidates(t *testing.T) {
+	if !need(t, "logrotate", "logrotate") {
+		return
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "gotrail.log")
+	os.WriteFile(log, []byte("x\n"), 0o640)
+	var b bytes.Buffer
+	if err := Logrotate(&b, []string{log, filepath.Join(dir, "*.json")}, 90); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "logrotate.conf")
+	os.WriteFile(conf, b.Bytes(), 0o644)
+	out, err := exec.Command("logrotate", "-d", "-s", filepath.Join(dir, "state"), conf).CombinedOutput()
+	if err != nil || bytes.Contains(bytes.ToLower(out), []byte("error")) {
+		t.Errorf("logrotate -d: %v\n%s", err, out)
+	}
+	if !strings.Contains(b.String(), "rotate 90") {
+		t.Errorf("retention not applied:\n%s", b.String())
+	}
+}
+
+// TestGrokMatchesRealOutput: the grok pattern of the Logstash pipeline
+// takes gotrail's RFC 5424 lines apart, hostile values included.
+func TestGrokMatchesRealOutput(t *testing.T) {
+	g, err := grok.NewComplete(GrokPatterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Compile(GrokRFC5424, true); err != nil {
+		t.Fatal(err)
+	}
+	// as the syslog sink writes them (internal/sink golden output)
+	data, err := os.ReadFile("../pipeline/testdata/corpus.rfc5424")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	lines = append(lines, `<83>1 2026-11-25T20:16:49.006Z web-01 gotrail - profile.modify [gotrail@32473 id="1795637809.006:7" kind="profile.modify" path="/etc/pro\]file\"\\n" exe="/usr/bin/vim"] alice (as root) wrote /etc/profile with vim\x1b[2J`)
+	for i, l := range lines {
+		m, err := g.ParseString(l)
+		if err != nil || m["event.kind"] == "" || m["host.name"] == "" || m["timestamp"] == "" || !strings.Contains(m["sd.params"], `id="`) || m["message"] == "" {
+			t.Fatalf("line %d not taken apart: %v %v\n%s", i+1, m, err, l)
+		}
+	}
+	var b bytes.Buffer
+	if err := Logstash(&b, "/var/lib/gotrail/trail/*.jsonl", 6514); err != nil || !strings.Contains(b.String(), "codec => json") {
+		t.Errorf("logstash pipeline: %v\n%s", err, b.String())
+	}
+}
