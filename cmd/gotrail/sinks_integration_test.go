@@ -82,9 +82,19 @@ min_severity = "high"
 		defer mu.Unlock()
 		n := 0
 		for _, h := range hooks {
-			var e event.Event
-			if json.Unmarshal([]byte(h), &e) == nil && e.Event.Kind == event.KindProfile && e.Event.Severity == "high" {
-				n++
+			// one alert, or a burst of them as an array
+			var evs []event.Event
+			if strings.HasPrefix(h, "[") {
+				json.Unmarshal([]byte(h), &evs)
+			} else {
+				var e event.Event
+				json.Unmarshal([]byte(h), &e)
+				evs = append(evs, e)
+			}
+			for _, e := range evs {
+				if e.Event.Kind == event.KindProfile && e.Event.Severity == "high" {
+					n++
+				}
 			}
 		}
 		return n

@@ -94,6 +94,48 @@ func lines(t alertText, e *event.Event) [][2]string {
 	return out
 }
 
+// RenderBurst builds one message for the alerts of a burst: the alert
+// itself when there is one, else a summary line for each.
+func (w *Webhook) RenderBurst(events []*event.Event) ([]byte, error) {
+	if len(events) == 1 || w.format == "generic" {
+		if w.format == "generic" && len(events) > 1 {
+			var b []byte
+			b = append(b, '[')
+			for i, e := range events {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = event.AppendJSON(b, e)
+			}
+			return append(b, ']'), nil
+		}
+		return w.Render(events[0])
+	}
+	t, ok := texts[w.lang]
+	if !ok {
+		t = texts["en"]
+	}
+	worst := ""
+	for _, e := range events {
+		if severities[e.Event.Severity] > severities[worst] {
+			worst = e.Event.Severity
+		}
+	}
+	title := fmt.Sprintf("%s [%s] ×%d (%s)", t.title, strings.ToUpper(worst), len(events), string(AppendSafe(nil, events[0].Host.Name)))
+	var md, plain strings.Builder
+	md.WriteString("**" + title + "**\n")
+	plain.WriteString(title + "\n")
+	for _, e := range events {
+		f := lines(t, e)
+		// who, what, when, why
+		line := f[1][1] + " · " + f[2][1] + " · " + e.Time.UTC().Format("15:04:05") + " · " + reason(t, e)
+		line = string(AppendSafe(nil, line))
+		md.WriteString("> " + line + "\n")
+		plain.WriteString("- " + line + "\n")
+	}
+	return w.body(title, md.String(), plain.String())
+}
+
 // Render builds the request body of the webhook's format.
 func (w *Webhook) Render(e *event.Event) ([]byte, error) {
 	t, ok := texts[w.lang]
@@ -110,18 +152,24 @@ func (w *Webhook) Render(e *event.Event) ([]byte, error) {
 		md.WriteString("> " + f[0] + ": " + f[1] + "\n")
 		plain.WriteString(f[0] + ": " + f[1] + "\n")
 	}
+	if w.format == "generic" {
+		return event.AppendJSON(nil, e), nil
+	}
+	return w.body(title, md.String(), plain.String())
+}
+
+// body wraps a message in the format's request body.
+func (w *Webhook) body(title, md, plain string) ([]byte, error) {
 	var body any
 	switch w.format {
 	case "wecom":
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": md.String()}}
+		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": md}}
 	case "dingtalk":
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": title, "text": md.String()}}
+		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": title, "text": md}}
 	case "feishu":
-		body = map[string]any{"msg_type": "text", "content": map[string]string{"text": plain.String()}}
+		body = map[string]any{"msg_type": "text", "content": map[string]string{"text": plain}}
 	case "slack":
-		body = map[string]any{"text": plain.String()}
-	case "generic":
-		return event.AppendJSON(nil, e), nil
+		body = map[string]any{"text": plain}
 	default:
 		return nil, fmt.Errorf("webhook format %q: want wecom, dingtalk, feishu, slack or generic", w.format)
 	}

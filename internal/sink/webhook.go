@@ -32,15 +32,16 @@ import (
 // delivered once each, in order, when the endpoint answers again. The URL
 // and secret hold the robot's key: they never appear in logs or errors.
 type Webhook struct {
-	name   string
-	format string
-	url    string
-	secret string
-	lang   string
-	client *http.Client
-	log    *slog.Logger
-	spool  *spool
-	every  time.Duration // the rate limit: one message per every
+	name      string
+	format    string
+	url       string
+	secret    string
+	lang      string
+	client    *http.Client
+	log       *slog.Logger
+	spool     *spool
+	every     time.Duration // the rate limit: one message per every
+	aggregate time.Duration // how long a burst is gathered into one message
 
 	wake   chan struct{}
 	stop   chan struct{}
@@ -71,8 +72,9 @@ func NewWebhook(c config.Sink, stateDir string, log *slog.Logger) (*Webhook, err
 	w := &Webhook{
 		name: "webhook " + id, format: c.Format, url: c.URL, secret: c.Secret, lang: c.Lang,
 		client: &http.Client{Timeout: 15 * time.Second}, log: log.With("sink", "webhook "+id), spool: sp,
-		every: time.Minute / time.Duration(perMinute),
-		wake:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		every:     time.Minute / time.Duration(perMinute),
+		aggregate: aggregateWindow,
+		wake:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go w.deliver()
 	return w, nil
@@ -83,11 +85,9 @@ func (w *Webhook) Name() string { return w.name }
 
 // Send spools the alert; delivery is the spool's.
 func (w *Webhook) Send(_ context.Context, e *event.Event) error {
-	body, err := w.Render(e)
-	if err != nil {
-		return err
-	}
-	if err := w.spool.push(body); err != nil {
+	// the spool keeps the event; it is rendered at delivery, when the
+	// alerts of a burst can go out as one message
+	if err := w.spool.push(event.AppendJSON(nil, e)); err != nil {
 		return err
 	}
 	select {
@@ -129,11 +129,7 @@ func (w *Webhook) deliver() {
 	backoff := time.Second
 	var last time.Time
 	for {
-		body, ok, err := w.spool.peek()
-		if err != nil {
-			w.log.Error("reading the spool failed", "err", err)
-		}
-		if !ok {
+		if _, ok, _ := w.spool.peekN(1); !ok {
 			select {
 			case <-w.wake:
 				continue
@@ -141,15 +137,38 @@ func (w *Webhook) deliver() {
 				return
 			}
 		}
-		if d := time.Until(last.Add(w.every)); d > 0 {
-			if !w.sleep(d) {
-				return
+		// a burst becomes one message: wait a moment for the rest of it,
+		// and for the robot's rate limit
+		wait := w.aggregate
+		if d := time.Until(last.Add(w.every)); d > wait {
+			wait = d
+		}
+		if !w.sleep(wait) {
+			return
+		}
+		lines, _, err := w.spool.peekN(maxAggregate)
+		if err != nil {
+			w.log.Error("reading the spool failed", "err", err)
+		}
+		var events []*event.Event
+		for _, l := range lines {
+			var e event.Event
+			if err := json.Unmarshal(l, &e); err != nil {
+				w.log.Error("a spooled alert does not parse; dropping it", "err", err)
+				continue
 			}
+			events = append(events, &e)
 		}
 		last = time.Now()
-		wait, err := w.post(body)
+		var body []byte
+		if len(events) > 0 {
+			body, err = w.RenderBurst(events)
+		}
+		if err == nil && body != nil {
+			wait, err = w.post(body)
+		}
 		if err == nil {
-			if err := w.spool.advance(); err != nil {
+			if err := w.spool.advanceN(len(lines)); err != nil {
 				w.log.Error("advancing the spool failed", "err", err)
 			}
 			backoff = time.Second
@@ -161,7 +180,7 @@ func (w *Webhook) deliver() {
 		var perm *permanentError
 		if errors.As(err, &perm) {
 			w.log.Error("the endpoint refused an alert; dropping it", "err", err)
-			w.spool.advance()
+			w.spool.advanceN(len(lines))
 			continue
 		}
 		if wait <= 0 {
@@ -176,6 +195,14 @@ func (w *Webhook) deliver() {
 		}
 	}
 }
+
+// aggregateWindow is how long alerts are gathered into one message (tests
+// shorten it).
+var aggregateWindow = 2 * time.Second
+
+// maxAggregate bounds the alerts of one message: a chat message has a size
+// limit (WeCom: 4096 bytes of markdown).
+const maxAggregate = 20
 
 func (w *Webhook) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -319,28 +346,35 @@ func (s *spool) push(msg []byte) error {
 	return s.f.Sync()
 }
 
-// peek returns the next message to deliver.
-func (s *spool) peek() ([]byte, bool, error) {
+// peekN returns up to n messages to deliver, in order.
+func (s *spool) peekN(n int) ([][]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := bufio.NewReader(io.NewSectionReader(s.f, s.offset, 1<<62))
-	line, err := r.ReadBytes('\n')
-	if err != nil {
-		return nil, false, nil // nothing whole yet
+	var out [][]byte
+	for len(out) < n {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			break // nothing whole any more
+		}
+		out = append(out, line[:len(line)-1])
 	}
-	return line[:len(line)-1], true, nil
+	return out, len(out) > 0, nil
 }
 
-// advance marks the next message delivered; an emptied spool starts over.
-func (s *spool) advance() error {
+// advanceN marks the next n messages delivered; an emptied spool starts
+// over.
+func (s *spool) advanceN(n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := bufio.NewReader(io.NewSectionReader(s.f, s.offset, 1<<62))
-	line, err := r.ReadBytes('\n')
-	if err != nil {
-		return nil
+	for range n {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			break
+		}
+		s.offset += int64(len(line))
 	}
-	s.offset += int64(len(line))
 	if fi, err := s.f.Stat(); err == nil && fi.Size() == s.offset {
 		// all delivered: start over. The offset goes to 0 first, so that a
 		// crash in between repeats old alerts rather than skipping new ones.

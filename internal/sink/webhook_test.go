@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -107,6 +108,8 @@ func TestWebhookFormats(t *testing.T) {
 // TestWebhookSpool: an outage, a 429 and a restart; every alert arrives
 // once, in order, and the robot's key is never in the log.
 func TestWebhookSpool(t *testing.T) {
+	defer func(d time.Duration) { aggregateWindow = d }(aggregateWindow)
+	aggregateWindow = 100 * time.Millisecond
 	r := newRobot(t)
 	state := t.TempDir()
 	var logs bytes.Buffer
@@ -132,14 +135,30 @@ func TestWebhookSpool(t *testing.T) {
 	e := hostile()
 	e.Event.ID = "id-d"
 	w.Send(context.Background(), e)
-	got := r.wait(t, 4)
-	w.Close()
+	r.wait(t, 1)
 	var ids []string
-	for _, b := range got {
-		var ev event.Event
-		json.Unmarshal([]byte(b), &ev)
-		ids = append(ids, ev.Event.ID)
+	deadline := time.Now().Add(15 * time.Second)
+	for len(ids) < 4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		r.mu.Lock()
+		ids = ids[:0]
+		for _, b := range r.bodies {
+			// one event, or a burst of them as an array
+			var evs []event.Event
+			if strings.HasPrefix(b, "[") {
+				json.Unmarshal([]byte(b), &evs)
+			} else {
+				var ev event.Event
+				json.Unmarshal([]byte(b), &ev)
+				evs = append(evs, ev)
+			}
+			for _, ev := range evs {
+				ids = append(ids, ev.Event.ID)
+			}
+		}
+		r.mu.Unlock()
 	}
+	w.Close()
 	if strings.Join(ids, ",") != "id-a,id-b,id-c,id-d" {
 		t.Errorf("delivered %v, want each once in order", ids)
 	}
@@ -178,5 +197,29 @@ func TestWebhookSigning(t *testing.T) {
 	mac := hmac.New(sha256.New, []byte(fb.Timestamp+"\nSEC"))
 	if fb.Sign == "" || fb.Sign != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
 		t.Errorf("feishu signature %+v", fb)
+	}
+}
+
+// TestWebhookAggregatesBursts: alerts arriving together go out as one
+// message saying how many.
+func TestWebhookAggregatesBursts(t *testing.T) {
+	r := newRobot(t)
+	w, err := NewWebhook(config.Sink{Type: "webhook", Format: "wecom", URL: r.srv.URL + "/send?key=K", Lang: "en"}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := range 5 {
+		e := hostile()
+		e.Event.ID = fmt.Sprint("burst-", i)
+		w.Send(context.Background(), e)
+	}
+	got := r.wait(t, 1)
+	time.Sleep(300 * time.Millisecond)
+	r.mu.Lock()
+	n := len(r.bodies)
+	r.mu.Unlock()
+	if n != 1 || !strings.Contains(got[0], "×5") || strings.Count(got[0], "alice (as root)") != 5 {
+		t.Errorf("%d messages for a burst of 5: %s", n, got[0])
 	}
 }
