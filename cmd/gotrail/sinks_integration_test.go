@@ -137,3 +137,91 @@ min_severity = "high"
 		t.Errorf("the webhook key leaked:\n%s\n%s", out.String(), stderr.String())
 	}
 }
+
+// TestPolicyAlerts: with a policy that lets only root change
+// /etc/profile.d, root's change raises no alert and another user's raises
+// exactly one, in WeChat Work format, naming the user and the file.
+func TestPolicyAlerts(t *testing.T) {
+	if !auditdtest.Required(t) {
+		return
+	}
+	bin := buildGotrail(t)
+	const user, uid = "gotrailalert", 4302
+	addLoginUser(t, user, uid)
+	var mu sync.Mutex
+	var msgs []string
+	robot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		msgs = append(msgs, string(b))
+		mu.Unlock()
+		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	}))
+	defer robot.Close()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "gotrail.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`host = "alerts"
+state_dir = %q
+[[policy]]
+kinds = ["profile.modify"]
+paths = ["/etc/profile.d"]
+allow_users = ["root"]
+[[sink]]
+type = "webhook"
+format = "wecom"
+url = "%s/cgi-bin/webhook/send?key=K"
+min_severity = "high"
+lang = "en"
+`, state, robot.URL)), 0o644)
+	rootFile, userFile := "/etc/profile.d/gotrail-test-root.sh", "/etc/profile.d/gotrail-test-user.sh"
+	t.Cleanup(func() { os.Remove(rootFile); os.Remove(userFile) })
+
+	a := auditdtest.Start(t)
+	a.AddRule(t, "-w", "/etc/profile.d", "-p", "wa", "-k", "gotrail-profile")
+	var stderr bytes.Buffer
+	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--config", cfg)
+	w.Stderr = &stderr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	if out, err := auditdtest.RunAsLogin(t, 0, "sh", "-c", "echo 'export GOPROXY=direct' > "+rootFile); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if out, err := auditdtest.RunAsLogin(t, uid, "sh", "-c", "echo 'export GOSUMDB=off' > "+userFile); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	a.Sync(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(msgs)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // anything more would have come by now
+	w.Process.Signal(syscall.SIGTERM)
+	w.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	// the rule changes the test made are alerts too (audit.tamper); the
+	// policy's business is the profile.d changes
+	all := strings.Join(msgs, "\n")
+	if n := strings.Count(all, userFile); n != 1 {
+		t.Fatalf("%d alerts about %s, want exactly one: %q\nwatcher said:\n%s", n, userFile, msgs, stderr.String())
+	}
+	m := all
+	for _, want := range []string{`"msgtype":"markdown"`, user + " (as root)", userFile, "no [[policy]] allows " + user} {
+		if !strings.Contains(m, want) {
+			t.Errorf("alert lacks %q: %s", want, m)
+		}
+	}
+	if strings.Contains(m, rootFile) {
+		t.Errorf("root's authorized change alerted: %s", m)
+	}
+}

@@ -116,7 +116,7 @@ func TestWebhookSpool(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	url := r.srv.URL + "/cgi-bin/webhook/send?key=SECRETKEY"
 	cfg := config.Sink{Type: "webhook", Format: "generic", URL: url, RateLimit: 600}
-	r.failNext, r.limit = 3, true
+	r.failNext = 1 << 30 // down until further notice
 	w, err := NewWebhook(cfg, state, log)
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +126,11 @@ func TestWebhookSpool(t *testing.T) {
 		e.Event.ID = "id-" + string(rune('a'+i))
 		w.Send(context.Background(), e)
 	}
-	r.wait(t, 1)
-	w.Close() // a restart with alerts still spooled
+	time.Sleep(500 * time.Millisecond) // some failed attempts
+	w.Close()                          // the daemon restarts during the outage
+	r.mu.Lock()
+	r.failNext, r.limit = 1, true // one more failure, a 429, then up
+	r.mu.Unlock()
 	w, err = NewWebhook(cfg, state, log)
 	if err != nil {
 		t.Fatal(err)
