@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gotrail/gotrail/internal/atomicfile"
 	"github.com/gotrail/gotrail/internal/config"
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -378,7 +379,7 @@ func (s *spool) advanceN(n int) error {
 	if fi, err := s.f.Stat(); err == nil && fi.Size() == s.offset {
 		// all delivered: start over. The offset goes to 0 first, so that a
 		// crash in between repeats old alerts rather than skipping new ones.
-		if err := writeAtomic(s.path+".offset", []byte("0")); err != nil {
+		if err := atomicfile.Write(s.path+".offset", []byte("0"), 0o600); err != nil {
 			return err
 		}
 		if err := s.f.Truncate(0); err != nil {
@@ -387,15 +388,7 @@ func (s *spool) advanceN(n int) error {
 		s.offset = 0
 		return nil
 	}
-	return writeAtomic(s.path+".offset", []byte(strconv.FormatInt(s.offset, 10)))
+	return atomicfile.Write(s.path+".offset", []byte(strconv.FormatInt(s.offset, 10)), 0o600)
 }
 
 func (s *spool) close() error { return s.f.Close() }
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gotrail/gotrail/internal/atomicfile"
 )
 
 const anchorFile = "anchor"
@@ -55,7 +57,7 @@ func Prune(stateDir string, r Retention, now time.Time) (int, error) {
 			break // the chain is cut only at its start
 		}
 		data, _ := json.Marshal(Anchor{Head: last, Pruned: now.UTC()})
-		if err := writeFileAtomic(filepath.Join(dir, anchorFile), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, anchorFile), data, 0o600); err != nil {
 			return removed, err
 		}
 		if err := os.Remove(s); err != nil {
@@ -126,26 +128,4 @@ func readAnchor(dir string) (*Anchor, error) {
 		return nil, fmt.Errorf("trail: %s: %w", filepath.Join(dir, anchorFile), err)
 	}
 	return &a, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("trail: %w", err)
-	}
-	_, err = f.Write(data)
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("trail: write %s: %w", path, err)
-	}
-	return nil
 }

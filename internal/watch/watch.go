@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gotrail/gotrail/internal/atomicfile"
 	"github.com/gotrail/gotrail/internal/audit"
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
@@ -607,16 +608,7 @@ func (w *Watcher) saveState(resume mark) error {
 	w.recent = kept
 	st := state{Position: resume.pos, TrailSeq: w.trail.Head().Seq, Skip: skip}
 	data, _ := json.Marshal(st)
-	tmp := w.positionFile + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("watch: save position: %w", err)
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		f.Sync()
-		f.Close()
-	}
-	if err := os.Rename(tmp, w.positionFile); err != nil {
+	if err := atomicfile.Write(w.positionFile, data, 0o600); err != nil {
 		return fmt.Errorf("watch: save position: %w", err)
 	}
 	w.saved = resume
