@@ -153,7 +153,10 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 		for len(a.pending) >= max {
 			a.evictOldest(emit)
 		}
-		ev = &Event{Node: r.Node, Time: r.Time, Serial: r.Serial, Records: make([]Record, 0, 8)}
+		// the node name outlives the read buffer it came from: the reader
+		// may reuse that buffer while the event waits here
+		k.node = strings.Clone(k.node)
+		ev = &Event{Node: k.node, Time: r.Time, Serial: r.Serial, Records: make([]Record, 0, 8)}
 		a.pending[k] = ev
 		a.queue = append(a.queue, ev)
 	}

@@ -116,4 +116,21 @@ func TestWorkersKeepOrder(t *testing.T) {
 			t.Errorf("options %+v changed the output", o)
 		}
 	}
+	// with node= prefixes, events straddling recycled chunks keep their node
+	var noded []byte
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(l) > 0 {
+			noded = append(append(noded, "node=web-01 "...), l...)
+		}
+	}
+	want, _ = run(t, noded, true, &event.Filter{}, event.AppendJSON, Options{Workers: 1, BatchSize: 100000})
+	for _, o := range []Options{{Workers: 2, BatchSize: 3, ChunkSize: 9000}, {Workers: 3, ChunkSize: 12000}} {
+		got, _ := run(t, noded, true, &event.Filter{}, event.AppendJSON, o)
+		if got != want {
+			t.Errorf("node= log, options %+v changed the output", o)
+		}
+	}
+	if strings.Count(want, `"host":{"name":"web-01"}`) != strings.Count(want, "\n") {
+		t.Errorf("not every event of the node= log is on host web-01")
+	}
 }

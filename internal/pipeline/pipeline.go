@@ -202,7 +202,8 @@ func (r *reader) take() *batch {
 func (r *reader) emit(ev *audit.Event) {
 	if c := r.chunk; c != nil {
 		for i := range ev.Records {
-			if c.holds(ev.Records[i].Body) {
+			// Type is never empty and, unless copied out, in the chunk
+			if rec := &ev.Records[i]; c.holds(rec.Type) || c.holds(rec.Body) || c.holds(rec.Node) {
 				c.refs.Add(1)
 				ev.Owner = c
 				break
@@ -287,8 +288,8 @@ func (r *reader) doneChunk() {
 	}
 	r.asm.Pending(func(ev *audit.Event) {
 		for i := range ev.Records {
-			if c.holds(ev.Records[i].Body) || c.holds(ev.Records[i].Type) {
-				ev.Records[i].Own()
+			if rec := &ev.Records[i]; c.holds(rec.Body) || c.holds(rec.Type) || c.holds(rec.Node) {
+				rec.Own()
 			}
 		}
 	})

@@ -248,7 +248,9 @@ func (w *Webhook) post(body []byte) (wait time.Duration, err error) {
 	case resp.StatusCode >= 500:
 		return 0, fmt.Errorf("webhook: HTTP %d", resp.StatusCode)
 	case resp.StatusCode >= 400:
-		return 0, &permanentError{fmt.Sprintf("webhook: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(reply))}
+		// not the reply: an endpoint that echoes the request would put the
+		// key into the log
+		return 0, &permanentError{fmt.Sprintf("webhook: HTTP %d", resp.StatusCode)}
 	}
 	// robots answer 200 with an error code in the body
 	var r struct {
@@ -329,6 +331,14 @@ func openSpool(dir, name string) (*spool, error) {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s.f = f
+	// a crash in the middle of a write leaves a partial last line: cut it,
+	// so that the next alert does not glue onto it
+	if data, err := os.ReadFile(s.path); err == nil && len(data) > 0 && data[len(data)-1] != '\n' {
+		if err := f.Truncate(int64(bytes.LastIndexByte(data, '\n') + 1)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+	}
 	if b, err := os.ReadFile(s.path + ".offset"); err == nil {
 		s.offset, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	}

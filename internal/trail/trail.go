@@ -93,6 +93,9 @@ func Open(stateDir string, opts Options) (*Writer, error) {
 		}
 		if head != nil {
 			w.head = *head
+		} else if a, err := readAnchor(dir); err == nil && a != nil && len(segs) == 1 {
+			// retention pruned everything before an empty newest segment
+			w.head = a.Head
 		} else if len(segs) > 1 {
 			// the newest segment holds nothing whole: the head is in the one before
 			prev, _, err := recoverHead(segs[len(segs)-2])
@@ -105,6 +108,8 @@ func Open(stateDir string, opts Options) (*Writer, error) {
 		}
 		w.segName, w.segSize = last, size
 		w.segDay = segmentDay(last)
+	} else if a, err := readAnchor(dir); err == nil && a != nil {
+		w.head = a.Head
 	}
 	return w, nil
 }
@@ -135,6 +140,11 @@ func (w *Writer) Append(e *event.Event) error {
 		return err
 	}
 	if _, err := w.seg.Write(line); err != nil {
+		// a short write must not stay: the next record would follow a
+		// broken line in the middle of the segment
+		if terr := w.seg.Truncate(w.segSize); terr != nil {
+			err = errors.Join(err, terr)
+		}
 		return fmt.Errorf("trail: append to %s: %w", w.segName, err)
 	}
 	w.segSize += int64(len(line))

@@ -73,7 +73,8 @@ type Watcher struct {
 
 	// exactly-once bookkeeping
 	first   map[string]mark // events in flight: their first line
-	recent  []committed     // events in the trail, with their first line
+	lastOf  map[string]mark // and their last line so far
+	recent  []committed     // events in the trail, with their last line
 	skip    map[string]bool // events to drop once: already in the trail
 	last    mark            // after the last line read
 	gen     int             // which file of the log (increases on rotation)
@@ -85,7 +86,8 @@ type Watcher struct {
 	lostChecked  time.Time
 	serials      map[string]*serials // by node
 	pruned       time.Time
-	saved        mark // the position last saved
+	saved        mark  // the position last saved
+	failed       error // the trail could not take an event: stop
 	sinceCP      int
 	lastCP       time.Time
 	Stats        Stats
@@ -111,6 +113,10 @@ type committed struct {
 	id string
 	at mark
 }
+
+// maxSkip bounds the saved skip list: entries loaded to skip that are never
+// read again (their log was rotated away) must not pile up.
+const maxSkip = 10000
 
 // state is what is saved in the state directory after each sync.
 type state struct {
@@ -156,6 +162,7 @@ func New(opt Options) (*Watcher, error) {
 		in:           audit.NewInterpreter(opt.Names, opt.Host, false),
 		asm:          audit.NewAssembler(),
 		first:        map[string]mark{},
+		lastOf:       map[string]mark{},
 		tasks:        make(chan func(), 8),
 		serials:      map[string]*serials{},
 		lost:         -1,
@@ -194,6 +201,12 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// nothing to resume from: what auditd handed over goes in now
+			lines, _, _ := q.take()
+			for _, l := range lines {
+				w.line(source.Line{Text: l})
+			}
+			w.asm.Flush(w.emit)
 			return w.finish(ctx.Err())
 		case <-tick.C:
 			w.idle()
@@ -251,6 +264,10 @@ func (q *lineQueue) fill(r io.Reader, log *slog.Logger) {
 			q.warned++
 		}
 		if err != nil {
+			if len(buf) > 0 { // a last line without its newline
+				q.lines = append(q.lines, append([]byte(nil), buf...))
+				buf = buf[:0]
+			}
 			q.done = true
 			if !errors.Is(err, io.EOF) {
 				q.err = err
@@ -389,11 +406,14 @@ func (w *Watcher) line(l source.Line) error {
 		sr.see(rec.Serial, rec.Time.Sec)
 	}
 	k := eventKey(node, rec.Time, rec.Serial)
-	if _, ok := w.first[k]; !ok && rec.Type != "EOE" {
-		w.first[k] = at
+	if rec.Type != "EOE" {
+		if _, ok := w.first[k]; !ok {
+			w.first[k] = at
+		}
+		w.lastOf[k] = at
 	}
 	w.asm.Add(rec, w.emit)
-	return nil
+	return w.failed
 }
 
 // nodeOf is the host an event is keyed under: the trail keeps host.name,
@@ -411,10 +431,14 @@ func (w *Watcher) emit(ev *audit.Event) {
 		node = w.opt.Host
 	}
 	k := eventKey(node, ev.Time, ev.Serial)
-	at := w.first[k]
+	first, at := w.first[k], w.lastOf[k]
 	delete(w.first, k)
+	delete(w.lastOf, k)
 	if w.skip[k] {
 		delete(w.skip, k)
+		// still to be skipped if the log is read again from before its
+		// last line
+		w.recent = append(w.recent, committed{id: k, at: at})
 		w.Stats.Skipped++
 		if m := w.opt.Metrics; m != nil {
 			m.Skipped.Inc()
@@ -446,7 +470,10 @@ func (w *Watcher) emit(ev *audit.Event) {
 	}
 	w.opt.Policy.Apply(e)
 	if err := w.trail.Append(e); err != nil {
-		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
+		// keep the position before the event, and stop: a restart reads
+		// it again rather than losing it
+		w.first[k], w.lastOf[k] = first, at
+		w.failed = fmt.Errorf("trail append of event %s: %w", e.Event.ID, err)
 		return
 	}
 	w.Stats.Events++
@@ -474,6 +501,10 @@ func (w *Watcher) gap(t time.Time, id, msg string) {
 		Event:   event.Meta{ID: "gap:" + id, Kind: event.KindGap, Action: "lost", Severity: "high"},
 		Host:    event.Host{Name: w.opt.Host},
 		Message: msg,
+	}
+	if k := w.opt.Host + "|" + e.Event.ID; w.skip[k] {
+		delete(w.skip, k) // found again after a restart: in the trail already
+		return
 	}
 	if err := w.trail.Append(e); err != nil {
 		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
@@ -597,6 +628,8 @@ func (w *Watcher) saveState(resume mark) error {
 	if resume == w.saved && !w.dirty {
 		return nil
 	}
+	// events in the trail that a read from resume would see again: those
+	// with a line at or after it, and those loaded to skip and not yet seen
 	kept := w.recent[:0]
 	var skip []string
 	for _, c := range w.recent {
@@ -606,6 +639,12 @@ func (w *Watcher) saveState(resume mark) error {
 		}
 	}
 	w.recent = kept
+	for id := range w.skip {
+		if len(skip) >= maxSkip {
+			break
+		}
+		skip = append(skip, id)
+	}
 	st := state{Position: resume.pos, TrailSeq: w.trail.Head().Seq, Skip: skip}
 	data, _ := json.Marshal(st)
 	if err := atomicfile.Write(w.positionFile, data, 0o600); err != nil {

@@ -237,3 +237,44 @@ func TestReaderDrainsEverything(t *testing.T) {
 		t.Errorf("%d events, first %v", len(got), got[:min(3, len(got))])
 	}
 }
+
+// TestInterleavedEventNotRepeated: event A's lines straddle event B's first
+// line; B is in flight when the watcher stops, so the log is read again from
+// B's first line, which is after A's first line but before A's last: A must
+// not come back as a partial duplicate.
+func TestInterleavedEventNotRepeated(t *testing.T) {
+	dir := t.TempDir()
+	log, state := filepath.Join(dir, "audit.log"), filepath.Join(dir, "state")
+	now := int(time.Now().Unix())
+	a, b := profileEvent(now, 1, true), profileEvent(now, 2, false)
+	aLines := strings.SplitAfter(a, "\n")
+	// A's PATH, B's SYSCALL and PATH, then A's SYSCALL and PROCTITLE: read
+	// again from B, A's SYSCALL alone would make a (wrong) event of its own
+	appendLog(t, log, aLines[1]+b+aLines[0]+aLines[2])
+	runUntil(t, state, log, 1)
+	appendLog(t, log, fmt.Sprintf("type=PROCTITLE msg=audit(%d.000:2): proctitle=7368\n", now))
+	runUntil(t, state, log, 2)
+	got := ids(t, state)
+	want := []string{fmt.Sprintf("%d.000:1", now), fmt.Sprintf("%d.000:2", now)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("trail ids %q, want %q", got, want)
+	}
+}
+
+// TestReaderTakesALastLineWithoutNewline: the plugin's input may end
+// without a newline; that record counts too.
+func TestReaderTakesALastLineWithoutNewline(t *testing.T) {
+	state := t.TempDir()
+	w, err := New(Options{StateDir: state, Host: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := int(time.Now().Unix())
+	in := strings.TrimSuffix(profileEvent(now, 1, true), "\n")
+	if err := w.RunReader(context.Background(), strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, state); len(got) != 1 {
+		t.Errorf("trail ids %q, want the one event", got)
+	}
+}
