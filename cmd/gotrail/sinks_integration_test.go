@@ -76,7 +76,24 @@ min_severity = "high"
 	}
 	a.Sync(t)
 	// two rule changes, two writes, a checkpoint after every two events
-	lines := rs.WaitLines(t, 6, 10*time.Second)
+	var lines []string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		data, _ := os.ReadFile(rs.Out)
+		lines = strings.Split(strings.TrimSpace(string(data)), "\n")
+		if strings.Count(string(data), " profile.modify ") >= 2 && strings.Count(string(data), " trail.checkpoint ") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(a.LogPath())
+			var kinds []string
+			for _, e := range trailEvents(t, state, event.KindProfile) {
+				kinds = append(kinds, e.Event.ID)
+			}
+			t.Fatalf("rsyslog got:\n%s\ntrail profile events: %v\nwatcher said:\n%s\naudit log lines with the profile: %d",
+				data, kinds, stderr.String(), bytes.Count(log, []byte(profile)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	profileAlerts := func() int {
 		mu.Lock()
 		defer mu.Unlock()
