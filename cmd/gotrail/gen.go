@@ -42,7 +42,11 @@ func newGenCmd(g *globalOptions) *cobra.Command {
   logstash   a pipeline for the trail's JSON lines (ECS fields kept) and for the
              RFC 5424 lines (a grok pattern)
 
-Paths in the output are this binary's and the --state-dir and --config given.`,
+Paths in the output are this binary's and the --state-dir and --config given.
+
+EXIT STATUS
+  0  printed
+  2  usage error (unknown kind, relative --bin, bad --collector) or an unreadable configuration`,
 		Example: `  gotrail gen audisp > /etc/audit/plugins.d/gotrail.conf && pkill -HUP auditd
   gotrail gen systemd > /etc/systemd/system/gotrail.service && systemctl enable --now gotrail
   gotrail gen rsyslog --collector tls://logs.corp:6514 --ca-file /etc/ssl/corp-ca.pem > /etc/rsyslog.d/60-gotrail.conf`,

@@ -12,7 +12,11 @@ func newPluginCmd(g *globalOptions) *cobra.Command {
 file as its one argument (auditd passes plugins at most two) and writes every
 record to its standard input. It is gotrail watch --source stdin with the
 state directory and policy of that file. gotrail gen audisp prints the plugin
-configuration that starts it.`,
+configuration that starts it.
+
+EXIT STATUS
+  0  auditd closed its standard input, or a signal stopped it, after saving everything
+  2  runtime error (configuration, state directory)`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {

@@ -56,7 +56,7 @@ EXIT STATUS
 	fl.StringVar(&g.config, "config", envOr("GOTRAIL_CONFIG", config.DefaultPath), "configuration `file` (optional; env GOTRAIL_CONFIG)")
 	fl.StringVar(&g.stateDir, "state-dir", envOr("GOTRAIL_STATE_DIR", "/var/lib/gotrail"), "`dir`ectory of gotrail's own state (env GOTRAIL_STATE_DIR)")
 	fl.StringVar(&g.root, "root", "/", "read the host's files (passwd, group, profiles) under `dir`: a mounted image or container filesystem")
-	fl.StringVar(&g.format, "format", "", "output `format`: text, json (default text on a terminal, else json)")
+	fl.StringVar(&g.format, "format", "", "output `format`: text, json or rfc5424 (default text on a terminal, else json)")
 	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
 		g.configNamed = c.Flags().Changed("config") || os.Getenv("GOTRAIL_CONFIG") != ""
 		g.stateDirNamed = c.Flags().Changed("state-dir") || os.Getenv("GOTRAIL_STATE_DIR") != ""
