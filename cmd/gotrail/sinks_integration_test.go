@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -61,14 +60,7 @@ min_severity = "high"
 
 	a := auditdtest.Start(t)
 	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
-	var stderr bytes.Buffer
-	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--config", cfg, "--checkpoint-every", "2")
-	w.Stderr = &stderr
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
-	time.Sleep(300 * time.Millisecond)
+	w, stderr := startWatcher(t, bin, "watch", "--audit-log", a.LogPath(), "--config", cfg, "--checkpoint-every", "2")
 	for range 2 {
 		if out, err := auditdtest.RunAsLogin(t, 4242, "sh", "-c", "echo x >> "+profile); err != nil {
 			t.Fatalf("%v %s", err, out)
@@ -196,14 +188,7 @@ lang = "en"
 
 	a := auditdtest.Start(t)
 	a.AddRule(t, "-w", "/etc/profile.d", "-p", "wa", "-k", "gotrail-profile")
-	var stderr bytes.Buffer
-	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--config", cfg)
-	w.Stderr = &stderr
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
-	time.Sleep(300 * time.Millisecond)
+	w, stderr := startWatcher(t, bin, "watch", "--audit-log", a.LogPath(), "--config", cfg)
 	if out, err := auditdtest.RunAsLogin(t, 0, "sh", "-c", "echo 'export GOPROXY=direct' > "+rootFile); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}

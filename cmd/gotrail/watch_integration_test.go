@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +29,50 @@ func buildGotrail(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// logBuffer is a watcher's stderr: the process writes it while the test
+// reads it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startWatcher starts `gotrail ARGS…` (watch), stops it by its own pid when
+// the test ends, and returns once it says it is reading, plus a moment to
+// catch up with what the log already holds.
+func startWatcher(t *testing.T, bin string, args ...string) (*exec.Cmd, *logBuffer) {
+	t.Helper()
+	stderr := &logBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if s := stderr.String(); strings.Contains(s, "msg=following") || strings.Contains(s, "reading the kernel") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher did not start reading:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	return cmd, stderr
 }
 
 // trailEvents reads the trail's events of one kind.
@@ -68,16 +114,9 @@ func TestWatchExactlyOnce(t *testing.T) {
 	a := auditdtest.Start(t)
 	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
 
-	start := func(extra ...string) (*exec.Cmd, *bytes.Buffer) {
+	start := func(extra ...string) (*exec.Cmd, *logBuffer) {
 		t.Helper()
-		var stderr bytes.Buffer
-		cmd := exec.Command(bin, append([]string{"watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg}, extra...)...)
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd, &stderr
+		return startWatcher(t, bin, append([]string{"watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg}, extra...)...)
 	}
 	write := func(i int) {
 		t.Helper()
@@ -85,7 +124,7 @@ func TestWatchExactlyOnce(t *testing.T) {
 			t.Fatalf("write %d: %v\n%s", i, err, out)
 		}
 	}
-	waitFor := func(n int, stderr *bytes.Buffer) []event.Event {
+	waitFor := func(n int, stderr *logBuffer) []event.Event {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -101,7 +140,6 @@ func TestWatchExactlyOnce(t *testing.T) {
 	}
 
 	w1, stderr1 := start()
-	time.Sleep(300 * time.Millisecond) // let it catch up with the log
 	t0 := time.Now()
 	write(1)
 	evs := waitFor(1, stderr1)
@@ -196,14 +234,7 @@ func TestWatchCapturesGoEnvironment(t *testing.T) {
 	for _, arch := range []string{"b64", "b32"} {
 		a.AddRule(t, "-a", "always,exit", "-F", "arch="+arch, "-S", "execve,execveat", "-F", "exe="+goBin, "-F", "key=gotrail-exec")
 	}
-	var stderr bytes.Buffer
-	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
-	w.Stderr = &stderr
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
-	time.Sleep(300 * time.Millisecond)
+	_, stderr := startWatcher(t, bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
 
 	// a cold build takes long enough for /proc to be read while it runs
 	build := exec.Command(goBin, "build", "-o", os.DevNull, ".")
@@ -257,13 +288,7 @@ func TestWatchReloadsOnSIGHUP(t *testing.T) {
 	os.WriteFile(cfg, nil, 0o644)
 	a := auditdtest.Start(t)
 	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
-	var stderr bytes.Buffer
-	w := exec.Command(bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
-	w.Stderr = &stderr
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	w, stderr := startWatcher(t, bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
 	write := func() {
 		if out, err := auditdtest.RunAsLogin(t, 0, "sh", "-c", "echo x >> "+profile); err != nil {
 			t.Fatalf("%v %s", err, out)
@@ -284,7 +309,7 @@ func TestWatchReloadsOnSIGHUP(t *testing.T) {
 	os.WriteFile(cfg, []byte("[[policy]]\nkinds = [\"profile.modify\"]\nallow_users = [\"root\"]\n"), 0o644)
 	w.Process.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(5 * time.Second)
-	for !bytes.Contains(stderr.Bytes(), []byte("configuration reloaded")) && time.Now().Before(deadline) {
+	for !strings.Contains(stderr.String(), "configuration reloaded") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // the reload runs at the watcher's next quiet moment
@@ -403,14 +428,7 @@ func TestWatchFromNetlink(t *testing.T) {
 	os.WriteFile(cfg, nil, 0o644)
 	a := auditdtest.Start(t) // the rules and the kernel state go through the harness
 	a.AddRule(t, "-w", profile, "-p", "wa", "-k", "gotrail-profile")
-	var stderr bytes.Buffer
-	w := exec.Command(bin, "watch", "--source", "netlink", "--state-dir", state, "--host", "nl", "--config", cfg)
-	w.Stderr = &stderr
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
-	time.Sleep(300 * time.Millisecond)
+	w, stderr := startWatcher(t, bin, "watch", "--source", "netlink", "--state-dir", state, "--host", "nl", "--config", cfg)
 	if out, err := auditdtest.RunAsLogin(t, 0, "sh", "-c", "echo x >> "+profile); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
