@@ -49,17 +49,11 @@ func Value(recordType string, f Field) (v string, null bool) {
 		return "", true
 	}
 	if !f.Enriched && IsEncoded(recordType, f.Key) {
-		if d, ok := DecodeHex(f.Value); ok {
-			return d, false
+		if d, ok := appendHex(make([]byte, 0, len(f.Value)/2), f.Value); ok {
+			return string(d), false
 		}
 	}
 	return f.Value, false
-}
-
-// DecodeHex decodes an even-length string of hex digits.
-func DecodeHex(s string) (string, bool) {
-	b, ok := appendHex(make([]byte, 0, len(s)/2), s)
-	return string(b), ok
 }
 
 // appendHex appends the bytes that the hex digits of s encode; ok is false

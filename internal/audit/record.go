@@ -3,7 +3,6 @@ package audit
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -203,10 +202,4 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 		s = s[sp+1:]
 	}
 	return dst
-}
-
-// Uint parses a decimal field value.
-func Uint(v string) (uint64, bool) {
-	n, err := strconv.ParseUint(v, 10, 64)
-	return n, err == nil
 }

@@ -109,16 +109,6 @@ func ErrnoName(exit int64) (string, bool) {
 	return name, name != ""
 }
 
-// ErrnoText is strerror's text for a negative exit code, capitalised as libc
-// writes it.
-func ErrnoText(exit int64) string {
-	s := syscall.Errno(-exit).Error()
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		s = string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
-}
-
 // FileMode renders a mode= value the way ausearch -i does: "file,755",
 // "dir,sticky,777".
 func FileMode(octal string) (string, bool) {

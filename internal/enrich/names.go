@@ -66,17 +66,6 @@ func (n *Names) GroupName(id uint32) (string, bool) {
 	return s, ok
 }
 
-// UserID finds the uid of a user name.
-func (n *Names) UserID(name string) (uint32, bool) {
-	n.once.Do(n.load)
-	for id, s := range n.users {
-		if s == name {
-			return id, true
-		}
-	}
-	return 0, false
-}
-
 // readIDFile reads name:x:id:… lines (passwd and group share the layout of
 // their first three fields). The first entry for an id wins, as getpwuid does.
 func readIDFile(path string) (map[uint32]string, error) {

@@ -27,9 +27,6 @@ func TestNames(t *testing.T) {
 	if err := n.Err(); err != nil {
 		t.Errorf("Err() = %v for a missing group file", err)
 	}
-	if id, ok := n.UserID("alice"); !ok || id != 1001 {
-		t.Errorf("UserID(alice) = %d, %v", id, ok)
-	}
 }
 
 func TestGroups(t *testing.T) {

@@ -14,8 +14,6 @@ const DefaultSDID = "gotrail@32473"
 // Syslog facilities gotrail may log under (RFC 5424, section 6.2.1).
 const (
 	FacilityAuthpriv = 10
-	FacilityLogAudit = 13
-	FacilityLocal0   = 16
 )
 
 // RFC5424 renders events as syslog messages.
