@@ -53,6 +53,9 @@ func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {
 	if _, err := g.loadConfig(); err != nil { // for state_dir
 		return err
 	}
+	if _, err := os.Stat(filepath.Join(g.stateDir, "trail")); err != nil {
+		return fmt.Errorf("verify: no trail in %s (gotrail watch writes it; --state-dir names another): %w", g.stateDir, err)
+	}
 	keyFile := o.pubkey
 	if keyFile == "" {
 		keyFile = filepath.Join(g.stateDir, "trail.pub")

@@ -217,6 +217,9 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		if path == "" {
 			path = cfg.Audit.Log
 		}
+		if _, err := os.Stat(path); err != nil {
+			log.Warn("the audit log is not there yet; waiting for auditd to write it", "log", path, "err", err)
+		}
 		log.Info("following", "log", path, "state_dir", g.stateDir)
 		err = w.RunFile(ctx, path)
 	case "stdin":
