@@ -2,10 +2,13 @@ package enrich
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestGoEnvOfARealProcess(t *testing.T) {
@@ -16,6 +19,20 @@ func TestGoEnvOfARealProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
+	// until execve has returned in the child, /proc shows the forked copy
+	// or nothing: wait for that, as audit does (its SYSCALL record is
+	// written when execve returns)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid))
+		environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", cmd.Process.Pid))
+		if strings.HasSuffix(exe, "/sleep") && len(environ) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never became sleep")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	env, err := Proc{}.GoEnv(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
