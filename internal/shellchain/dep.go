@@ -1,0 +1,3 @@
+package shellchain
+
+import _ "mvdan.cc/sh/v3/interp"
