@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"slices"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
 // Rule keys, one per event kind (DESIGN.md); internal/classify reads them.
@@ -50,7 +52,7 @@ var userChain = []string{
 
 // Generate derives the rules from a discovered host.
 func Generate(host *Host) *Plan {
-	h := hostFS{host.Root}
+	h := hostFS{hostfs.New(host.Root)}
 	p := &Plan{}
 	seen := map[string]bool{}
 	add := func(g *Group, r Rule) {

@@ -2,15 +2,15 @@ package rules
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
 // User is a login user whose files are watched.
@@ -38,69 +38,14 @@ type Host struct {
 	GOROOTs  []GOROOT
 }
 
-// hostFS reads a host's files under a root: "/" for this host, or a mounted
-// image or container filesystem.
-type hostFS struct{ root string }
+// hostFS adds the readers rules needs to the host filesystem.
+type hostFS struct{ hostfs.FS }
 
-func (h hostFS) abs(p string) string { return filepath.Join(h.root, p) }
-
-func (h hostFS) lstat(p string) (fs.FileInfo, error) { return os.Lstat(h.abs(p)) }
-
-func (h hostFS) isDir(p string) bool {
-	real, err := h.resolve(p)
-	if err != nil {
-		return false
-	}
-	fi, err := os.Stat(h.abs(real))
-	return err == nil && fi.IsDir()
-}
-
-func (h hostFS) exists(p string) bool {
-	_, err := h.resolve(p)
-	return err == nil
-}
-
-var errLoop = errors.New("too many levels of symbolic links")
-
-// resolve follows symbolic links the way the host would, keeping absolute
-// link targets inside the root.
-func (h hostFS) resolve(p string) (string, error) {
-	parts := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
-	cur := "/"
-	hops := 0
-	for len(parts) > 0 {
-		part := parts[0]
-		parts = parts[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, part)
-		fi, err := h.lstat(next)
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", fmt.Errorf("%s: %w", p, errLoop)
-		}
-		target, err := os.Readlink(h.abs(next))
-		if err != nil {
-			return "", err
-		}
-		if path.IsAbs(target) {
-			cur = "/"
-		}
-		parts = append(strings.Split(strings.Trim(target, "/"), "/"), parts...)
-	}
-	return cur, nil
-}
+func (h hostFS) abs(p string) string                 { return h.Abs(p) }
+func (h hostFS) lstat(p string) (fs.FileInfo, error) { return h.Lstat(p) }
+func (h hostFS) isDir(p string) bool                 { return h.IsDir(p) }
+func (h hostFS) exists(p string) bool                { return h.Exists(p) }
+func (h hostFS) resolve(p string) (string, error)    { return h.Resolve(p) }
 
 // keyValues reads KEY<sep>VALUE lines (login.defs uses blanks,
 // /etc/environment '='), skipping comments; quotes around values go.
@@ -144,7 +89,7 @@ func Discover(root string, extraGOROOTs []string) (*Host, error) {
 	if root == "" {
 		root = "/"
 	}
-	h := hostFS{root}
+	h := hostFS{hostfs.New(root)}
 	host := &Host{Root: root}
 	users, err := h.loginUsers()
 	if err != nil {
@@ -288,15 +233,7 @@ func (h hostFS) goroots(users []User, pathDirs, extra []string) []GOROOT {
 			cands = append(cands, path.Dir(path.Dir(real)))
 		}
 	}
-	glob := func(pattern string) {
-		matches, _ := filepath.Glob(h.abs(pattern))
-		for _, m := range matches {
-			rel, err := filepath.Rel(h.root, m)
-			if err == nil {
-				cands = append(cands, "/"+filepath.ToSlash(rel))
-			}
-		}
-	}
+	glob := func(pattern string) { cands = append(cands, h.Glob(pattern)...) }
 	for _, p := range []string{"/usr/local/go", "/usr/local/go*", "/usr/lib/go", "/usr/lib/go-*", "/opt/go", "/opt/go*"} {
 		glob(p)
 	}
