@@ -25,7 +25,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -38,6 +42,7 @@ const (
 	segPrefix   = "trail-"
 	segSuffix   = ".jsonl"
 	trailMarker = `,"trail":{"seq":`
+	lockName    = "lock"
 )
 
 // Head is the end of the chain: the last record's seq and hash.
@@ -46,11 +51,22 @@ type Head struct {
 	Hash string
 }
 
-// Writer appends events to the trail. Not safe for concurrent use.
+// Writer appends events to the trail. Not safe for concurrent use by
+// goroutines, but several processes may each have one open on the same trail
+// (gotrail watch and gotrail install): every append happens under an
+// exclusive flock(2) of the trail's lock file, which also holds a generation
+// counter that each append increments. A Writer that finds the counter moved
+// since its own last append re-reads the head from the newest segment, so
+// the chain stays one chain whoever appends.
 type Writer struct {
 	dir     string
 	maxSize int64
 	now     func() time.Time
+
+	lock *os.File // trail/lock: flock'd around each append; 8 bytes of generation
+	genp *uint64  // the generation in the lock file, mapped shared: no syscall to read or bump
+	gmap []byte
+	gen  uint64 // the generation this Writer last saw or wrote
 
 	head    Head
 	seg     *os.File
@@ -80,16 +96,100 @@ func Open(stateDir string, opts Options) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("trail: create %s: %w", dir, err)
 	}
-	w := &Writer{dir: dir, maxSize: opts.MaxSegment, now: opts.Now, head: Head{Hash: Genesis}}
+	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("trail: %w", err)
+	}
+	w := &Writer{dir: dir, maxSize: opts.MaxSegment, now: opts.Now, lock: lock}
+	if err := w.mapGeneration(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := w.locked(func() error { return nil }); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// mapGeneration maps the lock file's 8 bytes of generation counter.
+func (w *Writer) mapGeneration() error {
+	fd := int(w.lock.Fd())
+	if err := w.flock(unix.LOCK_EX); err != nil {
+		return err
+	}
+	defer unix.Flock(fd, unix.LOCK_UN)
+	fi, err := w.lock.Stat()
+	if err != nil {
+		return fmt.Errorf("trail: %w", err)
+	}
+	if fi.Size() < 8 {
+		if err := w.lock.Truncate(8); err != nil {
+			return fmt.Errorf("trail: %w", err)
+		}
+	}
+	m, err := unix.Mmap(fd, 0, 8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("trail: map %s: %w", w.lock.Name(), err)
+	}
+	w.gmap, w.genp = m, (*uint64)(unsafe.Pointer(&m[0]))
+	return nil
+}
+
+func (w *Writer) flock(how int) error {
+	for {
+		err := unix.Flock(int(w.lock.Fd()), how)
+		if err != unix.EINTR {
+			if err != nil {
+				return fmt.Errorf("trail: lock %s: %w", w.lock.Name(), err)
+			}
+			return nil
+		}
+	}
+}
+
+// locked runs fn holding the trail's lock, with the head current: re-read
+// when another Writer appended since this one last did (and the first time).
+func (w *Writer) locked(fn func() error) error {
+	if err := w.flock(unix.LOCK_EX); err != nil {
+		return err
+	}
+	defer unix.Flock(int(w.lock.Fd()), unix.LOCK_UN)
+	if gen := atomic.LoadUint64(w.genp); gen != w.gen || w.head.Hash == "" {
+		if err := w.load(); err != nil {
+			return err
+		}
+		w.gen = gen
+	}
+	return fn()
+}
+
+// bump records, under the lock and before anything is written, that this
+// Writer is about to change the trail. Counting before writing means a crash
+// mid-append still tells the other Writers to re-read.
+func (w *Writer) bump() {
+	w.gen++
+	atomic.StoreUint64(w.genp, w.gen)
+}
+
+// load reads the head from the newest segment, cutting off a last line left
+// partial by a crash: it was never acknowledged.
+func (w *Writer) load() error {
+	if err := w.closeSegment(); err != nil {
+		return err
+	}
+	w.head = Head{Hash: Genesis}
+	w.segName, w.segDay, w.segSize = "", "", 0
+	dir := w.dir
 	segs, err := segments(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(segs) > 0 {
 		last := segs[len(segs)-1]
 		head, size, err := recoverHead(last)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if head != nil {
 			w.head = *head
@@ -100,7 +200,7 @@ func Open(stateDir string, opts Options) (*Writer, error) {
 			// the newest segment holds nothing whole: the head is in the one before
 			prev, _, err := recoverHead(segs[len(segs)-2])
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if prev != nil {
 				w.head = *prev
@@ -111,7 +211,7 @@ func Open(stateDir string, opts Options) (*Writer, error) {
 	} else if a, err := readAnchor(dir); err == nil && a != nil {
 		w.head = a.Head
 	}
-	return w, nil
+	return nil
 }
 
 // Head is the current end of the chain.
@@ -120,6 +220,10 @@ func (w *Writer) Head() Head { return w.head }
 // Append adds e to the trail and sets e.Trail. The line is written with one
 // write(2); Sync makes it durable.
 func (w *Writer) Append(e *event.Event) error {
+	return w.locked(func() error { return w.append(e) })
+}
+
+func (w *Writer) append(e *event.Event) error {
 	e.Trail = nil
 	canon := event.AppendJSON(w.buf[:0], e)
 	sum := sha256.New()
@@ -139,6 +243,7 @@ func (w *Writer) Append(e *event.Event) error {
 	if err := w.rotate(int64(len(line))); err != nil {
 		return err
 	}
+	w.bump()
 	if _, err := w.seg.Write(line); err != nil {
 		// a short write must not stay: the next record would follow a
 		// broken line in the middle of the segment
@@ -211,7 +316,20 @@ func (w *Writer) closeSegment() error {
 }
 
 // Close syncs and closes the current segment.
-func (w *Writer) Close() error { return w.closeSegment() }
+func (w *Writer) Close() error {
+	err := w.closeSegment()
+	if w.gmap != nil {
+		unix.Munmap(w.gmap)
+		w.gmap, w.genp = nil, nil
+	}
+	if w.lock != nil {
+		if cerr := w.lock.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("trail: %w", cerr)
+		}
+		w.lock = nil
+	}
+	return err
+}
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -261,28 +379,49 @@ func segmentDay(name string) string {
 }
 
 // recoverHead reads the last whole line of a segment; a partial last line
-// is cut off. It returns nil when the segment holds no whole line.
+// is cut off. It returns nil when the segment holds no whole line. It reads
+// from the end, so that a Writer catching up with another stays cheap.
 func recoverHead(name string) (*Head, int64, error) {
-	data, err := os.ReadFile(name)
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		return nil, 0, fmt.Errorf("trail: read %s: %w", name, err)
 	}
-	end := bytes.LastIndexByte(data, '\n') + 1
-	if end < len(data) {
-		if err := os.Truncate(name, int64(end)); err != nil {
-			return nil, 0, fmt.Errorf("trail: cut the partial last line of %s: %w", name, err)
-		}
-		data = data[:end]
-	}
-	if end == 0 {
-		return nil, 0, nil
-	}
-	start := bytes.LastIndexByte(data[:end-1], '\n') + 1
-	r, err := parseLine(data[start : end-1])
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, 0, fmt.Errorf("trail: %s: last record: %w", name, err)
+		return nil, 0, fmt.Errorf("trail: read %s: %w", name, err)
 	}
-	return &Head{Seq: r.seq, Hash: r.hash}, int64(end), nil
+	size := fi.Size()
+	for window := int64(64 << 10); ; window *= 4 {
+		off := max(size-window, 0)
+		data := make([]byte, size-off)
+		if _, err := f.ReadAt(data, off); err != nil && !errors.Is(err, io.EOF) {
+			return nil, 0, fmt.Errorf("trail: read %s: %w", name, err)
+		}
+		nl := bytes.LastIndexByte(data, '\n')
+		if nl < 0 && off > 0 {
+			continue // a line longer than the window
+		}
+		end := int64(nl + 1)
+		if off+end < size {
+			if err := f.Truncate(off + end); err != nil {
+				return nil, 0, fmt.Errorf("trail: cut the partial last line of %s: %w", name, err)
+			}
+			size = off + end
+		}
+		if nl < 0 {
+			return nil, 0, nil
+		}
+		start := bytes.LastIndexByte(data[:nl], '\n') + 1
+		if start == 0 && off > 0 {
+			continue // the start of the line is before the window
+		}
+		r, err := parseLine(data[start:nl])
+		if err != nil {
+			return nil, 0, fmt.Errorf("trail: %s: last record: %w", name, err)
+		}
+		return &Head{Seq: r.seq, Hash: r.hash}, size, nil
+	}
 }
 
 // record is one line taken apart.

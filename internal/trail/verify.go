@@ -80,6 +80,15 @@ func checkpointText(host string, h Head, t time.Time) string {
 // Checkpoint signs the current head, records it in the state directory and
 // returns it for the sinks. The head must be durable first: Checkpoint syncs.
 func (w *Writer) Checkpoint(signer note.Signer, host string) (*Checkpoint, error) {
+	var c *Checkpoint
+	err := w.locked(func() (err error) {
+		c, err = w.checkpoint(signer, host)
+		return err
+	})
+	return c, err
+}
+
+func (w *Writer) checkpoint(signer note.Signer, host string) (*Checkpoint, error) {
 	if err := w.Sync(); err != nil {
 		return nil, err
 	}
