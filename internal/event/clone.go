@@ -11,13 +11,16 @@ func Clone(e *Event) *Event {
 	c.Event.ID, c.Event.Kind, c.Event.Action = cs(e.Event.ID), cs(e.Event.Kind), cs(e.Event.Action)
 	c.Event.Outcome, c.Event.Severity, c.Event.RuleKey = cs(e.Event.Outcome), cs(e.Event.Severity), cs(e.Event.RuleKey)
 	c.Host.Name = cs(e.Host.Name)
+	if e.Host.OS != nil {
+		c.Host.OS = &HostOS{Kernel: cs(e.Host.OS.Kernel)}
+	}
 	ident := func(id *Ident) *Ident {
 		if id == nil {
 			return nil
 		}
 		return &Ident{ID: cs(id.ID), Name: cs(id.Name)}
 	}
-	c.User.Audit, c.User.Effective = ident(e.User.Audit), ident(e.User.Effective)
+	c.User.Audit, c.User.Effective, c.User.Sudo = ident(e.User.Audit), ident(e.User.Effective), ident(e.User.Sudo)
 	c.User.ID, c.User.Name, c.User.Session, c.User.TTY = cs(e.User.ID), cs(e.User.Name), cs(e.User.Session), cs(e.User.TTY)
 	p := &c.Process
 	p.Executable, p.Name, p.Title, p.WorkingDirectory = cs(p.Executable), cs(p.Name), cs(p.Title), cs(p.WorkingDirectory)
@@ -42,6 +45,20 @@ func Clone(e *Event) *Event {
 	}
 	if e.Container != nil {
 		c.Container = &Container{ID: cs(e.Container.ID)}
+	}
+	if t := e.Toolchain; t != nil {
+		ct := &Toolchain{Version: cs(t.Version), Source: cs(t.Source), URL: cs(t.URL), ArchiveSHA256: cs(t.ArchiveSHA256),
+			ModuleHash: cs(t.ModuleHash), Dir: cs(t.Dir), Link: cs(t.Link), Previous: cs(t.Previous), Manifest: cs(t.Manifest), Error: cs(t.Error)}
+		if s := t.SumDB; s != nil {
+			ct.SumDB = &SumDB{Name: cs(s.Name), URL: cs(s.URL), Record: s.Record, TreeHead: cs(s.TreeHead)}
+			if s.Lines != nil {
+				ct.SumDB.Lines = make([]string, len(s.Lines))
+				for i, l := range s.Lines {
+					ct.SumDB.Lines[i] = cs(l)
+				}
+			}
+		}
+		c.Toolchain = ct
 	}
 	a := &c.Auditd
 	a.MessageType, a.Syscall, a.Arch, a.Exit, a.Incomplete = cs(a.MessageType), cs(a.Syscall), cs(a.Arch), cs(a.Exit), cs(a.Incomplete)

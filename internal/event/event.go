@@ -51,6 +51,7 @@ type Event struct {
 	Process   Process    `json:"process"`
 	File      *File      `json:"file,omitempty"`
 	Container *Container `json:"container,omitempty"`
+	Toolchain *Toolchain `json:"toolchain,omitempty"`
 	Auditd    Auditd     `json:"auditd"`
 	Message   string     `json:"message"`
 	Trail     *Trail     `json:"trail,omitempty"`
@@ -69,7 +70,14 @@ type Meta struct {
 
 // Host is the host.* group.
 type Host struct {
-	Name string `json:"name,omitempty"`
+	Name string  `json:"name,omitempty"`
+	OS   *HostOS `json:"os,omitempty"`
+}
+
+// HostOS is host.os: what gotrail itself knows of the host when it is the
+// source of the event (gotrail install).
+type HostOS struct {
+	Kernel string `json:"kernel,omitempty"` // uname release and version
 }
 
 // Ident is an id with its name; the name is empty when unknown.
@@ -87,6 +95,9 @@ type User struct {
 	Effective *Ident `json:"effective,omitempty"`
 	Session   string `json:"session,omitempty"`
 	TTY       string `json:"tty,omitempty"`
+	// Sudo is who ran sudo (SUDO_UID, SUDO_USER) for events gotrail makes
+	// itself: taken from the environment, so weaker evidence than Audit.
+	Sudo *Ident `json:"sudo,omitempty"`
 }
 
 // Process is the process that did it.
@@ -108,6 +119,30 @@ type Process struct {
 // ProcessRef names a related process.
 type ProcessRef struct {
 	Name string `json:"name,omitempty"`
+}
+
+// Toolchain is what gotrail install did (kind toolchain.install).
+type Toolchain struct {
+	Version       string `json:"version"`          // go1.22.5
+	Source        string `json:"source,omitempty"` // proxy or dl
+	URL           string `json:"url,omitempty"`    // where the archive came from
+	ArchiveSHA256 string `json:"archive_sha256,omitempty"`
+	ModuleHash    string `json:"module_hash,omitempty"` // h1: of the module zip (source proxy)
+	SumDB         *SumDB `json:"sumdb,omitempty"`
+	Dir           string `json:"dir,omitempty"`      // PREFIX/go1.22.5
+	Link          string `json:"link,omitempty"`     // PREFIX/go, switched to Dir
+	Previous      string `json:"previous,omitempty"` // what Link named before
+	Manifest      string `json:"manifest,omitempty"` // the manifest kept in the state directory
+	Error         string `json:"error,omitempty"`    // why it failed
+}
+
+// SumDB is the checksum database's proof for a toolchain module.
+type SumDB struct {
+	Name     string   `json:"name"`
+	URL      string   `json:"url,omitempty"`
+	Record   int64    `json:"record,omitempty"`    // the record's number in the log
+	Lines    []string `json:"lines,omitempty"`     // the go.sum lines it holds for the module
+	TreeHead string   `json:"tree_head,omitempty"` // the signed tree head it was checked against
 }
 
 // Container is the container a process ran in.

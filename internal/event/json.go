@@ -29,9 +29,12 @@ func AppendJSON(b []byte, e *Event) []byte {
 	}
 	b = appendOptString(b, "rule_key", m.RuleKey)
 	b = append(b, `},"host":{`...)
-	if e.Host.Name != "" {
-		b = append(b, `"name":`...)
-		b = AppendString(b, e.Host.Name)
+	b = appendOptString(b, "name", e.Host.Name)
+	if o := e.Host.OS; o != nil {
+		b = key(b, "os")
+		b = append(b, '{')
+		b = appendOptString(b, "kernel", o.Kernel)
+		b = append(b, '}')
 	}
 	b = append(b, `},"user":{`...)
 	b = appendUser(b, &e.User)
@@ -49,6 +52,10 @@ func AppendJSON(b []byte, e *Event) []byte {
 		b = append(b, `,"container":{"id":`...)
 		b = AppendString(b, e.Container.ID)
 		b = append(b, '}')
+	}
+	if e.Toolchain != nil {
+		b = append(b, `,"toolchain":`...)
+		b = appendToolchain(b, e.Toolchain)
 	}
 	b = append(b, `,"auditd":{`...)
 	b = appendAuditd(b, &e.Auditd)
@@ -102,7 +109,44 @@ func appendUser(b []byte, u *User) []byte {
 	b = appendOptString(b, "name", u.Name)
 	b = appendIdent(b, "effective", u.Effective)
 	b = appendOptString(b, "session", u.Session)
-	return appendOptString(b, "tty", u.TTY)
+	b = appendOptString(b, "tty", u.TTY)
+	return appendIdent(b, "sudo", u.Sudo)
+}
+
+func appendToolchain(b []byte, t *Toolchain) []byte {
+	b = append(b, `{"version":`...)
+	b = AppendString(b, t.Version)
+	b = appendOptString(b, "source", t.Source)
+	b = appendOptString(b, "url", t.URL)
+	b = appendOptString(b, "archive_sha256", t.ArchiveSHA256)
+	b = appendOptString(b, "module_hash", t.ModuleHash)
+	if s := t.SumDB; s != nil {
+		b = append(b, `,"sumdb":{"name":`...)
+		b = AppendString(b, s.Name)
+		b = appendOptString(b, "url", s.URL)
+		if s.Record != 0 {
+			b = append(b, `,"record":`...)
+			b = strconv.AppendInt(b, s.Record, 10)
+		}
+		if len(s.Lines) > 0 {
+			b = append(b, `,"lines":[`...)
+			for i, l := range s.Lines {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = AppendString(b, l)
+			}
+			b = append(b, ']')
+		}
+		b = appendOptString(b, "tree_head", s.TreeHead)
+		b = append(b, '}')
+	}
+	b = appendOptString(b, "dir", t.Dir)
+	b = appendOptString(b, "link", t.Link)
+	b = appendOptString(b, "previous", t.Previous)
+	b = appendOptString(b, "manifest", t.Manifest)
+	b = appendOptString(b, "error", t.Error)
+	return append(b, '}')
 }
 
 func appendProcess(b []byte, p *Process) []byte {

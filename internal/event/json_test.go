@@ -42,6 +42,18 @@ func sample(r *rand.Rand) *Event {
 		e.Process.EnvError = s()
 		e.Process.Parent = &ProcessRef{Name: s()}
 		e.Container = &Container{ID: s()}
+		e.Host.OS = &HostOS{Kernel: s()}
+		e.User.Sudo = &Ident{ID: s(), Name: s()}
+	}
+	if r.IntN(3) == 0 {
+		e.Toolchain = &Toolchain{Version: s(), Source: s(), URL: s(), ArchiveSHA256: s(), ModuleHash: s(),
+			Dir: s(), Link: s(), Previous: s(), Manifest: s(), Error: s()}
+		if r.IntN(2) == 0 {
+			e.Toolchain.SumDB = &SumDB{Name: s(), URL: s(), Record: r.Int64N(3) * r.Int64N(1e12), TreeHead: s()}
+			for range r.IntN(3) {
+				e.Toolchain.SumDB.Lines = append(e.Toolchain.SumDB.Lines, s())
+			}
+		}
 	}
 	return e
 }
