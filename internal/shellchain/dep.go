@@ -1,3 +1,0 @@
-package shellchain
-
-import _ "mvdan.cc/sh/v3/interp"

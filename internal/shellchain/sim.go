@@ -1,0 +1,1009 @@
+// Package shellchain simulates a user's login: pam_env, then the shell's
+// own chain of files for the mode (login, interactive), following source
+// and "." into other files, and records where each variable got its value.
+//
+// Nothing is executed and nothing is written. The shell code runs in
+// mvdan.cc/sh's interpreter with every file read through the host root and
+// every command answered by the simulator: the ones whose answer depends
+// only on the identity or the host (id, whoami, uname, hostname, dirname,
+// basename, command -v, type, which) get that answer; any other command is
+// recorded as unresolved, with the statement it ran in, so the output can
+// say which values depend on it instead of guessing.
+//
+// To see assignments with their file and line, every file is parsed, a
+// marker command is put before and after each statement, and the marked
+// program is what the interpreter reads; the markers carry the original
+// position and keep $? as it was.
+package shellchain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
+)
+
+// User is the identity whose login is simulated.
+type User struct {
+	Name      string
+	UID, GID  int
+	Home      string
+	Shell     string
+	GroupName string
+	Groups    []Group // supplementary groups, the primary first
+}
+
+// Group is a group the user is in.
+type Group struct {
+	Name string
+	GID  int
+}
+
+// HostInfo answers uname and hostname.
+type HostInfo struct {
+	Hostname, Sysname, Release, Version, Machine string
+}
+
+// Options say whose login to simulate and how.
+type Options struct {
+	FS          hostfs.FS
+	User        User
+	Shell       string // bash, sh or zsh; "" takes it from the user's login shell
+	Login       bool
+	Interactive bool
+	Host        HostInfo
+	// Env is the environment the shell starts with; nil means LoginEnv
+	// (login's variables and pam_env).
+	Env map[string]string
+	// Track says which variables get steps; nil tracks every variable.
+	Track func(name string) bool
+	// Resource sources each file that changed PATH a second time, to find
+	// PATH appends that grow each time.
+	Resource bool
+}
+
+// Step is one change to a variable.
+type Step struct {
+	Var    string  `json:"-"`
+	File   string  `json:"file"`
+	Line   int     `json:"line"`
+	Before *string `json:"before"`
+	After  *string `json:"after"`
+	// DependsOn lists unresolved commands of the statement that made the
+	// change: the value may differ on the host.
+	DependsOn []string `json:"depends_on,omitempty"`
+}
+
+// Unresolved is a command the simulator could not answer.
+type Unresolved struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Command string `json:"command"`
+}
+
+func (u Unresolved) String() string { return fmt.Sprintf("%s:%d: %s", u.File, u.Line, u.Command) }
+
+// ChainFile is a file the login read or tried to read.
+type ChainFile struct {
+	Path string `json:"path"`
+	// From is "file:line" of the source or "." that read it; empty for
+	// the files the shell itself reads.
+	From     string `json:"from,omitempty"`
+	Missing  bool   `json:"missing,omitempty"`
+	Error    string `json:"error,omitempty"`
+	pathStep bool
+}
+
+// Var is a variable at the end of the login.
+type Var struct {
+	Value    string
+	Exported bool
+}
+
+// Umask is the last umask the chain set.
+type Umask struct {
+	Value uint32
+	File  string
+	Line  int
+}
+
+// Regrow is a file whose second sourcing makes PATH longer.
+type Regrow struct {
+	File          string
+	Before, After string
+}
+
+// Result is the simulated login.
+type Result struct {
+	User       string
+	Shell      string
+	Mode       string
+	Vars       map[string]Var
+	Steps      []Step
+	Unresolved []Unresolved
+	Files      []ChainFile
+	Umask      *Umask
+	Regrows    []Regrow
+	// Problems are files that could not be read or parsed, and what the
+	// shell said on stderr.
+	Problems []string
+}
+
+// Value returns the final value of name and whether it is set.
+func (r *Result) Value(name string) (string, bool) {
+	v, ok := r.Vars[name]
+	return v.Value, ok
+}
+
+// StepsOf returns the changes to name in order.
+func (r *Result) StepsOf(name string) []Step {
+	var out []Step
+	for _, s := range r.Steps {
+		if s.Var == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ShellName picks the simulated shell for a login shell path.
+func ShellName(loginShell string) string {
+	switch path.Base(loginShell) {
+	case "sh", "dash", "ash", "ksh", "mksh", "busybox":
+		return "sh"
+	case "zsh":
+		return "zsh"
+	}
+	return "bash"
+}
+
+// ModeName names a login/interactive combination.
+func ModeName(login, interactive bool) string {
+	switch {
+	case login && interactive:
+		return "login interactive"
+	case login:
+		return "login"
+	case interactive:
+		return "interactive"
+	}
+	return "non-interactive"
+}
+
+type site struct {
+	file string
+	line int
+}
+
+type frame struct {
+	id         int
+	unresolved []string
+}
+
+// sim is one simulation's state; the interpreter's handlers are its methods.
+type sim struct {
+	o       Options
+	res     *Result
+	sites   []site
+	stack   []frame
+	last    map[string]*string
+	pending string // the file a source builtin is about to open
+	quiet   bool   // re-sourcing: no steps
+	stderr  bytes.Buffer
+}
+
+const (
+	markBefore = "__gotrail_b"
+	markAfter  = "__gotrail_a"
+	markLookup = "__gotrail_lookup"
+	markEnd    = "__gotrail_end"
+)
+
+func quote(s string) string {
+	q, err := syntax.Quote(s, syntax.LangBash)
+	if err != nil {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return q
+}
+
+// Simulate runs the user's login as Options says. An error means the
+// simulation could not run at all; files it could not read are Problems.
+func Simulate(ctx context.Context, o Options) (res *Result, err error) {
+	if o.Shell == "" {
+		o.Shell = ShellName(o.User.Shell)
+	}
+	if o.Track == nil {
+		o.Track = func(string) bool { return true }
+	}
+	s := &sim{o: o, res: &Result{User: o.User.Name, Shell: o.Shell, Mode: ModeName(o.Login, o.Interactive)}, last: map[string]*string{}}
+	env := o.Env
+	if env == nil {
+		var as []Assignment
+		env, as = LoginEnv(o.FS, o.User)
+		for _, a := range as {
+			if o.Track(a.Var) {
+				s.record(a.Var, a.Value, site{a.File, a.Line}, nil)
+			}
+		}
+	} else {
+		for k, v := range env {
+			if o.Track(k) {
+				v := v
+				s.last[k] = &v
+			}
+		}
+	}
+	list := make([]string, 0, len(env)+3)
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	// the interpreter would take these from the process running gotrail
+	list = append(list, "UID="+strconv.Itoa(o.User.UID), "EUID="+strconv.Itoa(o.User.UID), "GID="+strconv.Itoa(o.User.GID))
+	dir := o.User.Home
+	if !o.FS.IsDir(dir) {
+		dir = "/"
+	}
+	list = append(list, "PWD="+dir)
+	r, err := interp.New(
+		interp.Env(expand.ListEnviron(list...)),
+		interp.Interactive(o.Interactive),
+		interp.StdIO(nil, io.Discard, &s.stderr),
+		interp.CallHandler(s.call),
+		interp.ExecHandlers(s.exec),
+		interp.OpenHandler(s.open),
+		interp.StatHandler(s.stat),
+		interp.ReadDirHandler2(func(_ context.Context, p string) ([]fs.DirEntry, error) { return o.FS.ReadDir(p) }),
+		interp.AccessHandler(s.access),
+		interp.Dir("/"),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("simulate %s: %w", o.User.Name, err)
+	}
+	prelude := "cd " + quote(dir) + "\n"
+	switch o.Shell {
+	case "bash":
+		prelude += "BASH=/usr/bin/bash BASH_VERSION='5.2.15(1)-release'\n"
+	case "zsh":
+		prelude += "ZSH_VERSION=5.9\n"
+	}
+	if o.Interactive {
+		prelude += "PS1='\\s-\\v\\$ '\n"
+	}
+	defer func() {
+		// the interpreter is another module; a panic there must not take the caller down
+		if p := recover(); p != nil {
+			err = fmt.Errorf("simulate %s: shell interpreter failed: %v", o.User.Name, p)
+		}
+	}()
+	pre, err := syntax.NewParser().Parse(strings.NewReader(prelude), "")
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	if err := r.Run(ctx, pre); err != nil {
+		return nil, fmt.Errorf("simulate %s: start in %s: %w", o.User.Name, dir, err)
+	}
+	for _, f := range s.chain(r) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.source(ctx, r, f); err != nil {
+			return nil, err
+		}
+		if r.Exited() {
+			break
+		}
+	}
+	s.res.Vars = map[string]Var{}
+	if !r.Exited() {
+		end, _ := syntax.NewParser().Parse(strings.NewReader(markEnd), "")
+		if err := r.Run(ctx, end); err != nil {
+			return nil, fmt.Errorf("simulate %s: %w", o.User.Name, err)
+		}
+	} else {
+		// exit ended the shell: its variables are gone with it, as for a real login
+		s.res.Problems = append(s.res.Problems, "the shell exited while reading its files; the values are those before exit")
+		for name, v := range s.last {
+			if v != nil {
+				s.res.Vars[name] = Var{Value: *v, Exported: true}
+			}
+		}
+	}
+	if o.Resource && !r.Exited() {
+		s.resource(ctx, r)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
+		// the interpreter lacks some of bash's interactive options; they change no variable
+		if l != "" && !strings.HasPrefix(l, "shopt: unsupported option") {
+			s.res.Problems = append(s.res.Problems, l)
+		}
+	}
+	return s.res, nil
+}
+
+func isShellInternal(name string) bool {
+	switch name {
+	case "UID", "EUID", "GID", "PWD", "OLDPWD", "IFS", "OPTIND", "PS1", "PS2", "PS4", "BASH", "BASH_VERSION", "ZSH_VERSION", "RANDOM", "SECONDS", "LINENO", "PPID", "DIRSTACK", "SHLVL", "_":
+		return true
+	}
+	return false
+}
+
+// chain is the list of files the shell reads itself, in order, for the
+// mode; for "the first of" lists only the first that exists.
+func (s *sim) chain(r *interp.Runner) []string {
+	home := s.o.User.Home
+	first := func(files ...string) []string {
+		for _, f := range files {
+			if s.o.FS.Exists(f) {
+				return []string{f}
+			}
+		}
+		s.res.Files = append(s.res.Files, ChainFile{Path: files[len(files)-1], Missing: true})
+		return nil
+	}
+	var out []string
+	switch s.o.Shell {
+	case "bash":
+		if s.o.Login {
+			out = append(out, "/etc/profile")
+			out = append(out, first(home+"/.bash_profile", home+"/.bash_login", home+"/.profile")...)
+		} else if s.o.Interactive {
+			out = append(out, "/etc/bash.bashrc", home+"/.bashrc")
+		}
+	case "sh":
+		if s.o.Login {
+			out = append(out, "/etc/profile", home+"/.profile")
+		}
+		if s.o.Interactive {
+			if env := r.Vars["ENV"].String(); env != "" && strings.HasPrefix(env, "/") {
+				out = append(out, env)
+			}
+		}
+	case "zsh":
+		zdot := home
+		if v, ok := s.o.Env["ZDOTDIR"]; ok && v != "" {
+			zdot = v
+		}
+		out = append(out, "/etc/zsh/zshenv", zdot+"/.zshenv")
+		if s.o.Login {
+			out = append(out, "/etc/zsh/zprofile", zdot+"/.zprofile")
+		}
+		if s.o.Interactive {
+			out = append(out, "/etc/zsh/zshrc", zdot+"/.zshrc")
+		}
+		if s.o.Login {
+			out = append(out, "/etc/zsh/zlogin", zdot+"/.zlogin")
+		}
+	}
+	return out
+}
+
+// source reads file as the shell's own start-up file.
+func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
+	if !s.o.FS.Exists(file) {
+		s.res.Files = append(s.res.Files, ChainFile{Path: file, Missing: true})
+		return nil
+	}
+	prog, err := syntax.NewParser().Parse(strings.NewReader("source "+quote(file)), "")
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	s.push(-1)
+	err = r.Run(ctx, prog)
+	s.stack = s.stack[:0]
+	if _, ok := interp.IsExitStatus(err); ok || err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("simulate %s: %w", file, err)
+}
+
+// resource sources each file that changed PATH once more, in a copy of
+// the shell, and reports those after which PATH is longer.
+func (s *sim) resource(ctx context.Context, r *interp.Runner) {
+	s.quiet = true
+	defer func() { s.quiet = false }()
+	before := r.Vars["PATH"].String()
+	for _, f := range s.res.Files {
+		if !f.pathStep {
+			continue
+		}
+		sub := r.Subshell()
+		prog, err := syntax.NewParser().Parse(strings.NewReader("source "+quote(f.Path)), "")
+		if err != nil {
+			continue
+		}
+		s.push(-1)
+		_ = sub.Run(ctx, prog)
+		s.stack = s.stack[:0]
+		after := sub.Vars["PATH"].String()
+		if v, ok := sub.Vars["PATH"]; !ok || !v.IsSet() {
+			after = before
+		}
+		if len(after) > len(before) {
+			s.res.Regrows = append(s.res.Regrows, Regrow{File: f.Path, Before: before, After: after})
+		}
+	}
+}
+
+func (s *sim) push(id int) { s.stack = append(s.stack, frame{id: id}) }
+
+// current is the statement running now.
+func (s *sim) current() site {
+	for i := len(s.stack) - 1; i >= 0; i-- {
+		if id := s.stack[i].id; id >= 0 {
+			return s.sites[id]
+		}
+	}
+	return site{}
+}
+
+// check records the tracked variables that changed since the last check,
+// as made by the statement at st.
+func (s *sim) check(env expand.Environ, st site, deps []string) {
+	if s.quiet {
+		return
+	}
+	// Each yields a variable once per scope it is in, outer scopes first
+	cur := make(map[string]expand.Variable, len(s.last))
+	env.Each(func(name string, v expand.Variable) bool {
+		if s.o.Track(name) && !isShellInternal(name) && v.Kind != expand.NameRef {
+			cur[name] = v
+		}
+		return true
+	})
+	names := make([]string, 0, len(cur)+len(s.last))
+	for name := range cur {
+		names = append(names, name)
+	}
+	for name := range s.last {
+		if _, ok := cur[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v, ok := cur[name]
+		old := s.last[name]
+		if !ok || !v.IsSet() {
+			if old != nil {
+				s.record(name, nil, st, deps)
+			}
+			continue
+		}
+		if val := v.String(); old == nil || *old != val {
+			s.record(name, &val, st, deps)
+		}
+	}
+}
+
+func (s *sim) record(name string, val *string, st site, deps []string) {
+	s.res.Steps = append(s.res.Steps, Step{Var: name, File: st.file, Line: st.line, Before: s.last[name], After: val, DependsOn: slices.Clone(deps)})
+	s.last[name] = val
+	if name == "PATH" {
+		for i := range s.res.Files {
+			if s.res.Files[i].Path == st.file {
+				s.res.Files[i].pathStep = true
+			}
+		}
+	}
+}
+
+func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
+	switch args[0] {
+	case "source", ".":
+		if len(args) < 2 {
+			return args, nil
+		}
+		file := args[1]
+		if !strings.Contains(file, "/") {
+			// POSIX: a name without a slash is searched on PATH, bash then looks in the current directory
+			hc := interp.HandlerCtx(ctx)
+			if p, ok := s.lookPath(hc.Env, file); ok {
+				file = p
+			} else {
+				file = path.Join(hc.Dir, file)
+			}
+		} else if !path.IsAbs(file) {
+			file = path.Join(interp.HandlerCtx(ctx).Dir, file)
+		}
+		st := s.current()
+		from := ""
+		if st.file != "" {
+			from = fmt.Sprintf("%s:%d", st.file, st.line)
+		}
+		cf := ChainFile{Path: file, From: from}
+		if !s.o.FS.Exists(file) {
+			cf.Missing = true
+		}
+		if !s.quiet {
+			s.res.Files = append(s.res.Files, cf)
+		}
+		s.pending = file
+		return append([]string{args[0], file}, args[2:]...), nil
+	case "command":
+		if len(args) > 2 && (args[1] == "-v" || args[1] == "-V") {
+			return append([]string{markLookup, args[1]}, args[2:]...), nil
+		}
+	case "type":
+		return append([]string{markLookup, "-t"}, args[1:]...), nil
+	case "umask":
+		if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+			if m, err := strconv.ParseUint(args[1], 8, 32); err == nil {
+				st := s.current()
+				if !s.quiet {
+					s.res.Umask = &Umask{Value: uint32(m), File: st.file, Line: st.line}
+				}
+			}
+		}
+		return []string{":"}, nil
+	case "exec":
+		if len(args) > 1 {
+			s.unresolved(strings.Join(args[1:], " "))
+			return []string{"exit", "0"}, nil
+		}
+	}
+	return args, nil
+}
+
+func (s *sim) unresolved(cmd string) {
+	if s.quiet {
+		return
+	}
+	if len(cmd) > 200 {
+		cmd = cmd[:200] + "…"
+	}
+	st := s.current()
+	s.res.Unresolved = append(s.res.Unresolved, Unresolved{File: st.file, Line: st.line, Command: cmd})
+	if n := len(s.stack); n > 0 {
+		s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, fmt.Sprintf("%s:%d: %s", st.file, st.line, cmd))
+	}
+}
+
+func status(n int) error {
+	if n == 0 {
+		return nil
+	}
+	return interp.NewExitStatus(uint8(n))
+}
+
+func (s *sim) exec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		hc := interp.HandlerCtx(ctx)
+		switch args[0] {
+		case markBefore, markAfter:
+			id, _ := strconv.Atoi(args[1])
+			if args[0] == markBefore {
+				s.check(hc.Env, s.current(), nil)
+				s.push(id)
+				return status(hc.LastExitStatus)
+			}
+			// pop to this statement: return, break and exit skip the after-markers of the ones inside it
+			i := len(s.stack) - 1
+			for i >= 0 && s.stack[i].id != id {
+				i--
+			}
+			if i < 0 {
+				return status(hc.LastExitStatus)
+			}
+			var deps []string
+			for _, f := range s.stack[i:] {
+				deps = append(deps, f.unresolved...)
+			}
+			s.stack = s.stack[:i]
+			s.check(hc.Env, s.sites[id], deps)
+			if n := len(s.stack); n > 0 {
+				s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, deps...)
+			}
+			return status(hc.LastExitStatus)
+		case markLookup:
+			return s.lookup(hc, args[1], args[2:])
+		case markEnd:
+			hc.Env.Each(func(name string, v expand.Variable) bool {
+				switch {
+				case !v.IsSet():
+					delete(s.res.Vars, name)
+				case v.Kind != expand.NameRef && !isShellInternal(name):
+					s.res.Vars[name] = Var{Value: v.String(), Exported: v.Exported}
+				}
+				return true
+			})
+			return nil
+		}
+		out, code, ok := s.answer(hc, args)
+		if !ok {
+			s.unresolved(strings.Join(args, " "))
+			if _, found := s.lookPath(hc.Env, args[0]); !found && !strings.Contains(args[0], "/") {
+				return interp.NewExitStatus(127)
+			}
+			return nil
+		}
+		io.WriteString(hc.Stdout, out)
+		return status(code)
+	}
+}
+
+// lookPath finds an executable on the simulated PATH under the root.
+func (s *sim) lookPath(env expand.Environ, name string) (string, bool) {
+	if strings.Contains(name, "/") {
+		fi, err := s.o.FS.Stat(name)
+		return name, err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+	}
+	for _, dir := range strings.Split(env.Get("PATH").String(), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := path.Join(dir, name)
+		if fi, err := s.o.FS.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// lookup answers command -v/-V and type against the simulated PATH.
+func (s *sim) lookup(hc interp.HandlerContext, flag string, names []string) error {
+	code := 0
+	for _, n := range names {
+		if strings.HasPrefix(n, "-") && flag == "-t" {
+			switch n {
+			case "-t", "-p", "-P", "-a", "-f":
+				flag = n
+			}
+			continue
+		}
+		kind, where := "", ""
+		switch {
+		case isBuiltin(n):
+			kind, where = "builtin", n
+		default:
+			if p, ok := s.lookPath(hc.Env, n); ok {
+				kind, where = "file", p
+			}
+		}
+		if kind == "" {
+			code = 1
+			continue
+		}
+		switch flag {
+		case "-v":
+			fmt.Fprintln(hc.Stdout, where)
+		case "-V":
+			if kind == "builtin" {
+				fmt.Fprintf(hc.Stdout, "%s is a shell builtin\n", n)
+			} else {
+				fmt.Fprintf(hc.Stdout, "%s is %s\n", n, where)
+			}
+		case "-t":
+			fmt.Fprintln(hc.Stdout, kind)
+		case "-p", "-P":
+			if kind == "file" {
+				fmt.Fprintln(hc.Stdout, where)
+			}
+		default:
+			fmt.Fprintf(hc.Stdout, "%s is %s\n", n, where)
+		}
+	}
+	return status(code)
+}
+
+func isBuiltin(name string) bool {
+	switch name {
+	case ":", ".", "[", "alias", "bg", "break", "builtin", "cd", "command", "continue", "declare", "dirs", "echo", "eval", "exec", "exit", "export", "false", "fg", "getopts", "hash", "jobs", "kill", "let", "local", "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly", "return", "set", "shift", "shopt", "source", "test", "times", "trap", "true", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait":
+		return true
+	}
+	return false
+}
+
+// answer runs the commands whose output depends only on the identity and
+// the host.
+func (s *sim) answer(hc interp.HandlerContext, args []string) (string, int, bool) {
+	u := s.o.User
+	name := path.Base(args[0])
+	switch name {
+	case "whoami":
+		return u.Name + "\n", 0, true
+	case "id":
+		return s.id(args[1:])
+	case "uname":
+		return s.uname(args[1:]), 0, true
+	case "hostname":
+		if len(args) == 1 || args[1] == "-s" || args[1] == "--short" {
+			h := s.o.Host.Hostname
+			if args[len(args)-1] == "-s" || args[len(args)-1] == "--short" {
+				h, _, _ = strings.Cut(h, ".")
+			}
+			return h + "\n", 0, true
+		}
+	case "dirname":
+		if len(args) > 1 {
+			var b strings.Builder
+			for _, a := range args[1:] {
+				b.WriteString(path.Dir(a) + "\n")
+			}
+			return b.String(), 0, true
+		}
+	case "basename":
+		if len(args) == 2 || len(args) == 3 && !strings.HasPrefix(args[1], "-") {
+			b := path.Base(args[1])
+			if len(args) == 3 && b != args[2] {
+				b = strings.TrimSuffix(b, args[2])
+			}
+			return b + "\n", 0, true
+		}
+	case "which":
+		var b strings.Builder
+		code := 0
+		for _, a := range args[1:] {
+			if p, ok := s.lookPath(hc.Env, a); ok {
+				b.WriteString(p + "\n")
+			} else {
+				code = 1
+			}
+		}
+		return b.String(), code, true
+	case "true":
+		return "", 0, true
+	case "false":
+		return "", 1, true
+	}
+	return "", 0, false
+}
+
+func (s *sim) id(args []string) (string, int, bool) {
+	u := s.o.User
+	var flag string
+	names := false
+	for _, a := range args {
+		switch a {
+		case "-u", "-g", "-G", "--user", "--group", "--groups":
+			flag = a[len(a)-1:]
+			if a == "--user" {
+				flag = "u"
+			} else if a == "--group" {
+				flag = "g"
+			} else if a == "--groups" || a == "-G" {
+				flag = "G"
+			}
+		case "-n", "--name":
+			names = true
+		case "-un", "-nu":
+			flag, names = "u", true
+		case "-gn", "-ng":
+			flag, names = "g", true
+		case "-Gn", "-nG":
+			flag, names = "G", true
+		default:
+			if a != u.Name {
+				return "", 0, false // another user's id: not answered
+			}
+		}
+	}
+	switch flag {
+	case "u":
+		if names {
+			return u.Name + "\n", 0, true
+		}
+		return strconv.Itoa(u.UID) + "\n", 0, true
+	case "g":
+		if names {
+			return u.GroupName + "\n", 0, true
+		}
+		return strconv.Itoa(u.GID) + "\n", 0, true
+	case "G":
+		var f []string
+		for _, g := range u.Groups {
+			if names {
+				f = append(f, g.Name)
+			} else {
+				f = append(f, strconv.Itoa(g.GID))
+			}
+		}
+		return strings.Join(f, " ") + "\n", 0, true
+	case "":
+		if names {
+			return "", 1, true
+		}
+		var f []string
+		for _, g := range u.Groups {
+			f = append(f, fmt.Sprintf("%d(%s)", g.GID, g.Name))
+		}
+		return fmt.Sprintf("uid=%d(%s) gid=%d(%s) groups=%s\n", u.UID, u.Name, u.GID, u.GroupName, strings.Join(f, ",")), 0, true
+	}
+	return "", 0, false
+}
+
+func (s *sim) uname(args []string) string {
+	h := s.o.Host
+	if len(args) == 0 {
+		return h.Sysname + "\n"
+	}
+	var f []string
+	for _, a := range args {
+		switch a {
+		case "-a", "--all":
+			return strings.Join([]string{h.Sysname, h.Hostname, h.Release, h.Version, h.Machine, "GNU/Linux"}, " ") + "\n"
+		case "-s", "--kernel-name":
+			f = append(f, h.Sysname)
+		case "-n", "--nodename":
+			f = append(f, h.Hostname)
+		case "-r", "--kernel-release":
+			f = append(f, h.Release)
+		case "-v", "--kernel-version":
+			f = append(f, h.Version)
+		case "-m", "-p", "-i", "--machine":
+			f = append(f, h.Machine)
+		case "-o", "--operating-system":
+			f = append(f, "GNU/Linux")
+		}
+	}
+	return strings.Join(f, " ") + "\n"
+}
+
+// rwc is an in-memory file for the interpreter: the marked program of a
+// sourced file, or a sink for writes, which never reach the host.
+type rwc struct{ io.Reader }
+
+func (rwc) Write(p []byte) (int, error) { return len(p), nil }
+func (rwc) Close() error                { return nil }
+
+func (s *sim) open(ctx context.Context, p string, flag int, _ os.FileMode) (io.ReadWriteCloser, error) {
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 || p == "/dev/null" {
+		return rwc{strings.NewReader("")}, nil
+	}
+	fi, err := s.o.FS.Stat(p)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapErrno(err)}
+	}
+	if !s.may(fi, 4) {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
+	}
+	data, err := s.o.FS.ReadFile(p)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapErrno(err)}
+	}
+	if p != s.pending {
+		return rwc{bytes.NewReader(data)}, nil
+	}
+	s.pending = ""
+	marked, err := s.mark(p, data)
+	if err != nil {
+		if !s.quiet {
+			s.res.Problems = append(s.res.Problems, err.Error())
+		}
+		return nil, err
+	}
+	return rwc{bytes.NewReader(marked)}, nil
+}
+
+func unwrapErrno(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (s *sim) stat(_ context.Context, p string, follow bool) (fs.FileInfo, error) {
+	if follow {
+		return s.o.FS.Stat(p)
+	}
+	return s.o.FS.Lstat(p)
+}
+
+func (s *sim) access(_ context.Context, p string, mode interp.AccessMode) error {
+	fi, err := s.o.FS.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !s.may(fi, uint32(mode)) {
+		return fs.ErrPermission
+	}
+	return nil
+}
+
+// may reports whether the user may access fi for want (access(2) bits).
+func (s *sim) may(fi fs.FileInfo, want uint32) bool {
+	u := s.o.User
+	if u.UID == 0 {
+		if want&1 != 0 && !fi.IsDir() {
+			return fi.Mode()&0o111 != 0
+		}
+		return true
+	}
+	uid, gid := owner(fi)
+	perm := uint32(fi.Mode().Perm())
+	switch {
+	case uid == u.UID:
+		perm >>= 6
+	case gid == u.GID || slices.ContainsFunc(u.Groups, func(g Group) bool { return g.GID == gid }):
+		perm >>= 3
+	}
+	return perm&want == want
+}
+
+// mark parses a file and puts the markers around its statements.
+func (s *sim) mark(file string, data []byte) ([]byte, error) {
+	prog, err := syntax.NewParser().Parse(bytes.NewReader(data), file)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s", err) // the error names file:line:col
+	}
+	prog.Stmts = s.markStmts(file, prog.Stmts)
+	var buf bytes.Buffer
+	if err := syntax.NewPrinter().Print(&buf, prog); err != nil {
+		return nil, fmt.Errorf("simulate %s: %w", file, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func word(s string) *syntax.Word {
+	return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}}
+}
+
+func marker(name string, id int) *syntax.Stmt {
+	return &syntax.Stmt{Cmd: &syntax.CallExpr{Args: []*syntax.Word{word(name), word(strconv.Itoa(id))}}}
+}
+
+func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
+	out := make([]*syntax.Stmt, 0, 3*len(stmts))
+	for _, st := range stmts {
+		if st.Background || st.Coprocess {
+			out = append(out, st)
+			continue
+		}
+		id := len(s.sites)
+		s.sites = append(s.sites, site{file, int(st.Pos().Line())})
+		s.markCmd(file, st.Cmd)
+		out = append(out, marker(markBefore, id), st, marker(markAfter, id))
+	}
+	return out
+}
+
+// markCmd marks the statements inside compound commands. Subshells,
+// command substitutions and pipelines run in a copy of the shell, whose
+// changes do not last; they are left as they are.
+func (s *sim) markCmd(file string, c syntax.Command) {
+	switch c := c.(type) {
+	case *syntax.Block:
+		c.Stmts = s.markStmts(file, c.Stmts)
+	case *syntax.IfClause:
+		for ; c != nil; c = c.Else {
+			c.Cond = s.markStmts(file, c.Cond)
+			c.Then = s.markStmts(file, c.Then)
+		}
+	case *syntax.WhileClause:
+		c.Cond = s.markStmts(file, c.Cond)
+		c.Do = s.markStmts(file, c.Do)
+	case *syntax.ForClause:
+		c.Do = s.markStmts(file, c.Do)
+	case *syntax.CaseClause:
+		for _, it := range c.Items {
+			it.Stmts = s.markStmts(file, it.Stmts)
+		}
+	case *syntax.FuncDecl:
+		if c.Body != nil {
+			s.markCmd(file, c.Body.Cmd)
+		}
+	case *syntax.BinaryCmd:
+		if c.Op == syntax.AndStmt || c.Op == syntax.OrStmt {
+			s.markCmd(file, c.X.Cmd)
+			s.markCmd(file, c.Y.Cmd)
+		}
+	}
+}
