@@ -1,0 +1,237 @@
+// Package hostenv describes a host's Go environment as the go command of
+// each login user sees it, with where every value comes from: the login
+// chain (file:line), the Go env file (`go env -w`), $GOROOT/go.env or the
+// go command's built-in default. It takes snapshots of that state and
+// compares them.
+package hostenv
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
+	"github.com/gotrail/gotrail/internal/shellchain"
+)
+
+// Variables are the settings of the go command that gotrail reports.
+var Variables = []string{
+	"CC", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_ENABLED", "CGO_FFLAGS", "CGO_LDFLAGS", "CXX",
+	"GO111MODULE", "GOAUTH", "GOBIN", "GOCACHE", "GOCACHEPROG", "GODEBUG", "GOENV", "GOEXPERIMENT",
+	"GOFIPS140", "GOFLAGS", "GOINSECURE", "GOMODCACHE", "GONOPROXY", "GONOSUMCHECK", "GONOSUMDB", "GOPATH",
+	"GOPRIVATE", "GOPROXY", "GOROOT", "GOSUMDB", "GOTELEMETRY", "GOTMPDIR", "GOTOOLCHAIN", "GOVCS", "GOWORK",
+}
+
+// Tracked says which variables a login simulation for the Go environment
+// records steps for.
+func Tracked(name string) bool {
+	return name == "PATH" || name == "HOME" || name == "XDG_CONFIG_HOME" || name == "XDG_CACHE_HOME" ||
+		slices.Contains(Variables, name)
+}
+
+// Source is where a value comes from.
+type Source struct {
+	// Kind is login (the login chain or pam_env), goenv (the Go env file
+	// that `go env -w` writes), go.env ($GOROOT/go.env), binary (where the
+	// go binary is) or default (the go command's built-in default).
+	Kind string `json:"kind"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+}
+
+func (s Source) String() string {
+	switch {
+	case s.File != "" && s.Line > 0:
+		return s.File + ":" + itoa(s.Line)
+	case s.File != "":
+		return s.File
+	}
+	return s.Kind
+}
+
+// Value is a setting and its source.
+type Value struct {
+	Value  string `json:"value"`
+	Source Source `json:"source"`
+}
+
+// EnvFileEntry is one KEY=VALUE line of a Go env file.
+type EnvFileEntry struct {
+	Value string
+	Line  int
+}
+
+// ReadGoEnvFile reads a Go env file as the go command does: KEY=VALUE
+// lines whose key starts with A-Z, nothing trimmed or unquoted, the last
+// line for a key winning.
+func ReadGoEnvFile(h hostfs.FS, file string) (map[string]EnvFileEntry, error) {
+	data, err := h.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]EnvFileEntry{}
+	for n, line := range bytes.Split(data, []byte("\n")) {
+		i := bytes.IndexByte(line, '=')
+		if i < 0 || line[0] < 'A' || 'Z' < line[0] {
+			continue
+		}
+		m[string(line[:i])] = EnvFileEntry{Value: string(line[i+1:]), Line: n + 1}
+	}
+	return m, nil
+}
+
+// GoBinary is a go command found on a PATH or in the usual places.
+type GoBinary struct {
+	Path    string `json:"path"`
+	Real    string `json:"real"`
+	Version string `json:"version,omitempty"`
+	GOROOT  string `json:"goroot,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// ReadGoBinary describes the go binary at p: its version from its build
+// information (nothing is run) and the GOROOT it would use, the directory
+// above its bin when that holds a toolchain.
+func ReadGoBinary(h hostfs.FS, p string) GoBinary {
+	b := GoBinary{Path: p}
+	real, err := h.Resolve(p)
+	if err != nil {
+		b.Error = err.Error()
+		return b
+	}
+	b.Real = real
+	if info, err := buildinfo.ReadFile(h.Abs(real)); err == nil {
+		b.Version = info.GoVersion
+	} else {
+		b.Error = "build information: " + err.Error()
+	}
+	if dir := path.Dir(real); path.Base(dir) == "bin" {
+		root := path.Dir(dir)
+		if h.IsDir(root+"/pkg/tool") || h.IsDir(root+"/src/runtime") || h.Exists(root+"/go.env") {
+			b.GOROOT = root
+		}
+	}
+	return b
+}
+
+// LookPath finds name on a PATH under the root.
+func LookPath(h hostfs.FS, pathList, name string) (string, bool) {
+	for _, dir := range strings.Split(pathList, ":") {
+		if !strings.HasPrefix(dir, "/") {
+			continue
+		}
+		p := path.Join(dir, name)
+		if fi, err := h.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// GoEnv resolves what the go command found first on the login's PATH would
+// use for each of Variables, in the go command's order: the environment,
+// then the Go env file, then $GOROOT/go.env, then its defaults.
+func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
+	out := map[string]Value{}
+	login := func(name string) (Value, bool) {
+		v, ok := res.Vars[name]
+		if !ok || !v.Exported {
+			return Value{}, false
+		}
+		src := Source{Kind: "login"}
+		if steps := res.StepsOf(name); len(steps) > 0 {
+			last := steps[len(steps)-1]
+			src.File, src.Line = last.File, last.Line
+		}
+		return Value{Value: v.Value, Source: src}, true
+	}
+	for _, name := range Variables {
+		if v, ok := login(name); ok {
+			out[name] = v
+		}
+	}
+	home := res.Vars["HOME"].Value
+
+	// GOENV: the environment, else $XDG_CONFIG_HOME/go/env, else ~/.config/go/env
+	if _, ok := out["GOENV"]; !ok {
+		cfg := home + "/.config"
+		if x, ok := res.Vars["XDG_CONFIG_HOME"]; ok && x.Exported && strings.HasPrefix(x.Value, "/") {
+			cfg = x.Value
+		}
+		out["GOENV"] = Value{Value: cfg + "/go/env", Source: Source{Kind: "default"}}
+	}
+	if envFile := out["GOENV"].Value; envFile != "off" {
+		if m, err := ReadGoEnvFile(h, envFile); err == nil {
+			for k, e := range m {
+				if _, set := out[k]; !set && k != "GOENV" {
+					out[k] = Value{Value: e.Value, Source: Source{Kind: "goenv", File: envFile, Line: e.Line}}
+				}
+			}
+		}
+	}
+
+	var bin *GoBinary
+	pathList := res.Vars["PATH"].Value
+	if p, ok := LookPath(h, pathList, "go"); ok {
+		b := ReadGoBinary(h, p)
+		bin = &b
+	}
+	if _, ok := out["GOROOT"]; !ok && bin != nil && bin.GOROOT != "" {
+		out["GOROOT"] = Value{Value: bin.GOROOT, Source: Source{Kind: "binary", File: bin.Path}}
+	}
+	if gr, ok := out["GOROOT"]; ok {
+		if m, err := ReadGoEnvFile(h, gr.Value+"/go.env"); err == nil {
+			for k, e := range m {
+				if _, set := out[k]; !set && k != "GOROOT" {
+					out[k] = Value{Value: e.Value, Source: Source{Kind: "go.env", File: gr.Value + "/go.env", Line: e.Line}}
+				}
+			}
+		}
+	}
+
+	def := func(k, v string) {
+		if _, ok := out[k]; !ok {
+			out[k] = Value{Value: v, Source: Source{Kind: "default"}}
+		}
+	}
+	def("GOPATH", home+"/go")
+	gopath, _, _ := strings.Cut(out["GOPATH"].Value, ":")
+	def("GOMODCACHE", gopath+"/pkg/mod")
+	cache := home + "/.cache"
+	if x, ok := res.Vars["XDG_CACHE_HOME"]; ok && x.Exported && strings.HasPrefix(x.Value, "/") {
+		cache = x.Value
+	}
+	def("GOCACHE", cache+"/go-build")
+	def("GOPROXY", "https://proxy.golang.org,direct")
+	def("GOSUMDB", "sum.golang.org")
+	def("GOTOOLCHAIN", "auto")
+	def("GONOPROXY", out["GOPRIVATE"].Value)
+	def("GONOSUMDB", out["GOPRIVATE"].Value)
+	def("GOFLAGS", "")
+	def("GOINSECURE", "")
+	def("GOPRIVATE", "")
+	cgo := "0"
+	if _, ok := LookPath(h, pathList, "gcc"); ok {
+		cgo = "1"
+	}
+	def("CGO_ENABLED", cgo)
+	def("CC", "gcc")
+	def("CXX", "g++")
+	return out, bin
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

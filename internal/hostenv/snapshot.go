@@ -1,0 +1,256 @@
+package hostenv
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
+	"github.com/gotrail/gotrail/internal/shellchain"
+)
+
+// Snapshot is the state of a host's Go environment at one time.
+type Snapshot struct {
+	Format     int         `json:"format"`
+	Host       string      `json:"host"`
+	Kernel     string      `json:"kernel"`
+	Arch       string      `json:"arch"`
+	Time       time.Time   `json:"time"`
+	TakenBy    TakenBy     `json:"taken_by"`
+	Root       string      `json:"root,omitempty"`
+	Toolchains []Toolchain `json:"toolchains"`
+	Users      []UserEnv   `json:"users"`
+}
+
+// TakenBy is who took a snapshot.
+type TakenBy struct {
+	UID      int    `json:"uid"`
+	Name     string `json:"name,omitempty"`
+	LoginUID *int   `json:"login_uid,omitempty"`
+	Login    string `json:"login,omitempty"`
+}
+
+// Toolchain is a go binary and the tree of its GOROOT.
+type Toolchain struct {
+	GoBinary
+	// Digest is dirhash's h1: over the GOROOT's files (symbolic links by
+	// their target), so a changed, added or removed file changes it.
+	Digest string   `json:"digest,omitempty"`
+	Files  int      `json:"files,omitempty"`
+	OnPath []string `json:"on_path_of,omitempty"` // the users whose login PATH has it
+}
+
+// UserEnv is one login user's Go environment.
+type UserEnv struct {
+	Name       string                  `json:"name"`
+	UID        int                     `json:"uid"`
+	Shell      string                  `json:"shell"`
+	Mode       string                  `json:"mode"`
+	Go         *GoBinary               `json:"go"`
+	Env        map[string]Value        `json:"env"`
+	Path       []PathEntry             `json:"path"`
+	Chain      []ChainFileState        `json:"chain"`
+	Unresolved []shellchain.Unresolved `json:"unresolved,omitempty"`
+	Problems   []string                `json:"problems,omitempty"`
+}
+
+// PathEntry is a directory of a login PATH.
+type PathEntry struct {
+	Dir    string `json:"dir"`
+	Exists bool   `json:"exists"`
+	Owner  string `json:"owner,omitempty"`
+	Group  string `json:"group,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	Go     string `json:"go,omitempty"` // a go command in it
+}
+
+// ChainFileState is a file of the login chain.
+type ChainFileState struct {
+	Path   string `json:"path"`
+	From   string `json:"from,omitempty"`
+	Exists bool   `json:"exists"`
+	Owner  string `json:"owner,omitempty"`
+	Group  string `json:"group,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Owners names uids and gids.
+type Owners interface {
+	UserName(uint32) (string, bool)
+	GroupName(uint32) (string, bool)
+}
+
+// Inspect simulates u's login (login and interactive, as an SSH session
+// is) and describes the Go environment it gives.
+func Inspect(ctx context.Context, h hostfs.FS, u shellchain.User, host shellchain.HostInfo, names Owners) (UserEnv, *shellchain.Result, error) {
+	res, err := shellchain.Simulate(ctx, shellchain.Options{FS: h, User: u, Login: true, Interactive: true, Host: host, Track: Tracked, Resource: true})
+	if err != nil {
+		return UserEnv{}, nil, err
+	}
+	env, bin := GoEnv(h, res)
+	ue := UserEnv{Name: u.Name, UID: u.UID, Shell: res.Shell, Mode: res.Mode, Go: bin, Env: env, Unresolved: res.Unresolved, Problems: res.Problems}
+	for _, dir := range strings.Split(res.Vars["PATH"].Value, ":") {
+		pe := PathEntry{Dir: dir}
+		if fi, err := h.Stat(dir); err == nil && fi.IsDir() {
+			pe.Exists = true
+			pe.Owner, pe.Group = ownerNames(fi, names)
+			pe.Mode = modeString(fi)
+			if p, ok := LookPath(h, dir, "go"); ok {
+				pe.Go = p
+			}
+		}
+		ue.Path = append(ue.Path, pe)
+	}
+	seen := map[string]bool{}
+	for _, f := range res.Files {
+		key := f.Path + "\x00" + f.From
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		cs := ChainFileState{Path: f.Path, From: f.From}
+		if fi, err := h.Stat(f.Path); err == nil {
+			cs.Exists = true
+			cs.Owner, cs.Group = ownerNames(fi, names)
+			cs.Mode = modeString(fi)
+			if data, err := h.ReadFile(f.Path); err == nil {
+				sum := sha256.Sum256(data)
+				cs.SHA256 = hex.EncodeToString(sum[:])
+			}
+		}
+		ue.Chain = append(ue.Chain, cs)
+	}
+	return ue, res, nil
+}
+
+func modeString(fi fs.FileInfo) string { return fmt.Sprintf("%04o", uint32(fi.Mode().Perm())|sticky(fi)) }
+
+func sticky(fi fs.FileInfo) uint32 {
+	if fi.Mode()&fs.ModeSticky != 0 {
+		return 0o1000
+	}
+	return 0
+}
+
+// Stat returns a file's owner uid and gid.
+func Stat(fi fs.FileInfo) (uid, gid uint32) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid, st.Gid
+	}
+	return ^uint32(0), ^uint32(0)
+}
+
+func ownerNames(fi fs.FileInfo, names Owners) (string, string) {
+	uid, gid := Stat(fi)
+	u, ok := names.UserName(uid)
+	if !ok {
+		u = strconv.FormatUint(uint64(uid), 10)
+	}
+	g, ok := names.GroupName(gid)
+	if !ok {
+		g = strconv.FormatUint(uint64(gid), 10)
+	}
+	return u, g
+}
+
+// Digest hashes the GOROOT tree at root in parallel and returns its h1:
+// digest (dirhash.Hash1's format) and the number of files.
+func Digest(ctx context.Context, h hostfs.FS, goroot string) (string, int, error) {
+	base := h.Abs(goroot)
+	type entry struct {
+		name string
+		sum  [32]byte
+		err  error
+	}
+	var entries []*entry
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(base, p)
+		entries = append(entries, &entry{name: filepath.ToSlash(rel)})
+		return nil
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("digest %s: %w", goroot, err)
+	}
+	work := make(chan *entry)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64<<10)
+			for e := range work {
+				e.sum, e.err = hashFile(filepath.Join(base, e.name), buf)
+			}
+		}()
+	}
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- e
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
+	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
+	sum := sha256.New()
+	for _, e := range entries {
+		if e.err != nil {
+			return "", 0, fmt.Errorf("digest %s: %w", path.Join(goroot, e.name), e.err)
+		}
+		fmt.Fprintf(sum, "%x  %s\n", e.sum, e.name)
+	}
+	return "h1:" + base64.StdEncoding.EncodeToString(sum.Sum(nil)), len(entries), nil
+}
+
+func hashFile(p string, buf []byte) ([32]byte, error) {
+	var out [32]byte
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return out, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		t, err := os.Readlink(p)
+		if err != nil {
+			return out, err
+		}
+		return sha256.Sum256([]byte("symlink " + t)), nil
+	}
+	if !fi.Mode().IsRegular() {
+		return sha256.Sum256([]byte("special " + fi.Mode().String())), nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return out, err
+	}
+	defer f.Close()
+	s := sha256.New()
+	if _, err := io.CopyBuffer(s, f, buf); err != nil {
+		return out, err
+	}
+	copy(out[:], s.Sum(nil))
+	return out, nil
+}

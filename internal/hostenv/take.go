@@ -1,0 +1,148 @@
+package hostenv
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gotrail/gotrail/internal/enrich"
+	"github.com/gotrail/gotrail/internal/hostfs"
+	"github.com/gotrail/gotrail/internal/rules"
+	"github.com/gotrail/gotrail/internal/shellchain"
+)
+
+// Host is what a snapshot or a check looks at: the host under Root, its
+// login users and their simulated logins.
+type Host struct {
+	FS      hostfs.FS
+	Info    shellchain.HostInfo
+	Names   *enrich.Names
+	Found   *rules.Host
+	Users   []UserEnv
+	Results []*shellchain.Result // the simulations, one per user
+	Logins  []shellchain.User
+}
+
+// Load reads the host under root and simulates the login of each login
+// user, or of only the named ones.
+func Load(ctx context.Context, root, hostname string, only []string) (*Host, error) {
+	h := hostfs.New(root)
+	found, err := rules.Discover(root, nil)
+	if err != nil {
+		return nil, err
+	}
+	host := &Host{FS: h, Info: HostInfo(h, hostname), Names: enrich.NewNames(root), Found: found}
+	var names []string
+	for _, u := range found.Users {
+		names = append(names, u.Name)
+	}
+	if len(only) > 0 {
+		names = only
+	}
+	for _, name := range names {
+		u, err := shellchain.LookupUser(h, name)
+		if err != nil {
+			return nil, err
+		}
+		ue, res, err := Inspect(ctx, h, u, host.Info, host.Names)
+		if err != nil {
+			return nil, err
+		}
+		host.Users = append(host.Users, ue)
+		host.Results = append(host.Results, res)
+		host.Logins = append(host.Logins, u)
+	}
+	return host, nil
+}
+
+// HostInfo is what uname and hostname say; for another root, the host
+// name comes from its /etc/hostname.
+func HostInfo(h hostfs.FS, hostname string) shellchain.HostInfo {
+	var info shellchain.HostInfo
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		info = shellchain.HostInfo{
+			Hostname: unix.ByteSliceToString(u.Nodename[:]),
+			Sysname:  unix.ByteSliceToString(u.Sysname[:]),
+			Release:  unix.ByteSliceToString(u.Release[:]),
+			Version:  unix.ByteSliceToString(u.Version[:]),
+			Machine:  unix.ByteSliceToString(u.Machine[:]),
+		}
+	}
+	if h.Root != "/" {
+		if data, err := h.ReadFile("/etc/hostname"); err == nil {
+			info.Hostname = strings.TrimSpace(string(data))
+		}
+	}
+	if hostname != "" {
+		info.Hostname = hostname
+	}
+	return info
+}
+
+// Toolchains are the go binaries on the users' PATHs and in the usual
+// places, one per real binary.
+func (host *Host) Toolchains() []Toolchain {
+	var out []Toolchain
+	add := func(p, user string) {
+		b := ReadGoBinary(host.FS, p)
+		i := slices.IndexFunc(out, func(t Toolchain) bool { return t.Real == b.Real && b.Real != "" })
+		if i < 0 {
+			out = append(out, Toolchain{GoBinary: b})
+			i = len(out) - 1
+		}
+		if user != "" && !slices.Contains(out[i].OnPath, user) {
+			out[i].OnPath = append(out[i].OnPath, user)
+		}
+	}
+	for _, ue := range host.Users {
+		for _, pe := range ue.Path {
+			if pe.Go != "" {
+				add(pe.Go, ue.Name)
+			}
+		}
+	}
+	for _, g := range host.Found.GOROOTs {
+		add(g.Path+"/bin/go", "")
+	}
+	return out
+}
+
+// Take makes a snapshot of the host, hashing each toolchain's GOROOT.
+func Take(ctx context.Context, host *Host, now time.Time) (*Snapshot, error) {
+	s := &Snapshot{Format: 1, Host: host.Info.Hostname, Kernel: host.Info.Release, Arch: host.Info.Machine, Time: now.UTC(), Users: host.Users}
+	if host.FS.Root != "/" {
+		s.Root = host.FS.Root
+	}
+	s.TakenBy.UID = os.Getuid()
+	s.TakenBy.Name, _ = enrich.NewNames("/").UserName(uint32(s.TakenBy.UID))
+	if data, err := os.ReadFile("/proc/self/loginuid"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32); err == nil && n != 4294967295 {
+			id := int(n)
+			s.TakenBy.LoginUID = &id
+			s.TakenBy.Login, _ = enrich.NewNames("/").UserName(uint32(n))
+		}
+	}
+	s.Toolchains = host.Toolchains()
+	for i := range s.Toolchains {
+		t := &s.Toolchains[i]
+		if t.GOROOT == "" {
+			continue
+		}
+		d, n, err := Digest(ctx, host.FS, t.GOROOT)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			t.Error = err.Error()
+			continue
+		}
+		t.Digest, t.Files = d, n
+	}
+	return s, nil
+}
