@@ -44,6 +44,7 @@ type FileEntry struct {
 // BuildManifest hashes every file under dir, in parallel.
 func BuildManifest(dir string) ([]FileEntry, error) {
 	var entries []FileEntry
+	var regular []int // indexes of the regular files, to hash
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -66,6 +67,7 @@ func BuildManifest(dir string) ([]FileEntry, error) {
 		case fi.Mode().IsRegular():
 			e.Mode = unixMode(fi.Mode())
 			e.Size = fi.Size()
+			regular = append(regular, len(entries))
 		default:
 			e.Mode = fi.Mode().Type().String()
 		}
@@ -85,9 +87,6 @@ func BuildManifest(dir string) ([]FileEntry, error) {
 			defer wg.Done()
 			for i := range work {
 				e := &entries[i]
-				if e.Mode == "symlink" || !strings.HasPrefix(e.Mode, "0") {
-					continue
-				}
 				sum, n, err := hashFile(filepath.Join(dir, filepath.FromSlash(e.Path)))
 				if err != nil {
 					mu.Lock()
@@ -99,7 +98,7 @@ func BuildManifest(dir string) ([]FileEntry, error) {
 			}
 		}()
 	}
-	for i := range entries {
+	for _, i := range regular {
 		work <- i
 	}
 	close(work)
