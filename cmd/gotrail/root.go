@@ -64,7 +64,8 @@ EXIT STATUS
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())}
 	})
-	cmd.AddCommand(newEventsCmd(&g), newRulesCmd(&g), newVerifyCmd(&g), newWatchCmd(&g), newGenCmd(&g), newPluginCmd(&g), newSetupCmd(&g), newTestAlertCmd(&g))
+	cmd.AddCommand(newEventsCmd(&g), newRulesCmd(&g), newVerifyCmd(&g), newWatchCmd(&g), newGenCmd(&g), newPluginCmd(&g), newSetupCmd(&g), newTestAlertCmd(&g),
+		newExplainCmd(&g), newCheckCmd(&g), newSnapshotCmd(&g), newDiffCmd(&g))
 	return cmd
 }
 
