@@ -383,6 +383,9 @@ func (c *checker) supply(u shellchain.User, ue hostenv.UserEnv) {
 	slices.Sort(names)
 	for _, name := range names {
 		v := ue.Env[name]
+		if v.Source.Kind == "default" {
+			continue // the go command's own default, or derived from another setting that is judged itself
+		}
 		for _, w := range Weaknesses(name, v.Value) {
 			c.add(Finding{ID: w.id, Severity: w.severity, Title: w.title, Detail: w.detail + " (set in " + v.Source.String() + ")",
 				User: u.Name, Variable: name, Where: v.Source.String(), Remediation: w.fix})

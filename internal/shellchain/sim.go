@@ -210,6 +210,7 @@ const (
 	markAfter  = "__gotrail_a"
 	markLookup = "__gotrail_lookup"
 	markEnd    = "__gotrail_end"
+	flagsVar   = "__gotrail_flags"
 )
 
 func quote(s string) string {
@@ -281,6 +282,11 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 		prelude += "ZSH_VERSION=5.9\n"
 	}
 	if o.Interactive {
+		prelude += flagsVar + "=himBH\n"
+	} else {
+		prelude += flagsVar + "=hB\n"
+	}
+	if o.Interactive {
 		prelude += "PS1='\\s-\\v\\$ '\n"
 	}
 	defer func() {
@@ -336,6 +342,8 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 
 func isShellInternal(name string) bool {
 	switch name {
+	case flagsVar:
+		return true
 	case "UID", "EUID", "GID", "PWD", "OLDPWD", "IFS", "OPTIND", "PS1", "PS2", "PS4", "BASH", "BASH_VERSION", "ZSH_VERSION", "RANDOM", "SECONDS", "LINENO", "PPID", "DIRSTACK", "SHLVL", "_":
 		return true
 	}
@@ -944,6 +952,14 @@ func (s *sim) mark(file string, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse %s", err) // the error names file:line:col
 	}
+	// the interpreter's $- never has i; bash's does in an interactive shell,
+	// and rc files test it to return early when not interactive
+	syntax.Walk(prog, func(n syntax.Node) bool {
+		if pe, ok := n.(*syntax.ParamExp); ok && pe.Param != nil && pe.Param.Value == "-" {
+			pe.Param.Value = flagsVar
+		}
+		return true
+	})
 	prog.Stmts = s.markStmts(file, prog.Stmts)
 	var buf bytes.Buffer
 	if err := syntax.NewPrinter().Print(&buf, prog); err != nil {
