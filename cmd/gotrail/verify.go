@@ -8,22 +8,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/gotrail/gotrail/internal/install"
 	"github.com/gotrail/gotrail/internal/trail"
 )
 
 type verifyOptions struct {
-	pubkey string
+	pubkey    string
+	toolchain bool
+	prefix    string
 }
 
 func newVerifyCmd(g *globalOptions) *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify [--pubkey FILE]",
-		Short: "Prove the local trail untampered",
+		Use:   "verify [--pubkey FILE] | --toolchain [DIR]",
+		Short: "Prove the local trail (or a toolchain's files) untampered",
 		Long: `Walk the hash chain of the trail in the state directory and check every signed
 checkpoint against it. The first record that was modified, removed, reordered or
 cut off is named, with its segment file and line.
@@ -34,18 +38,33 @@ the trail's key and checked with a public key kept off the host: pass it with
 --pubkey (gotrail prints it when it makes the key). Without --pubkey the key in
 the state directory is used, which proves less.
 
+--toolchain re-hashes the files of a toolchain gotrail install installed (DIR,
+by default PREFIX/go resolved: the current one) and compares them with the
+manifest kept in STATE_DIR/manifests, naming every file added, changed (content,
+mode, symlink target) or removed since.
+
 EXIT STATUS
-  0  the trail is whole
+  0  the trail is whole (the toolchain matches its manifest)
   1  a record was modified, removed, reordered or truncated, or a checkpoint
-     does not verify
-  2  usage or runtime error`,
-		Example: `  gotrail verify --pubkey /root/gotrail-web-01.pub`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+     does not verify (a toolchain file was added, changed or removed)
+  2  usage or runtime error (no manifest for DIR)`,
+		Example: `  gotrail verify --pubkey /root/gotrail-web-01.pub
+  gotrail verify --toolchain                    # /usr/local/go, resolved
+  gotrail verify --toolchain /usr/local/go1.22.5`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.toolchain {
+				return runVerifyToolchain(g, &o, args, cmd.OutOrStdout())
+			}
+			if len(args) > 0 {
+				return &usageError{fmt.Errorf("verify: %q: a directory is only taken with --toolchain", args[0])}
+			}
 			return runVerify(g, &o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&o.pubkey, "pubkey", "", "the trail's public key `file`, kept off the host")
+	cmd.Flags().BoolVar(&o.toolchain, "toolchain", false, "verify a toolchain's files against the manifest gotrail install kept")
+	cmd.Flags().StringVar(&o.prefix, "prefix", "/usr/local", "--toolchain without DIR: check `dir`/go")
 	return cmd
 }
 
@@ -90,4 +109,38 @@ func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {
 		fmt.Fprintln(w, "note: the key came from the state directory; keep a copy of it elsewhere and pass --pubkey")
 	}
 	return nil
+}
+
+func runVerifyToolchain(g *globalOptions, o *verifyOptions, args []string, w io.Writer) error {
+	if _, err := g.loadConfig(); err != nil { // for state_dir
+		return err
+	}
+	dir := filepath.Join(o.prefix, "go")
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	m, name, err := install.FindManifest(g.stateDir, dir)
+	if err != nil {
+		return fmt.Errorf("verify --toolchain: %w", err)
+	}
+	d, err := install.Compare(m, m.Dir)
+	if err != nil {
+		return fmt.Errorf("verify --toolchain: %w", err)
+	}
+	if d.Empty() {
+		fmt.Fprintf(w, "toolchain ok: %s (%s, %d files) matches its manifest %s of %s\n",
+			m.Dir, m.Version, len(m.Files), name, m.Created.Format(time.RFC3339))
+		return nil
+	}
+	for _, p := range d.Added {
+		fmt.Fprintf(w, "added:   %s\n", filepath.Join(m.Dir, p))
+	}
+	for _, p := range d.Changed {
+		fmt.Fprintf(w, "changed: %s\n", filepath.Join(m.Dir, p))
+	}
+	for _, p := range d.Removed {
+		fmt.Fprintf(w, "removed: %s\n", filepath.Join(m.Dir, p))
+	}
+	return &findingsError{fmt.Sprintf("verify --toolchain: %s differs from its manifest %s: %d added, %d changed, %d removed",
+		m.Dir, name, len(d.Added), len(d.Changed), len(d.Removed))}
 }

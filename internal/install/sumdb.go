@@ -103,6 +103,9 @@ func (db *checksumDB) lookup(path, vers string) (*proof, error) {
 		if msg := db.ops.securityMsg(); msg != "" {
 			return nil, &RefusedError{Reason: fmt.Sprintf("checksum database %s misbehaved: %s", db.name, msg)}
 		}
+		if msg := err.Error(); strings.Contains(msg, ": 404 ") || strings.Contains(msg, ": 410 ") {
+			return nil, fmt.Errorf("no such toolchain: the checksum database %s does not know %s@%s (%w)", db.name, path, vers, err)
+		}
 		return nil, fmt.Errorf("checksum database %s: %w", db.name, err)
 	}
 	p := &proof{lines: lines, url: db.ops.baseURL()}
