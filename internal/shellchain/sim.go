@@ -341,9 +341,10 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 }
 
 func isShellInternal(name string) bool {
-	switch name {
-	case flagsVar:
+	if strings.HasPrefix(name, "__gotrail") {
 		return true
+	}
+	switch name {
 	case "UID", "EUID", "GID", "PWD", "OLDPWD", "IFS", "OPTIND", "PS1", "PS2", "PS4", "BASH", "BASH_VERSION", "ZSH_VERSION", "RANDOM", "SECONDS", "LINENO", "PPID", "DIRSTACK", "SHLVL", "_":
 		return true
 	}
@@ -983,6 +984,9 @@ func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
 			out = append(out, st)
 			continue
 		}
+		if repl := unexportRewrite(st); repl != nil {
+			st.Cmd = repl
+		}
 		id := len(s.sites)
 		s.sites = append(s.sites, site{file, int(st.Pos().Line())})
 		s.markCmd(file, st.Cmd)
@@ -1022,4 +1026,39 @@ func (s *sim) markCmd(file string, c syntax.Command) {
 			s.markCmd(file, c.Y.Cmd)
 		}
 	}
+}
+
+// unexportRewrite turns "export -n NAME..." (which the interpreter treats as
+// a plain export) into what it means: the same value, no longer exported.
+func unexportRewrite(st *syntax.Stmt) syntax.Command {
+	d, ok := st.Cmd.(*syntax.DeclClause)
+	if !ok || d.Variant == nil || d.Variant.Value != "export" {
+		return nil
+	}
+	flagN := false
+	var names []string
+	for _, a := range d.Args {
+		switch {
+		case a.Naked && a.Name == nil && a.Value != nil && a.Value.Lit() == "-n":
+			flagN = true
+		case a.Name != nil && (a.Naked || a.Value == nil):
+			names = append(names, a.Name.Value)
+		default:
+			return nil // an assignment or flag this rewrite does not handle
+		}
+	}
+	if !flagN || len(names) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("{ ")
+	for _, n := range names {
+		fmt.Fprintf(&b, "__gotrail_v=${%s-}; unset %s; %s=$__gotrail_v; ", n, n, n)
+	}
+	b.WriteString("unset __gotrail_v; }")
+	f, err := syntax.NewParser().Parse(strings.NewReader(b.String()), "")
+	if err != nil || len(f.Stmts) != 1 {
+		return nil
+	}
+	return f.Stmts[0].Cmd
 }

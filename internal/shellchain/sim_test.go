@@ -1,0 +1,191 @@
+package shellchain
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
+)
+
+func writeRoot(t *testing.T, files map[string]string) hostfs.FS {
+	t.Helper()
+	root := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hostfs.New(root)
+}
+
+var alice = User{Name: "alice", UID: 1000, GID: 1000, Home: "/home/alice", Shell: "/bin/bash", GroupName: "alice", Groups: []Group{{"alice", 1000}}}
+
+func str(s string) *string { return &s }
+
+func TestPamEnv(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/pam.d/sshd": "@include common-session\n",
+		"etc/pam.d/common-session": "session required pam_env.so user_readenv=1\n" +
+			"session required pam_env.so readenv=1 envfile=/etc/default/locale\n",
+		"etc/security/pam_env.conf": "# comment\n" +
+			"GOPATH DEFAULT=@{HOME}/go\n" +
+			"GOBIN DEFAULT=${GOPATH}/bin OVERRIDE=${NOPE}\n" +
+			"EDITOR OVERRIDE=\"vim -u NONE\"\n" +
+			"REMOVED\n",
+		"etc/environment": "PATH=\"/usr/local/bin:/usr/bin\"\n" +
+			"export GOPROXY=https://proxy.example.com\n" +
+			"  # indented comment\n" +
+			"LITERAL=$HOME/bin\n" +
+			"not a line\n",
+		"etc/default/locale":          "LANG=C.UTF-8\n",
+		"home/alice/.pam_environment": "GOFLAGS DEFAULT=-mod=readonly\n",
+	})
+	env := map[string]string{"REMOVED": "x", "HOME": "/home/alice"}
+	as := PamEnv(h, alice, env)
+	want := map[string]string{
+		"HOME": "/home/alice", "GOPATH": "/home/alice/go", "GOBIN": "/home/alice/go/bin", "EDITOR": "vim -u NONE",
+		"PATH": "/usr/local/bin:/usr/bin", "GOPROXY": "https://proxy.example.com", "LITERAL": "$HOME/bin",
+		"GOFLAGS": "-mod=readonly", "LANG": "C.UTF-8",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	if _, ok := env["REMOVED"]; ok {
+		t.Errorf("REMOVED should be unset: a line with neither DEFAULT nor OVERRIDE removes the variable")
+	}
+	i := slices.IndexFunc(as, func(a Assignment) bool { return a.Var == "LITERAL" })
+	if i < 0 || as[i].File != "/etc/environment" || as[i].Line != 4 {
+		t.Errorf("LITERAL assignment: %+v", as)
+	}
+	i = slices.IndexFunc(as, func(a Assignment) bool { return a.Var == "GOFLAGS" })
+	if i < 0 || as[i].File != "/home/alice/.pam_environment" {
+		t.Errorf("user_readenv=1 should read ~/.pam_environment: %+v", as)
+	}
+}
+
+func TestPamEnvDefaultsWithoutPAM(t *testing.T) {
+	h := writeRoot(t, map[string]string{"etc/environment": "GOPROXY=direct\n", "home/alice/.pam_environment": "GOSUMDB DEFAULT=off\n"})
+	env := map[string]string{}
+	PamEnv(h, alice, env)
+	if env["GOPROXY"] != "direct" {
+		t.Errorf("/etc/environment not read: %v", env)
+	}
+	if _, ok := env["GOSUMDB"]; ok {
+		t.Errorf("~/.pam_environment read although user_readenv is off by default")
+	}
+}
+
+func simulate(t *testing.T, h hostfs.FS, track string) *Result {
+	t.Helper()
+	res, err := Simulate(context.Background(), Options{FS: h, User: alice, Login: true, Interactive: true,
+		Host:  HostInfo{Hostname: "web-01.example.com", Sysname: "Linux", Release: "6.1.0", Machine: "x86_64"},
+		Track: func(n string) bool { return n == track }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestSteps(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":               "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"etc/login.defs":           "ENV_PATH PATH=/usr/bin:/bin\n",
+		"etc/environment":          "GOPROXY=https://a.example\n",
+		"etc/profile":              "export GOPROXY=\"$GOPROXY,direct\"\nfor f in /etc/profile.d/*.sh; do . \"$f\"; done\n",
+		"etc/profile.d/b.sh":       "case \"$(hostname -s)\" in\nweb-*) GOPROXY=https://web.example ;;\nesac\n",
+		"home/alice/.bash_profile": "setproxy() {\n  GOPROXY=\"$1\"\n}\nsetproxy \"https://$(whoami).example\"\nexport GOPROXY=\"$(corp-proxy-url)\"\n",
+	})
+	res := simulate(t, h, "GOPROXY")
+	type step struct {
+		where, before, after string
+	}
+	var got []step
+	for _, s := range res.StepsOf("GOPROXY") {
+		b, a := "-", "-"
+		if s.Before != nil {
+			b = *s.Before
+		}
+		if s.After != nil {
+			a = *s.After
+		}
+		got = append(got, step{fmt.Sprintf("%s:%d", s.File, s.Line), b, a})
+	}
+	want := []step{
+		{"/etc/environment:1", "-", "https://a.example"},
+		{"/etc/profile:1", "https://a.example", "https://a.example,direct"},
+		{"/etc/profile.d/b.sh:2", "https://a.example,direct", "https://web.example"},
+		{"/home/alice/.bash_profile:2", "https://web.example", "https://alice.example"},
+		{"/home/alice/.bash_profile:5", "https://alice.example", ""},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("steps:\n got %v\nwant %v", got, want)
+	}
+	last := res.StepsOf("GOPROXY")[len(res.StepsOf("GOPROXY"))-1]
+	if len(last.DependsOn) != 1 || !strings.Contains(last.DependsOn[0], "corp-proxy-url") {
+		t.Errorf("the last step should depend on corp-proxy-url: %v", last.DependsOn)
+	}
+	if len(res.Unresolved) != 1 || res.Unresolved[0] != (Unresolved{"/home/alice/.bash_profile", 5, "corp-proxy-url"}) {
+		t.Errorf("unresolved: %v", res.Unresolved)
+	}
+}
+
+func TestNothingRunsOrIsWritten(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":               "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"home/alice/.bash_profile": "touch " + marker + "\necho x > " + marker + "\n/bin/sh -c 'echo y > " + marker + "'\nexec /bin/true\n",
+	})
+	res := simulate(t, h, "PATH")
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the simulation ran a command or wrote a file")
+	}
+	if len(res.Unresolved) != 3 {
+		t.Errorf("want touch, sh and exec unresolved: %v", res.Unresolved)
+	}
+}
+
+func TestProblems(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":               "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"home/alice/.bash_profile": "export GOPATH=/a\n. ~/.broken\nexport GOFLAGS=-v\n",
+		"home/alice/.broken":       "if then fi (\n",
+	})
+	res := simulate(t, h, "GOPATH")
+	if v, _ := res.Value("GOFLAGS"); v != "-v" {
+		t.Errorf("a broken sourced file should not stop the rest: GOFLAGS=%q", v)
+	}
+	if len(res.Problems) == 0 || !strings.Contains(strings.Join(res.Problems, "\n"), "/home/alice/.broken:1") {
+		t.Errorf("problems should name the broken file and line: %v", res.Problems)
+	}
+}
+
+func TestRegrow(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":         "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"etc/profile":        "PATH=/usr/bin:/bin\nexport PATH\n. /etc/profile.d/a.sh\n. /etc/profile.d/b.sh\n",
+		"etc/profile.d/a.sh": "PATH=\"$PATH:/opt/a\"\n",
+		"etc/profile.d/b.sh": "case :$PATH: in *:/opt/b:*) ;; *) PATH=\"$PATH:/opt/b\";; esac\n",
+	})
+	res, err := Simulate(context.Background(), Options{FS: h, User: alice, Login: true, Resource: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, r := range res.Regrows {
+		files = append(files, r.File)
+	}
+	if !slices.Contains(files, "/etc/profile.d/a.sh") || slices.Contains(files, "/etc/profile.d/b.sh") {
+		t.Errorf("regrows: %v", files)
+	}
+}
