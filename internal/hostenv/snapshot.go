@@ -138,7 +138,9 @@ func Inspect(ctx context.Context, h hostfs.FS, u shellchain.User, host shellchai
 	return ue, res, nil
 }
 
-func modeString(fi fs.FileInfo) string { return fmt.Sprintf("%04o", uint32(fi.Mode().Perm())|sticky(fi)) }
+func modeString(fi fs.FileInfo) string {
+	return fmt.Sprintf("%04o", uint32(fi.Mode().Perm())|sticky(fi))
+}
 
 func sticky(fi fs.FileInfo) uint32 {
 	if fi.Mode()&fs.ModeSticky != 0 {

@@ -1,0 +1,162 @@
+package hostenv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
+	"github.com/gotrail/gotrail/internal/shellchain"
+)
+
+func writeRoot(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if filepath.Base(filepath.Dir(name)) == "bin" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+var base = map[string]string{
+	"etc/passwd":                "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n",
+	"etc/group":                 "root:x:0:\nalice:x:1000:\n",
+	"etc/login.defs":            "ENV_PATH PATH=/usr/local/go/bin:/usr/bin\n",
+	"usr/local/go/bin/go":       "#!/bin/sh\n",
+	"usr/local/go/pkg/tool/.k":  "",
+	"usr/local/go/go.env":       "# defaults\nGOPROXY=https://proxy.golang.org,direct\nGOSUMDB=sum.golang.org\nGOTOOLCHAIN=auto\n",
+	"home/alice/.config/go/env": "GOPRIVATE=corp.example.com\nGOFLAGS=-v\nGOFLAGS=-mod=readonly\n",
+	"home/alice/.profile":       "export GOPROXY=https://goproxy.example.com\nGOSUMDB=off\n",
+	"usr/bin/.keep":             "",
+}
+
+// The go command's order: environment, Go env file, $GOROOT/go.env, default.
+func TestGoEnvProvenance(t *testing.T) {
+	root := writeRoot(t, base)
+	h := hostfs.New(root)
+	u, err := shellchain.LookupUser(h, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := shellchain.Simulate(context.Background(), shellchain.Options{FS: h, User: u, Login: true, Track: Tracked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, bin := GoEnv(h, res)
+	if bin == nil || bin.Path != "/usr/local/go/bin/go" || bin.GOROOT != "/usr/local/go" {
+		t.Fatalf("go binary: %+v", bin)
+	}
+	tests := []struct {
+		name, value string
+		src         Source
+	}{
+		{"GOPROXY", "https://goproxy.example.com", Source{"login", "/home/alice/.profile", 1}},
+		// set but not exported: the go command does not see it
+		{"GOSUMDB", "sum.golang.org", Source{"go.env", "/usr/local/go/go.env", 3}},
+		{"GOFLAGS", "-mod=readonly", Source{"goenv", "/home/alice/.config/go/env", 3}},
+		{"GOPRIVATE", "corp.example.com", Source{"goenv", "/home/alice/.config/go/env", 1}},
+		{"GOTOOLCHAIN", "auto", Source{"go.env", "/usr/local/go/go.env", 4}},
+		{"GOROOT", "/usr/local/go", Source{"binary", "/usr/local/go/bin/go", 0}},
+		{"GOPATH", "/home/alice/go", Source{Kind: "default"}},
+		{"GOMODCACHE", "/home/alice/go/pkg/mod", Source{Kind: "default"}},
+		{"GOENV", "/home/alice/.config/go/env", Source{Kind: "default"}},
+	}
+	for _, tt := range tests {
+		if got := env[tt.name]; got.Value != tt.value || got.Source != tt.src {
+			t.Errorf("%s = %+v, want %q from %+v", tt.name, got, tt.value, tt.src)
+		}
+	}
+}
+
+func TestDigestIsDirhash(t *testing.T) {
+	root := writeRoot(t, map[string]string{"g/bin/go": "x", "g/src/a.go": "package a", "g/VERSION": "go1.2"})
+	got, n, err := Digest(context.Background(), hostfs.New(root), "/g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := dirhash.HashDir(filepath.Join(root, "g"), "", dirhash.Hash1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || n != 3 {
+		t.Fatalf("digest %s (%d files), dirhash %s", got, n, want)
+	}
+}
+
+func TestSnapshotDiff(t *testing.T) {
+	root := writeRoot(t, base)
+	state := t.TempDir()
+	take := func() *Snapshot {
+		host, err := Load(context.Background(), root, "fixture", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Take(context.Background(), host, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := take()
+	if _, err := Save(state, a); err != nil {
+		t.Fatal(err)
+	}
+	if d := Diff(a, take()); len(d) != 0 {
+		t.Fatalf("nothing changed, diff says %+v", d)
+	}
+	os.WriteFile(filepath.Join(root, "home/alice/.config/go/env"), []byte("GOSUMDB=off\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "usr/local/go/VERSION"), []byte("go1.99\n"), 0o644)
+	b := take()
+	if _, err := Save(state, b); err != nil {
+		t.Fatal(err)
+	}
+	var items []string
+	for _, c := range Diff(a, b) {
+		items = append(items, c.Item)
+	}
+	for _, want := range []string{"user alice env GOSUMDB", "user alice env GOPRIVATE", "toolchain /usr/local/go/bin/go digest"} {
+		if !slices.Contains(items, want) {
+			t.Errorf("diff lacks %q: %v", want, items)
+		}
+	}
+	saved, _ := Saved(state)
+	if len(saved) != 2 {
+		t.Fatalf("saved: %v", saved)
+	}
+	back, err := Read(saved[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Diff(a, back); len(d) != 0 {
+		t.Fatalf("a saved snapshot reads back different: %+v", d)
+	}
+	if n, err := Prune(state, 1, time.Now().Add(48*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("prune: %d %v", n, err)
+	}
+}
+
+func TestReadGoBinaryVersion(t *testing.T) {
+	goroot := os.Getenv("GOROOT")
+	if goroot == "" {
+		goroot = "/usr/local/go"
+	}
+	b := ReadGoBinary(hostfs.New("/"), filepath.Join(goroot, "bin", "go"))
+	if b.Version == "" || b.GOROOT == "" {
+		t.Fatalf("the real go binary: %+v", b)
+	}
+}
