@@ -137,6 +137,14 @@ func (c *checker) user(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Re
 	c.chain(u, res)
 }
 
+// loc is where a value is set, or "" for the go command's own default.
+func loc(v hostenv.Value) string {
+	if v.Source.File == "" {
+		return ""
+	}
+	return v.Source.String()
+}
+
 func whereOf(res *shellchain.Result, name string) string {
 	steps := res.StepsOf(name)
 	if len(steps) == 0 {
@@ -388,13 +396,13 @@ func (c *checker) supply(u shellchain.User, ue hostenv.UserEnv) {
 		}
 		for _, w := range Weaknesses(name, v.Value) {
 			c.add(Finding{ID: w.id, Severity: w.severity, Title: w.title, Detail: w.detail + " (set in " + v.Source.String() + ")",
-				User: u.Name, Variable: name, Where: v.Source.String(), Remediation: w.fix})
+				User: u.Name, Variable: name, Where: loc(v), Remediation: w.fix})
 		}
 	}
 	// toolchain downloads that nothing verifies
 	tc := ue.Env["GOTOOLCHAIN"].Value
 	if (tc == "auto" || strings.HasSuffix(tc, "+auto")) && (ue.Env["GOSUMDB"].Value == "off" || matchesEverything(ue.Env["GONOSUMDB"].Value) || matchesEverything(ue.Env["GOPRIVATE"].Value)) {
-		c.add(Finding{ID: "supply.gotoolchain-unverified", Severity: "high", User: u.Name, Variable: "GOTOOLCHAIN", Where: ue.Env["GOTOOLCHAIN"].Source.String(),
+		c.add(Finding{ID: "supply.gotoolchain-unverified", Severity: "high", User: u.Name, Variable: "GOTOOLCHAIN", Where: loc(ue.Env["GOTOOLCHAIN"]),
 			Title:       "toolchains are downloaded without verification",
 			Detail:      fmt.Sprintf("GOTOOLCHAIN=%s lets a go.mod download and run another toolchain, and the checksum database is off for %s", tc, u.Name),
 			Remediation: "set GOTOOLCHAIN=local, or turn the checksum database back on"})
@@ -437,7 +445,7 @@ func (c *checker) writablePlace(u shellchain.User, name string, v hostenv.Value,
 	for q := p; ; q = path.Dir(q) {
 		if fi, err := c.fs.Stat(q); err == nil {
 			if by := writableBy(fi); by != "" || tmpLike(q) {
-				c.add(Finding{ID: "supply.cgo-writable", Severity: rootOr(u, "high"), User: u.Name, Variable: name, Path: p, Where: v.Source.String(),
+				c.add(Finding{ID: "supply.cgo-writable", Severity: rootOr(u, "high"), User: u.Name, Variable: name, Path: p, Where: loc(v),
 					Title:       name + " points into a place others can write",
 					Detail:      fmt.Sprintf("%s=%s: %s is writable by %s, so others decide what cgo builds compile or link with", name, v.Value, q, cmp.Or(c.groupName(by), "everyone")),
 					Remediation: "point " + name + " at a root-owned location"})

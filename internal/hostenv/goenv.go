@@ -7,6 +7,7 @@ package hostenv
 
 import (
 	"bytes"
+	"errors"
 	"debug/buildinfo"
 	"path"
 	"slices"
@@ -105,7 +106,11 @@ func ReadGoBinary(h hostfs.FS, p string) GoBinary {
 	if info, err := buildinfo.ReadFile(h.Abs(real)); err == nil {
 		b.Version = info.GoVersion
 	} else {
-		b.Error = "build information: " + err.Error()
+		// the error names the file under the root; say it with the host's path
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		b.Error = "no Go build information: " + err.Error()
 	}
 	if dir := path.Dir(real); path.Base(dir) == "bin" {
 		root := path.Dir(dir)
