@@ -7,8 +7,8 @@ package hostenv
 
 import (
 	"bytes"
-	"errors"
 	"debug/buildinfo"
+	"errors"
 	"path"
 	"slices"
 	"strings"
