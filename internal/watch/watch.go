@@ -363,13 +363,16 @@ func (w *Watcher) loadState() (state, error) {
 	err = trail.ReadAfter(w.opt.StateDir, st.TrailSeq, func(line []byte) error {
 		var e struct {
 			Event struct {
-				ID string `json:"id"`
+				ID   string `json:"id"`
+				Kind string `json:"kind"`
 			} `json:"event"`
 			Host struct {
 				Name string `json:"name"`
 			} `json:"host"`
 		}
-		if err := json.Unmarshal(line, &e); err == nil {
+		// gotrail install appends its own events: no audit record will
+		// bring them again, so they are not waited for
+		if err := json.Unmarshal(line, &e); err == nil && e.Event.Kind != event.KindInstall {
 			w.skip[e.Host.Name+"|"+e.Event.ID] = true
 		}
 		return nil
