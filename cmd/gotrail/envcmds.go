@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,5 +26,3 @@ func outputFormat(g *globalOptions, command string, w io.Writer) (string, error)
 // safe makes a value from a host's files fit for a terminal: control
 // characters and escape sequences are shown escaped, never sent raw.
 func safe(s string) string { return string(sink.AppendSafe(nil, s)) }
-
-var errNoUsers = errors.New("no login users found")

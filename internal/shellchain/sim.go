@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -201,7 +202,10 @@ type sim struct {
 	stack   []frame
 	last    map[string]*string
 	pending string // the file a source builtin is about to open
-	quiet   bool   // re-sourcing: no steps
+	mu      sync.Mutex
+	quiet   bool // re-sourcing: no steps
+	steps   int  // statements run, against maxStatements
+	stopped bool // the budget ran out
 	stderr  bytes.Buffer
 }
 
@@ -212,6 +216,18 @@ const (
 	markEnd    = "__gotrail_end"
 	flagsVar   = "__gotrail_flags"
 )
+
+// maxStatements bounds a simulation: a login chain runs a few hundred
+// statements; a loop that never ends must not hang gotrail.
+const maxStatements = 50_000
+
+var errBudget = fmt.Errorf("stopped after %d statements (a loop that does not end?)", maxStatements)
+
+// maxDepth bounds nesting: statements inside functions inside sourced
+// files; only recursion that does not end goes deeper.
+const maxDepth = 2000
+
+var errDepth = fmt.Errorf("stopped %d statements deep (a function that calls itself without end?)", maxDepth)
 
 func quote(s string) string {
 	q, err := syntax.Quote(s, syntax.LangBash)
@@ -309,26 +325,27 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 		if err := s.source(ctx, r, f); err != nil {
 			return nil, err
 		}
-		if r.Exited() {
+		if r.Exited() || s.stopped {
 			break
 		}
 	}
 	s.res.Vars = map[string]Var{}
-	if !r.Exited() {
+	if !r.Exited() && !s.stopped {
 		end, _ := syntax.NewParser().Parse(strings.NewReader(markEnd), "")
 		if err := r.Run(ctx, end); err != nil {
 			return nil, fmt.Errorf("simulate %s: %w", o.User.Name, err)
 		}
 	} else {
-		// exit ended the shell: its variables are gone with it, as for a real login
-		s.res.Problems = append(s.res.Problems, "the shell exited while reading its files; the values are those before exit")
+		if !s.stopped {
+			s.res.Problems = append(s.res.Problems, "the shell exited while reading its files; the values are those before exit")
+		}
 		for name, v := range s.last {
 			if v != nil {
 				s.res.Vars[name] = Var{Value: *v, Exported: true}
 			}
 		}
 	}
-	if o.Resource && !r.Exited() {
+	if o.Resource && !r.Exited() && !s.stopped {
 		s.resource(ctx, r)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
@@ -414,11 +431,17 @@ func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
 	s.push(-1)
 	err = r.Run(ctx, prog)
 	s.stack = s.stack[:0]
-	if _, ok := interp.IsExitStatus(err); ok || err == nil {
+	var status interp.ExitStatus
+	if err == nil || errors.As(err, &status) {
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if errors.Is(err, errBudget) || errors.Is(err, errDepth) {
+		s.res.Problems = append(s.res.Problems, "simulation "+err.Error()+"; later values are unknown")
+		s.stopped = true
+		return nil
 	}
 	return fmt.Errorf("simulate %s: %w", file, err)
 }
@@ -515,6 +538,8 @@ func (s *sim) record(name string, val *string, st site, deps []string) {
 }
 
 func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch args[0] {
 	case "source", ".":
 		if len(args) < 2 {
@@ -589,19 +614,42 @@ func status(n int) error {
 	if n == 0 {
 		return nil
 	}
-	return interp.NewExitStatus(uint8(n))
+	return interp.ExitStatus(uint8(n))
 }
 
+// exec answers every command. The parts of a pipeline run at once, so the
+// state is locked; output is written after the lock is released, as a
+// write to a pipe can wait for a reader that needs the lock.
 func (s *sim) exec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
 		hc := interp.HandlerCtx(ctx)
+		s.mu.Lock()
+		out, err := s.handle(hc, args)
+		s.mu.Unlock()
+		if out != "" {
+			io.WriteString(hc.Stdout, out)
+		}
+		return err
+	}
+}
+
+func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
+	{
 		switch args[0] {
 		case markBefore, markAfter:
 			id, _ := strconv.Atoi(args[1])
 			if args[0] == markBefore {
+				if s.steps++; s.steps > maxStatements {
+					st := s.sites[id]
+					return "", fmt.Errorf("%w at %s:%d", errBudget, st.file, st.line)
+				}
+				if len(s.stack) > maxDepth {
+					st := s.sites[id]
+					return "", fmt.Errorf("%w at %s:%d", errDepth, st.file, st.line)
+				}
 				s.check(hc.Env, s.current(), nil)
 				s.push(id)
-				return status(hc.LastExitStatus)
+				return "", status(hc.LastExitStatus)
 			}
 			// pop to this statement: return, break and exit skip the after-markers of the ones inside it
 			i := len(s.stack) - 1
@@ -609,7 +657,7 @@ func (s *sim) exec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 				i--
 			}
 			if i < 0 {
-				return status(hc.LastExitStatus)
+				return "", status(hc.LastExitStatus)
 			}
 			var deps []string
 			for _, f := range s.stack[i:] {
@@ -620,7 +668,7 @@ func (s *sim) exec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 			if n := len(s.stack); n > 0 {
 				s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, deps...)
 			}
-			return status(hc.LastExitStatus)
+			return "", status(hc.LastExitStatus)
 		case markLookup:
 			return s.lookup(hc, args[1], args[2:])
 		case markEnd:
@@ -633,18 +681,17 @@ func (s *sim) exec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 				}
 				return true
 			})
-			return nil
+			return "", nil
 		}
 		out, code, ok := s.answer(hc, args)
 		if !ok {
 			s.unresolved(strings.Join(args, " "))
 			if _, found := s.lookPath(hc.Env, args[0]); !found && !strings.Contains(args[0], "/") {
-				return interp.NewExitStatus(127)
+				return "", interp.ExitStatus(127)
 			}
-			return nil
+			return "", nil
 		}
-		io.WriteString(hc.Stdout, out)
-		return status(code)
+		return out, status(code)
 	}
 }
 
@@ -667,7 +714,8 @@ func (s *sim) lookPath(env expand.Environ, name string) (string, bool) {
 }
 
 // lookup answers command -v/-V and type against the simulated PATH.
-func (s *sim) lookup(hc interp.HandlerContext, flag string, names []string) error {
+func (s *sim) lookup(hc interp.HandlerContext, flag string, names []string) (string, error) {
+	var out strings.Builder
 	code := 0
 	for _, n := range names {
 		if strings.HasPrefix(n, "-") && flag == "-t" {
@@ -692,24 +740,24 @@ func (s *sim) lookup(hc interp.HandlerContext, flag string, names []string) erro
 		}
 		switch flag {
 		case "-v":
-			fmt.Fprintln(hc.Stdout, where)
+			fmt.Fprintln(&out, where)
 		case "-V":
 			if kind == "builtin" {
-				fmt.Fprintf(hc.Stdout, "%s is a shell builtin\n", n)
+				fmt.Fprintf(&out, "%s is a shell builtin\n", n)
 			} else {
-				fmt.Fprintf(hc.Stdout, "%s is %s\n", n, where)
+				fmt.Fprintf(&out, "%s is %s\n", n, where)
 			}
 		case "-t":
-			fmt.Fprintln(hc.Stdout, kind)
+			fmt.Fprintln(&out, kind)
 		case "-p", "-P":
 			if kind == "file" {
-				fmt.Fprintln(hc.Stdout, where)
+				fmt.Fprintln(&out, where)
 			}
 		default:
-			fmt.Fprintf(hc.Stdout, "%s is %s\n", n, where)
+			fmt.Fprintf(&out, "%s is %s\n", n, where)
 		}
 	}
-	return status(code)
+	return out.String(), status(code)
 }
 
 func isBuiltin(name string) bool {
@@ -873,6 +921,8 @@ func (rwc) Write(p []byte) (int, error) { return len(p), nil }
 func (rwc) Close() error                { return nil }
 
 func (s *sim) open(ctx context.Context, p string, flag int, _ os.FileMode) (io.ReadWriteCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 || p == "/dev/null" {
 		return rwc{strings.NewReader("")}, nil
 	}
@@ -981,8 +1031,11 @@ func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
 	out := make([]*syntax.Stmt, 0, 3*len(stmts))
 	for _, st := range stmts {
 		if st.Background || st.Coprocess {
-			out = append(out, st)
-			continue
+			// a background job cannot change the login's variables; run it
+			// as the subshell it is, in order, so no handler runs alongside
+			st.Background, st.Coprocess = false, false
+			st.Cmd = &syntax.Subshell{Stmts: []*syntax.Stmt{{Cmd: st.Cmd, Redirs: st.Redirs}}}
+			st.Redirs = nil
 		}
 		if repl := unexportRewrite(st); repl != nil {
 			st.Cmd = repl

@@ -8,11 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
-func writeRoot(t *testing.T, files map[string]string) hostfs.FS {
+func writeRoot(t testing.TB, files map[string]string) hostfs.FS {
 	t.Helper()
 	root := t.TempDir()
 	for name, data := range files {
@@ -28,8 +29,6 @@ func writeRoot(t *testing.T, files map[string]string) hostfs.FS {
 }
 
 var alice = User{Name: "alice", UID: 1000, GID: 1000, Home: "/home/alice", Shell: "/bin/bash", GroupName: "alice", Groups: []Group{{"alice", 1000}}}
-
-func str(s string) *string { return &s }
 
 func TestPamEnv(t *testing.T) {
 	h := writeRoot(t, map[string]string{
@@ -188,4 +187,66 @@ func TestRegrow(t *testing.T) {
 	if !slices.Contains(files, "/etc/profile.d/a.sh") || slices.Contains(files, "/etc/profile.d/b.sh") {
 		t.Errorf("regrows: %v", files)
 	}
+}
+
+func TestEndlessLoopStops(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":               "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"home/alice/.bash_profile": "export GOPATH=/before\nwhile :; do\n  GOFLAGS=x\ndone\nexport GOPATH=/after\n",
+	})
+	res := simulate(t, h, "GOPATH")
+	if v, _ := res.Value("GOPATH"); v != "/before" {
+		t.Errorf("GOPATH = %q, want the value before the loop", v)
+	}
+	if !strings.Contains(strings.Join(res.Problems, "\n"), "stopped after 50000 statements (a loop that does not end?) at /home/alice/.bash_profile:2") {
+		t.Errorf("problems: %v", res.Problems)
+	}
+}
+
+// FuzzSimulate feeds arbitrary text as a login file: the simulation ends,
+// without a panic, and never runs or writes anything.
+func FuzzSimulate(f *testing.F) {
+	for _, seed := range []string{
+		"export PATH=\"$PATH:/x\"\n",
+		"f() { f; }; f\n",
+		"for i in 1 2 3; do PATH=$PATH:$i; done\n",
+		"case $- in *i*) ;; *) return;; esac\nexport -n PATH\n",
+		"eval \"$(dircolors -b)\"\n. /etc/nothere\nsource\n",
+		"x=$(( 1 / 0 ))\nexit 3\n",
+		"cat <<EOF\n$(id)\nEOF\nread -r a < /etc/passwd\n",
+		"\x1b[31m\x00\xff",
+		"${!x}",
+		"declare -A m; m[k]=v; export GOFLAGS=${m[k]}",
+	} {
+		f.Add(seed)
+	}
+	h := writeRoot(f, map[string]string{"etc/passwd": "alice:x:1000:1000::/home/alice:/bin/bash\n", "home/alice/.bash_profile": ""})
+	f.Fuzz(func(t *testing.T, script string) {
+		if err := os.WriteFile(h.Abs("/home/alice/.bash_profile"), []byte(script), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if _, err := Simulate(ctx, Options{FS: h, User: alice, Login: true, Interactive: true, Resource: true}); err != nil && ctx.Err() != nil {
+			t.Fatalf("did not end: %v", err)
+		}
+	})
+}
+
+// FuzzPamEnv feeds arbitrary pam_env.conf and /etc/environment text.
+func FuzzPamEnv(f *testing.F) {
+	f.Add("GOPATH DEFAULT=@{HOME}/go OVERRIDE=${X}\nA\\\n B\n", "export A=\"b\"\nC='d\n=x\n")
+	f.Add("X DEFAULT=\"unterminated", "\x00=\xff")
+	h := writeRoot(f, map[string]string{"etc/passwd": "alice:x:1000:1000::/home/alice:/bin/bash\n"})
+	f.Fuzz(func(t *testing.T, conf, envfile string) {
+		os.MkdirAll(h.Abs("/etc/security"), 0o755)
+		os.WriteFile(h.Abs("/etc/security/pam_env.conf"), []byte(conf), 0o644)
+		os.WriteFile(h.Abs("/etc/environment"), []byte(envfile), 0o644)
+		env := map[string]string{}
+		for _, a := range PamEnv(h, alice, env) {
+			if a.Line < 1 || a.Var == "" {
+				t.Fatalf("assignment without a place or name: %+v", a)
+			}
+		}
+	})
 }
