@@ -12,7 +12,7 @@ import (
 
 	"github.com/gotrail/gotrail/internal/check"
 	"github.com/gotrail/gotrail/internal/hostenv"
-	"github.com/gotrail/gotrail/internal/rules"
+	"github.com/gotrail/gotrail/internal/install"
 )
 
 type checkOptions struct {
@@ -91,7 +91,19 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, w io.Writer
 	}
 	in := check.Input{Host: host}
 	if g.root == "" || g.root == "/" {
-		in.Audit = auditState(host.Found, cfg.GOROOTs)
+		in.Audit = check.ReadAudit(host.Found, cfg.GOROOTs)
+		in.InstalledGoEnv = func(goroot string) (string, bool) {
+			m, _, err := install.FindManifest(g.stateDir, goroot)
+			if err != nil {
+				return "", false
+			}
+			for _, f := range m.Files {
+				if f.Path == "go.env" {
+					return f.SHA256, true
+				}
+			}
+			return "", false
+		}
 	}
 	findings := check.Run(in)
 	rep := checkReport{Findings: findings, Summary: map[string]int{}}
@@ -129,29 +141,6 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, w io.Writer
 		return &findingsError{fmt.Sprintf("check: findings of severity %s or worse", o.failOn)}
 	}
 	return nil
-}
-
-// auditState reads the kernel's audit status and compares its rules with
-// the ones this host needs.
-func auditState(found *rules.Host, extra []string) *check.Audit {
-	ctl := rules.Auditctl{}
-	st, err := ctl.Status()
-	if err != nil {
-		return &check.Audit{Err: err}
-	}
-	loaded, err := ctl.List()
-	if err != nil {
-		return &check.Audit{Err: err}
-	}
-	host := *found
-	if len(extra) > 0 {
-		h, err := rules.Discover("/", extra)
-		if err == nil {
-			host = *h
-		}
-	}
-	plan := rules.Generate(&host)
-	return &check.Audit{Status: st, Diff: rules.Compare(rules.All(plan.Groups), loaded)}
 }
 
 var severityColour = map[string]string{"critical": "\x1b[1;31m", "high": "\x1b[31m", "medium": "\x1b[33m", "low": "\x1b[36m", "info": "\x1b[2m"}

@@ -52,11 +52,15 @@ type Input struct {
 	Host *hostenv.Host
 	// Audit is nil for another root (an image is not a running host).
 	Audit *Audit
+	// InstalledGoEnv returns the SHA-256 of $GOROOT/go.env as gotrail
+	// install recorded it in the toolchain's manifest; nil or !ok when
+	// gotrail did not install the toolchain.
+	InstalledGoEnv func(goroot string) (sha256 string, ok bool)
 }
 
 // Run checks everything and returns the findings, most severe first.
 func Run(in Input) []Finding {
-	c := &checker{fs: in.Host.FS, host: in.Host}
+	c := &checker{fs: in.Host.FS, host: in.Host, installed: in.InstalledGoEnv}
 	for i, ue := range in.Host.Users {
 		c.user(in.Host.Logins[i], ue, in.Host.Results[i])
 	}
@@ -73,10 +77,11 @@ func Run(in Input) []Finding {
 }
 
 type checker struct {
-	fs   hostfs.FS
-	host *hostenv.Host
-	out  []Finding
-	seen map[string]bool
+	installed func(string) (string, bool)
+	fs        hostfs.FS
+	host      *hostenv.Host
+	out       []Finding
+	seen      map[string]bool
 }
 
 func (c *checker) add(f Finding) {

@@ -2,6 +2,8 @@ package check
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,5 +208,27 @@ func TestMatchesEverything(t *testing.T) {
 		if got := matchesEverything(tt.p); got != tt.want {
 			t.Errorf("%q: got %v", tt.p, got)
 		}
+	}
+}
+
+// go.env compared with the manifest gotrail install kept.
+func TestGoEnvChangedSinceInstall(t *testing.T) {
+	root, _ := materialize(t, "")
+	host, err := hostenv.Load(context.Background(), root, "fixture", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(root, "usr/local/go/go.env"))
+	sum := sha256.Sum256(data)
+	recorded := hex.EncodeToString(sum[:])
+	installed := func(goroot string) (string, bool) { return recorded, goroot == "/usr/local/go" }
+	if got := Run(Input{Host: host, InstalledGoEnv: installed}); slices.ContainsFunc(got, func(f Finding) bool { return f.ID == "goroot.goenv-changed" }) {
+		t.Fatalf("unchanged go.env reported: %v", ids(got))
+	}
+	os.WriteFile(filepath.Join(root, "usr/local/go/go.env"), append(data, "# a comment\n"...), 0o644)
+	got := Run(Input{Host: host, InstalledGoEnv: installed})
+	i := slices.IndexFunc(got, func(f Finding) bool { return f.ID == "goroot.goenv-changed" && f.Severity == "high" })
+	if i < 0 {
+		t.Fatalf("a go.env changed since install (only a comment) must be reported: %v", ids(got))
 	}
 }

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/gotrail/gotrail/internal/hostenv"
+	"github.com/gotrail/gotrail/internal/rules"
 )
 
 // releaseGoEnv is $GOROOT/go.env as Go releases ship it.
@@ -98,6 +101,18 @@ func (c *checker) walkGOROOT(root string) (r struct {
 // every user of the toolchain, and changes from what releases ship.
 func (c *checker) goEnvFile(root string) {
 	file := root + "/go.env"
+	if c.installed != nil {
+		if want, ok := c.installed(root); ok {
+			data, err := c.fs.ReadFile(file)
+			sum := sha256.Sum256(data)
+			if got := hex.EncodeToString(sum[:]); err != nil || got != want {
+				c.add(Finding{ID: "goroot.goenv-changed", Severity: "high", Path: file,
+					Title:       "the toolchain's go.env changed since gotrail installed it",
+					Detail:      fmt.Sprintf("%s no longer matches the install manifest (sha256 %s, now %s)", file, want, cmpOr(err, got)),
+					Remediation: "gotrail verify --toolchain " + root + " names every changed file; reinstall with gotrail install"})
+			}
+		}
+	}
 	m, err := hostenv.ReadGoEnvFile(c.fs, file)
 	if err != nil {
 		return
@@ -169,4 +184,34 @@ func (c *checker) audit(a *Audit) {
 		c.add(Finding{ID: "audit.lost", Severity: "medium", Title: "the kernel lost audit records",
 			Detail: fmt.Sprintf("the kernel's lost counter is %d: records were dropped when the backlog (%d) was full", st.Lost, st.BacklogLimit), Remediation: "raise the backlog (auditctl -b 8192) and find what floods it"})
 	}
+}
+
+// ReadAudit reads the kernel's audit status (auditctl -s) and compares its
+// rules with the ones this host needs (found, plus the configuration's
+// extra GOROOTs).
+func ReadAudit(found *rules.Host, extraGOROOTs []string) *Audit {
+	ctl := rules.Auditctl{}
+	st, err := ctl.Status()
+	if err != nil {
+		return &Audit{Err: err}
+	}
+	loaded, err := ctl.List()
+	if err != nil {
+		return &Audit{Err: err}
+	}
+	host := found
+	if len(extraGOROOTs) > 0 {
+		if h, err := rules.Discover(found.Root, extraGOROOTs); err == nil {
+			host = h
+		}
+	}
+	plan := rules.Generate(host)
+	return &Audit{Status: st, Diff: rules.Compare(rules.All(plan.Groups), loaded)}
+}
+
+func cmpOr(err error, s string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return s
 }
