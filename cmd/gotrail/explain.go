@@ -194,14 +194,20 @@ func printExplanation(w io.Writer, x *explanation) {
 			fmt.Fprintf(w, "  %s:%d  %s\n", safe(u.File), u.Line, safe(u.Command))
 		}
 	}
-	var read []string
+	var read, unreadable []string
 	for _, f := range x.Files {
-		if !f.Missing {
+		switch {
+		case f.Error != "":
+			unreadable = append(unreadable, safe(f.Path)+" ("+safe(f.Error)+")")
+		case !f.Missing:
 			read = append(read, safe(f.Path))
 		}
 	}
 	if len(read) > 0 {
 		fmt.Fprintf(w, "files read: %s\n", strings.Join(read, ", "))
+	}
+	if len(unreadable) > 0 {
+		fmt.Fprintf(w, "could not read: %s\n", strings.Join(unreadable, ", "))
 	}
 	for _, p := range x.Problems {
 		fmt.Fprintf(w, "note: %s\n", safe(p))

@@ -465,6 +465,13 @@ func (c *checker) writablePlace(u shellchain.User, name string, v hostenv.Value,
 
 func (c *checker) chain(u shellchain.User, res *shellchain.Result) {
 	for _, f := range res.Files {
+		if f.Error != "" {
+			c.add(Finding{ID: "chain.unreadable", Severity: "info", User: u.Name, Path: f.Path, Where: f.From,
+				Title:       "a login file could not be read",
+				Detail:      fmt.Sprintf("%s (%s): what it sets for %s is unknown, so findings for %s may be missing", f.Path, f.Error, u.Name, u.Name),
+				Remediation: "run gotrail check as root, or with --user for the users you can read"})
+			continue
+		}
 		if f.Missing {
 			continue
 		}

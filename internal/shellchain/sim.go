@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -203,9 +204,10 @@ type sim struct {
 	last    map[string]*string
 	pending string // the file a source builtin is about to open
 	mu      sync.Mutex
-	quiet   bool // re-sourcing: no steps
-	steps   int  // statements run, against maxStatements
-	stopped bool // the budget ran out
+	got     string // what markGet read
+	quiet   bool   // re-sourcing: no steps
+	steps   int    // statements run, against maxStatements
+	stopped bool   // the budget ran out
 	stderr  bytes.Buffer
 }
 
@@ -214,6 +216,7 @@ const (
 	markAfter  = "__gotrail_a"
 	markLookup = "__gotrail_lookup"
 	markEnd    = "__gotrail_end"
+	markGet    = "__gotrail_get"
 	flagsVar   = "__gotrail_flags"
 )
 
@@ -318,12 +321,22 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 	if err := r.Run(ctx, pre); err != nil {
 		return nil, fmt.Errorf("simulate %s: start in %s: %w", o.User.Name, dir, err)
 	}
-	for _, f := range s.chain(r) {
+	for _, next := range s.chain(ctx, r) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := s.source(ctx, r, f); err != nil {
-			return nil, err
+		cands := next()
+		if len(cands) > 1 {
+			if f := s.pick(cands); f != "" {
+				cands = []string{f}
+			} else {
+				cands = nil
+			}
+		}
+		for _, f := range cands {
+			if err := s.source(ctx, r, f); err != nil {
+				return nil, err
+			}
 		}
 		if r.Exited() || s.stopped {
 			break
@@ -369,59 +382,130 @@ func isShellInternal(name string) bool {
 }
 
 // chain is the list of files the shell reads itself, in order, for the
-// mode; for "the first of" lists only the first that exists.
-func (s *sim) chain(r *interp.Runner) []string {
+// mode. Each entry is a list of candidates of which the shell reads the
+// first that exists; an entry is worked out when its turn comes, as a
+// variable set by an earlier file (ENV, ZDOTDIR) can name it.
+func (s *sim) chain(ctx context.Context, r *interp.Runner) []func() []string {
 	home := s.o.User.Home
-	first := func(files ...string) []string {
+	fixed := func(files ...string) []func() []string {
+		var out []func() []string
 		for _, f := range files {
-			if s.o.FS.Exists(f) {
-				return []string{f}
-			}
+			out = append(out, func() []string { return []string{f} })
 		}
-		s.res.Files = append(s.res.Files, ChainFile{Path: files[len(files)-1], Missing: true})
-		return nil
+		return out
 	}
-	var out []string
+	zdot := func(name string) func() []string {
+		return func() []string {
+			dir := s.getVar(ctx, r, "ZDOTDIR")
+			if dir == "" {
+				dir = home
+			}
+			return []string{dir + "/" + name}
+		}
+	}
+	var out []func() []string
 	switch s.o.Shell {
 	case "bash":
 		if s.o.Login {
-			out = append(out, "/etc/profile")
-			out = append(out, first(home+"/.bash_profile", home+"/.bash_login", home+"/.profile")...)
+			out = append(out, fixed("/etc/profile")...)
+			out = append(out, func() []string { return []string{home + "/.bash_profile", home + "/.bash_login", home + "/.profile"} })
 		} else if s.o.Interactive {
-			out = append(out, "/etc/bash.bashrc", home+"/.bashrc")
+			out = append(out, fixed("/etc/bash.bashrc", home+"/.bashrc")...)
 		}
 	case "sh":
 		if s.o.Login {
-			out = append(out, "/etc/profile", home+"/.profile")
+			out = append(out, fixed("/etc/profile", home+"/.profile")...)
 		}
 		if s.o.Interactive {
-			if env := r.Vars["ENV"].String(); env != "" && strings.HasPrefix(env, "/") {
-				out = append(out, env)
-			}
+			out = append(out, func() []string {
+				if env := s.getVar(ctx, r, "ENV"); strings.HasPrefix(env, "/") {
+					return []string{env}
+				}
+				return nil
+			})
 		}
 	case "zsh":
-		zdot := home
-		if v, ok := s.o.Env["ZDOTDIR"]; ok && v != "" {
-			zdot = v
-		}
-		out = append(out, "/etc/zsh/zshenv", zdot+"/.zshenv")
+		out = append(out, fixed("/etc/zsh/zshenv")...)
+		out = append(out, zdot(".zshenv"))
 		if s.o.Login {
-			out = append(out, "/etc/zsh/zprofile", zdot+"/.zprofile")
+			out = append(out, fixed("/etc/zsh/zprofile")...)
+			out = append(out, zdot(".zprofile"))
 		}
 		if s.o.Interactive {
-			out = append(out, "/etc/zsh/zshrc", zdot+"/.zshrc")
+			out = append(out, fixed("/etc/zsh/zshrc")...)
+			out = append(out, zdot(".zshrc"))
 		}
 		if s.o.Login {
-			out = append(out, "/etc/zsh/zlogin", zdot+"/.zlogin")
+			out = append(out, fixed("/etc/zsh/zlogin")...)
+			out = append(out, zdot(".zlogin"))
 		}
 	}
 	return out
 }
 
+// pick returns the first of the candidates the shell would read: "" when
+// none exists, or when one cannot be read and which it would be is unknown.
+func (s *sim) pick(cands []string) string {
+	for _, f := range cands {
+		cf := s.probe(f, "")
+		switch {
+		case cf.Error != "":
+			s.res.Files = append(s.res.Files, cf)
+			return ""
+		case !cf.Missing:
+			return f
+		}
+	}
+	if len(cands) > 0 {
+		s.res.Files = append(s.res.Files, ChainFile{Path: cands[len(cands)-1], Missing: true})
+	}
+	return ""
+}
+
+// getVar reads a variable of the running shell.
+func (s *sim) getVar(ctx context.Context, r *interp.Runner, name string) string {
+	prog, err := syntax.NewParser().Parse(strings.NewReader(markGet+" "+quote(name)), "")
+	if err != nil {
+		return ""
+	}
+	s.got = ""
+	if err := r.Run(ctx, prog); err != nil {
+		return ""
+	}
+	return s.got
+}
+
+// probe says whether the user's shell could read file: missing, or an
+// error such as permission denied (running as a plain user, gotrail reads
+// what that user can; a file it cannot read makes the values after it
+// unknown, which Problems says).
+func (s *sim) probe(file, from string) ChainFile {
+	cf := ChainFile{Path: file, From: from}
+	fi, err := s.o.FS.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		cf.Missing = true
+	case err != nil:
+		cf.Error = unwrapErrno(err).Error()
+	case !s.may(fi, 4):
+		cf.Error = "the user may not read it"
+	default:
+		if f, err := s.o.FS.Open(file); err != nil {
+			cf.Error = unwrapErrno(err).Error()
+		} else {
+			f.Close()
+		}
+	}
+	if cf.Error != "" && !s.quiet {
+		s.res.Problems = append(s.res.Problems, fmt.Sprintf("cannot read %s (%s): what it sets is unknown", file, cf.Error))
+	}
+	return cf
+}
+
 // source reads file as the shell's own start-up file.
 func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
-	if !s.o.FS.Exists(file) {
-		s.res.Files = append(s.res.Files, ChainFile{Path: file, Missing: true})
+	if cf := s.probe(file, ""); cf.Missing || cf.Error != "" {
+		s.res.Files = append(s.res.Files, cf)
 		return nil
 	}
 	prog, err := syntax.NewParser().Parse(strings.NewReader("source "+quote(file)), "")
@@ -562,10 +646,7 @@ func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 		if st.file != "" {
 			from = fmt.Sprintf("%s:%d", st.file, st.line)
 		}
-		cf := ChainFile{Path: file, From: from}
-		if !s.o.FS.Exists(file) {
-			cf.Missing = true
-		}
+		cf := s.probe(file, from)
 		if !s.quiet {
 			s.res.Files = append(s.res.Files, cf)
 		}
@@ -671,6 +752,9 @@ func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
 			return "", status(hc.LastExitStatus)
 		case markLookup:
 			return s.lookup(hc, args[1], args[2:])
+		case markGet:
+			s.got = hc.Env.Get(args[1]).String()
+			return "", nil
 		case markEnd:
 			hc.Env.Each(func(name string, v expand.Variable) bool {
 				switch {

@@ -250,3 +250,47 @@ func FuzzPamEnv(f *testing.F) {
 		}
 	})
 }
+
+// Which file a shell reads can depend on a variable an earlier file set.
+func TestChainVariables(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":             "alice:x:1000:1000::/home/alice:/bin/sh\n",
+		"etc/profile":            "export PATH=/usr/bin\n",
+		"home/alice/.profile":    "ENV=$HOME/.shrc; export ENV\n",
+		"home/alice/.shrc":       "export GOPATH=/from/shrc\n",
+		"etc/zsh/zshenv":         "export ZDOTDIR=$HOME/.zsh\n",
+		"home/alice/.zsh/.zshrc": "export GOPATH=/from/zdotdir\n",
+		"home/alice/.zshrc":      "export GOPATH=/wrong\n",
+	})
+	for _, tt := range []struct{ shell, want string }{{"sh", "/from/shrc"}, {"zsh", "/from/zdotdir"}} {
+		res, err := Simulate(context.Background(), Options{FS: h, User: alice, Shell: tt.shell, Login: true, Interactive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := res.Value("GOPATH"); v != tt.want {
+			t.Errorf("%s: GOPATH = %q, want %q", tt.shell, v, tt.want)
+		}
+	}
+}
+
+// A plain user cannot read another's files: the simulation says so
+// instead of treating them as missing.
+func TestUnreadable(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":               "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"home/alice/.bash_profile": "export GOPATH=/secret\n",
+	})
+	os.Chmod(h.Abs("/home/alice/.bash_profile"), 0o600)
+	os.Chown(h.Abs("/home/alice/.bash_profile"), 0, 0)
+	res := simulate(t, h, "GOPATH")
+	i := slices.IndexFunc(res.Files, func(f ChainFile) bool { return f.Path == "/home/alice/.bash_profile" })
+	if i < 0 || res.Files[i].Error == "" || res.Files[i].Missing {
+		t.Fatalf("files: %+v", res.Files)
+	}
+	if !strings.Contains(strings.Join(res.Problems, "\n"), "cannot read /home/alice/.bash_profile") {
+		t.Errorf("problems: %v", res.Problems)
+	}
+	if _, ok := res.Value("GOPATH"); ok {
+		t.Errorf("a file alice cannot read was read")
+	}
+}
