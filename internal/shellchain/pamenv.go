@@ -1,8 +1,6 @@
 package shellchain
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"strings"
 
@@ -55,6 +53,17 @@ func pamEnvModules(h hostfs.FS) []pamEnvModule {
 				if f[0] == "@include" && len(f) > 1 {
 					walk("/etc/pam.d/" + f[1])
 					continue
+				}
+				// a control in brackets ([success=1 default=ignore]) spans fields
+				if len(f) > 1 && strings.HasPrefix(f[1], "[") {
+					end := 1
+					for end < len(f) && !strings.HasSuffix(f[end], "]") {
+						end++
+					}
+					if end >= len(f) {
+						continue
+					}
+					f = append([]string{f[0], strings.Join(f[1:end+1], " ")}, f[end+1:]...)
 				}
 				if len(f) < 3 || f[0] != "session" && f[0] != "auth" && f[0] != "-session" {
 					continue
@@ -109,18 +118,24 @@ func containsModule(mods []pamEnvModule, m pamEnvModule) bool {
 // env is the environment so far (login's own variables); it is updated.
 func PamEnv(h hostfs.FS, u User, env map[string]string) []Assignment {
 	var out []Assignment
+	// ${VAR} in pam_env.conf reads the PAM environment, which holds only
+	// what pam_env itself set: login and sshd add HOME, PATH and the
+	// others after the PAM session opened
+	pam := map[string]string{}
 	apply := func(as []Assignment) {
 		for _, a := range as {
 			if a.Value == nil {
 				delete(env, a.Var)
+				delete(pam, a.Var)
 			} else {
 				env[a.Var] = *a.Value
+				pam[a.Var] = *a.Value
 			}
 			out = append(out, a)
 		}
 	}
 	for _, m := range pamEnvModules(h) {
-		apply(parseConf(h, m.conffile, u, env))
+		apply(parseConf(h, m.conffile, u, pam))
 		if m.readenv {
 			apply(parseEnvFile(h, m.envfile))
 		}
@@ -129,35 +144,93 @@ func PamEnv(h hostfs.FS, u User, env map[string]string) []Assignment {
 			if f == "" {
 				f = ".pam_environment"
 			}
-			apply(parseConf(h, u.Home+"/"+f, u, env))
+			apply(parseConf(h, u.Home+"/"+f, u, pam))
 		}
 	}
 	return out
 }
 
-// parseEnvFile reads an /etc/environment style file: KEY=VALUE lines, an
-// optional "export ", quotes around the value removed, and nothing
-// expanded: "$HOME" there is those five characters.
+// assembleLines joins lines as pam_env's _assemble_line does: leading
+// blanks go; a '#' anywhere ends the line there (blanks before it stay);
+// a backslash at the end (after trailing blanks) becomes a space and the
+// next line follows, without its leading blanks.
+func assembleLines(data []byte) []numberedLine {
+	var out []numberedLine
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		start := i + 1
+		var b strings.Builder
+		for {
+			l := strings.TrimLeft(lines[i], " \t")
+			if c := strings.IndexByte(l, '#'); c >= 0 {
+				b.WriteString(l[:c])
+				break
+			}
+			if t := strings.TrimRight(l, " \t\r"); strings.HasSuffix(t, "\\") && i+1 < len(lines) {
+				b.WriteString(t[:len(t)-1] + " ")
+				i++
+				continue
+			}
+			b.WriteString(l)
+			break
+		}
+		if t := b.String(); strings.TrimSpace(t) != "" {
+			out = append(out, numberedLine{t, start})
+		}
+	}
+	return out
+}
+
+type numberedLine struct {
+	text string
+	n    int
+}
+
+func validKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseEnvFile reads an /etc/environment style file as pam_env's
+// _parse_env_file does: KEY=VALUE, an optional "export ", a key of
+// letters, digits and '_', nothing expanded ("$HOME" stays those five
+// characters), an opening quote removed with the same quote at the end;
+// a KEY without '=' removes the variable.
 func parseEnvFile(h hostfs.FS, file string) []Assignment {
 	data, err := h.ReadFile(file)
 	if err != nil {
 		return nil
 	}
 	var out []Assignment
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimLeft(sc.Text(), " \t")
-		if line == "" || line[0] == '#' {
+	for _, l := range assembleLines(data) {
+		line := l.text
+		if rest, ok := strings.CutPrefix(line, "export "); ok {
+			line = strings.TrimLeft(rest, " \t")
+		}
+		k, v, hasEq := strings.Cut(line, "=")
+		if !validKey(k) {
 			continue
 		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			continue
+		a := Assignment{Var: k, File: file, Line: l.n}
+		if hasEq {
+			if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+				q := v[0]
+				v = v[1:]
+				if n := len(v); n > 0 && v[n-1] == q {
+					v = v[:n-1]
+				}
+			}
+			a.Value = &v
 		}
-		v = unquote(v)
-		out = append(out, Assignment{Var: k, Value: &v, File: file, Line: n})
+		out = append(out, a)
 	}
 	return out
 }
@@ -172,109 +245,101 @@ type EnvFileLine struct {
 func ReadEnvFile(h hostfs.FS, file string) []EnvFileLine {
 	var out []EnvFileLine
 	for _, a := range parseEnvFile(h, file) {
-		out = append(out, EnvFileLine{Var: a.Var, Value: *a.Value, Line: a.Line})
+		if a.Value != nil {
+			out = append(out, EnvFileLine{Var: a.Var, Value: *a.Value, Line: a.Line})
+		}
 	}
 	return out
 }
 
-func unquote(v string) string {
-	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-		return v[1 : len(v)-1]
-	}
-	return v
-}
-
-// parseConf reads a pam_env.conf style file: "VAR [DEFAULT=value]
-// [OVERRIDE=value]", where values expand ${VAR} from the environment so far
-// and @{HOME} and @{SHELL} from the passwd entry. OVERRIDE wins when it
-// expands to something, else DEFAULT; when both are empty the variable is
-// removed.
-func parseConf(h hostfs.FS, file string, u User, env map[string]string) []Assignment {
+// parseConf reads a pam_env.conf style file as pam_env's _parse_line and
+// _check_var do: "VAR [DEFAULT=value] [OVERRIDE=value]", a value quoted
+// with '"' only, any other option making pam_env ignore the line. Values
+// expand ${VAR} from the PAM environment so far (pam) and @{HOME} and
+// @{SHELL} from the passwd entry; '\' escapes. A non-empty OVERRIDE wins;
+// else a DEFAULT that was given, even empty; else the variable is removed.
+func parseConf(h hostfs.FS, file string, u User, pam map[string]string) []Assignment {
 	data, err := h.ReadFile(file)
 	if err != nil {
 		return nil
 	}
 	var out []Assignment
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		n := i + 1
-		line := lines[i]
-		for strings.HasSuffix(line, `\`) && i+1 < len(lines) {
-			i++
-			line = line[:len(line)-1] + lines[i]
-		}
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
+	for _, l := range assembleLines(data) {
+		name, rest, _ := strings.Cut(strings.TrimSpace(strings.ReplaceAll(l.text, "\t", " ")), " ")
+		if !validKey(name) {
 			continue
 		}
-		name, rest, _ := strings.Cut(line, " ")
-		if t := strings.IndexByte(name, '\t'); t >= 0 {
-			name, rest = name[:t], name[t+1:]+" "+rest
+		def, over, ok := confOptions(rest)
+		if !ok {
+			continue // pam_env: "Unrecognized Option ... - ignoring line"
 		}
-		var def, over *string
-		for _, f := range confFields(rest) {
-			switch {
-			case strings.HasPrefix(f, "DEFAULT="):
-				v := expandConf(unquote(strings.TrimPrefix(f, "DEFAULT=")), u, env)
-				def = &v
-			case strings.HasPrefix(f, "OVERRIDE="):
-				v := expandConf(unquote(strings.TrimPrefix(f, "OVERRIDE=")), u, env)
-				over = &v
+		a := Assignment{Var: name, File: file, Line: l.n}
+		if over != nil {
+			if v := expandConf(*over, u, pam); v != "" {
+				a.Value = &v
 			}
 		}
-		a := Assignment{Var: name, File: file, Line: n}
-		switch {
-		case over != nil && *over != "":
-			a.Value = over
-		case def != nil && *def != "":
-			a.Value = def
+		if a.Value == nil && def != nil {
+			v := expandConf(*def, u, pam)
+			a.Value = &v
 		}
 		if a.Value != nil {
-			env[name] = *a.Value
+			pam[name] = *a.Value
 		} else {
-			delete(env, name)
+			delete(pam, name)
 		}
 		out = append(out, a)
 	}
 	return out
 }
 
-// confFields splits on blanks outside quotes.
-func confFields(s string) []string {
-	var out []string
-	var cur strings.Builder
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+// confOptions reads the DEFAULT= and OVERRIDE= options of a pam_env.conf
+// line. An option with nothing after '=' counts as not given; DEFAULT=""
+// is given and empty.
+func confOptions(s string) (def, over *string, ok bool) {
+	for {
+		s = strings.TrimLeft(s, " ")
+		if s == "" {
+			return def, over, true
+		}
+		var target **string
 		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-			cur.WriteByte(c)
-		case c == '"' || c == '\'':
-			quote = c
-			cur.WriteByte(c)
-		case c == ' ' || c == '\t':
-			if cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-			}
+		case strings.HasPrefix(s, "DEFAULT="):
+			target, s = &def, s[len("DEFAULT="):]
+		case strings.HasPrefix(s, "OVERRIDE="):
+			target, s = &over, s[len("OVERRIDE="):]
 		default:
-			cur.WriteByte(c)
+			return nil, nil, false
+		}
+		var v string
+		if strings.HasPrefix(s, `"`) {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				v, s = s[1:], ""
+			} else {
+				v, s = s[1:1+end], s[2+end:]
+			}
+			*target = &v
+			continue
+		}
+		end := strings.IndexByte(s, ' ')
+		if end < 0 {
+			end = len(s)
+		}
+		v, s = s[:end], s[end:]
+		if v != "" {
+			*target = &v
+		} else {
+			*target = nil
 		}
 	}
-	if cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out
 }
 
-func expandConf(v string, u User, env map[string]string) string {
+func expandConf(v string, u User, pam map[string]string) string {
 	var b strings.Builder
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c == '\\' && i+1 < len(v) && (v[i+1] == '$' || v[i+1] == '@') {
+		if c == '\\' && i+1 < len(v) {
 			b.WriteByte(v[i+1])
 			i++
 			continue
@@ -284,7 +349,7 @@ func expandConf(v string, u User, env map[string]string) string {
 			if end >= 0 {
 				key := v[i+2 : i+2+end]
 				if c == '$' {
-					b.WriteString(env[key])
+					b.WriteString(pam[key])
 				} else {
 					switch key {
 					case "HOME":

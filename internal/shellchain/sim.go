@@ -269,10 +269,21 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	list := make([]string, 0, len(env)+3)
 	for k, v := range env {
-		list = append(list, k+"="+v)
+		if k != "TMPDIR" {
+			list = append(list, k+"="+v)
+		}
 	}
 	// the interpreter would take these from the process running gotrail
 	list = append(list, "UID="+strconv.Itoa(o.User.UID), "EUID="+strconv.Itoa(o.User.UID), "GID="+strconv.Itoa(o.User.GID))
+	// The interpreter picks its temporary directory from TMPDIR once, and
+	// opens files there itself; a TMPDIR from the host's files must never
+	// be it. The login's own TMPDIR is set back by the prelude.
+	tmp, err := os.MkdirTemp("", "gotrail-sim-")
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	list = append(list, "TMPDIR="+tmp)
 	dir := o.User.Home
 	if !o.FS.IsDir(dir) {
 		dir = "/"
@@ -294,6 +305,11 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, fmt.Errorf("simulate %s: %w", o.User.Name, err)
 	}
 	prelude := "cd " + quote(dir) + "\n"
+	if v, ok := env["TMPDIR"]; ok {
+		prelude += "TMPDIR=" + quote(v) + "\n"
+	} else {
+		prelude += "unset TMPDIR\n"
+	}
 	switch o.Shell {
 	case "bash":
 		prelude += "BASH=/usr/bin/bash BASH_VERSION='5.2.15(1)-release'\n"
@@ -645,6 +661,9 @@ func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 		from := ""
 		if st.file != "" {
 			from = fmt.Sprintf("%s:%d", st.file, st.line)
+		}
+		if file == "/dev/null" { // what a process substitution became
+			return args, nil
 		}
 		cf := s.probe(file, from)
 		if !s.quiet {
@@ -1090,8 +1109,25 @@ func (s *sim) mark(file string, data []byte) ([]byte, error) {
 	// the interpreter's $- never has i; bash's does in an interactive shell,
 	// and rc files test it to return early when not interactive
 	syntax.Walk(prog, func(n syntax.Node) bool {
-		if pe, ok := n.(*syntax.ParamExp); ok && pe.Param != nil && pe.Param.Value == "-" {
-			pe.Param.Value = flagsVar
+		switch n := n.(type) {
+		case *syntax.ParamExp:
+			if n.Param != nil && n.Param.Value == "-" {
+				n.Param.Value = flagsVar
+			}
+		case *syntax.Word:
+			// <(cmd) and >(cmd) would make the interpreter create a FIFO
+			// in a temporary directory, which it opens itself, not
+			// through the open handler: they are never run
+			for i, part := range n.Parts {
+				if ps, ok := part.(*syntax.ProcSubst); ok {
+					s.res.Unresolved = append(s.res.Unresolved, Unresolved{File: file, Line: int(ps.Pos().Line()), Command: "process substitution (not run)"})
+					n.Parts[i] = &syntax.Lit{Value: "/dev/null"}
+				}
+			}
+		case *syntax.Subshell:
+			quietUmask(n)
+		case *syntax.CmdSubst:
+			quietUmask(n)
 		}
 		return true
 	})
@@ -1198,4 +1234,15 @@ func unexportRewrite(st *syntax.Stmt) syntax.Command {
 		return nil
 	}
 	return f.Stmts[0].Cmd
+}
+
+// quietUmask turns umask inside a subshell or command substitution into a
+// no-op: it changes only that copy of the shell, not the login's umask.
+func quietUmask(n syntax.Node) {
+	syntax.Walk(n, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 && c.Args[0].Lit() == "umask" {
+			c.Args = []*syntax.Word{word(":")}
+		}
+		return true
+	})
 }

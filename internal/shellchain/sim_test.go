@@ -294,3 +294,98 @@ func TestUnreadable(t *testing.T) {
 		t.Errorf("a file alice cannot read was read")
 	}
 }
+
+// Each row is what Debian's pam_env.so (Linux-PAM 1.5.2) did with the line,
+// run through libpam against a private configuration.
+func TestPamEnvLikeLinuxPAM(t *testing.T) {
+	tests := []struct {
+		name, conf, envfile string
+		want                map[string]*string // nil value: unset
+	}{
+		{"conf ${VAR} reads only what pam_env set", "PATH DEFAULT=${PATH}:/opt/go/bin\nGOPATH DEFAULT=${HOME}/gopath\n", "",
+			map[string]*string{"PATH": ptr(":/opt/go/bin"), "GOPATH": ptr("/gopath")}},
+		{"conf DEFAULT=\"\" defines empty", "EMPTYQ DEFAULT=\"\"\n", "", map[string]*string{"EMPTYQ": ptr("")}},
+		{"conf DEFAULT expanding to nothing defines empty", "EMPTYX DEFAULT=${NOPE}\n", "", map[string]*string{"EMPTYX": ptr("")}},
+		{"conf single quotes are characters", "SQ DEFAULT='single'\n", "", map[string]*string{"SQ": ptr("'single'")}},
+		{"conf unknown option ignores the line", "TYPO DEFAULT=x OVERIDE=y\n", "", map[string]*string{"TYPO": nil}},
+		{"conf empty OVERRIDE falls back to DEFAULT", "A DEFAULT=d OVERRIDE=${NOPE}\n", "", map[string]*string{"A": ptr("d")}},
+		{"conf @{HOME} and escapes", "B DEFAULT=@{HOME}/x\\${Y}\n", "", map[string]*string{"B": ptr("/home/alice/x${Y}")}},
+		{"env # ends the line", "", "GOPROXY=https://goproxy.cn,direct # mirror\n", map[string]*string{"GOPROXY": ptr("https://goproxy.cn,direct ")}},
+		{"env key must be a name", "", "BAD-KEY=1\nGOOD_1=2\n", map[string]*string{"BAD-KEY": nil, "GOOD_1": ptr("2")}},
+		{"env opening quote without a closing one", "", "Q=\"a\n", map[string]*string{"Q": ptr("a")}},
+		{"env continuation: the backslash becomes a space", "", "LONG=a\\\n   b\n", map[string]*string{"LONG": ptr("a b")}},
+		{"env no expansion", "", "P=$HOME/bin\n", map[string]*string{"P": ptr("$HOME/bin")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := writeRoot(t, map[string]string{"etc/security/pam_env.conf": tt.conf, "etc/environment": tt.envfile})
+			env := map[string]string{"HOME": "/home/alice", "PATH": "/usr/bin:/bin"}
+			PamEnv(h, alice, env)
+			for k, want := range tt.want {
+				got, ok := env[k]
+				switch {
+				case want == nil && ok && k != "PATH":
+					t.Errorf("%s = %q, want unset", k, got)
+				case want != nil && (!ok || got != *want):
+					t.Errorf("%s = %q (set %v), want %q", k, got, ok, *want)
+				}
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func TestPamControlInBrackets(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/pam.d/sshd":              "session [success=ok default=ignore] pam_env.so user_readenv=1\n",
+		"home/alice/.pam_environment": "GOFLAGS DEFAULT=-v\n",
+	})
+	env := map[string]string{}
+	PamEnv(h, alice, env)
+	if env["GOFLAGS"] != "-v" {
+		t.Fatalf("the pam_env.so line with a bracketed control was missed: %v", env)
+	}
+}
+
+// A TMPDIR from the host's files must not let a profile write through the
+// interpreter's own temporary files (it opens them without the open
+// handler), and process substitutions are never run.
+func TestNoWriteThroughTMPDIR(t *testing.T) {
+	target := t.TempDir()
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":      "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"etc/environment": "TMPDIR=" + target + "\n",
+		"etc/profile": "echo pwned > \"$TMPDIR/sh-interp-evil\"\necho more >> \"$TMPDIR/sh-interp-evil\"\n" +
+			"source <(echo export GOPATH=/from-procsubst)\ncat > >(tee " + target + "/x)\n" +
+			"( umask 000 )\nx=$(umask 0; echo)\n",
+	})
+	res := simulate(t, h, "TMPDIR")
+	entries, _ := os.ReadDir(target)
+	if len(entries) != 0 {
+		t.Fatalf("the simulation wrote %v into TMPDIR", entries)
+	}
+	if v, _ := res.Value("TMPDIR"); v != target {
+		t.Errorf("TMPDIR = %q, want the login's %q", v, target)
+	}
+	if _, ok := res.Value("GOPATH"); ok {
+		t.Errorf("a process substitution was run")
+	}
+	n := 0
+	for _, u := range res.Unresolved {
+		if u.Command == "process substitution (not run)" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("want 2 process substitutions unresolved: %v", res.Unresolved)
+	}
+	for _, f := range res.Files {
+		if strings.Contains(f.Path, "sh-interp") {
+			t.Errorf("a FIFO in the chain: %v", f.Path)
+		}
+	}
+	if res.Umask != nil {
+		t.Errorf("umask in a subshell changed the login's: %+v", res.Umask)
+	}
+}
