@@ -164,7 +164,7 @@ func show(v *string) string {
 }
 
 func printExplanation(w io.Writer, x *explanation) {
-	fmt.Fprintf(w, "%s for %s (%s, %s shell)\n", x.Variable, x.User, x.Shell, x.Mode)
+	fmt.Fprintf(w, "%s for %s (%s, %s shell)\n", x.Variable, safe(x.User), safe(x.Shell), x.Mode)
 	width := 0
 	where := make([]string, len(x.Steps))
 	for i, s := range x.Steps {

@@ -162,7 +162,7 @@ EXIT STATUS
 					return err
 				}
 			} else {
-				fmt.Fprintf(w, "--- %s (%s)\n+++ %s (%s)\n", an, a.Time.Format(time.RFC3339), bn, b.Time.Format(time.RFC3339))
+				fmt.Fprintf(w, "--- %s (%s)\n+++ %s (%s)\n", safe(an), a.Time.Format(time.RFC3339), safe(bn), b.Time.Format(time.RFC3339))
 				for _, c := range changes {
 					switch {
 					case c.Before == nil:

@@ -150,6 +150,31 @@ func loc(v hostenv.Value) string {
 	return v.Source.String()
 }
 
+// pathOrigin is the step that put the nth copy of dir on PATH: the last
+// whose value has n copies where the value before had fewer (an entry
+// removed and added again is blamed on where it came back).
+func pathOrigin(res *shellchain.Result, dir string, n int) string {
+	copies := func(v *string) int {
+		if v == nil {
+			return 0
+		}
+		c := 0
+		for _, d := range strings.Split(*v, ":") {
+			if d == dir {
+				c++
+			}
+		}
+		return c
+	}
+	where := ""
+	for _, st := range res.StepsOf("PATH") {
+		if copies(st.After) >= n && copies(st.Before) < n {
+			where = fmt.Sprintf("%s:%d", st.File, st.Line)
+		}
+	}
+	return where
+}
+
 func whereOf(res *shellchain.Result, name string) string {
 	steps := res.StepsOf(name)
 	if len(steps) == 0 {
@@ -164,7 +189,10 @@ func (c *checker) path(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Re
 	where := whereOf(res, "PATH")
 	dirs := strings.Split(pathVal, ":")
 	seen := map[string]bool{}
+	count := map[string]int{}
 	for _, d := range dirs {
+		count[d]++
+		where := pathOrigin(res, d, count[d])
 		switch {
 		case d == "" || d == "." || !strings.HasPrefix(d, "/"):
 			shown := d
@@ -239,13 +267,13 @@ func (c *checker) path(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Re
 		want, _ := c.fs.Resolve(intended + "/bin/go")
 		first := gos[0]
 		if first.Real != want && path.Dir(first.Path) != intended+"/bin" {
-			c.add(Finding{ID: "path.go-shadowed", Severity: rootOr(u, "high"), User: u.Name, Variable: "PATH", Path: first.Path, Where: where,
+			c.add(Finding{ID: "path.go-shadowed", Severity: rootOr(u, "high"), User: u.Name, Variable: "PATH", Path: first.Path, Where: pathOrigin(res, path.Dir(first.Path), 1),
 				Title:       "another go comes before the intended toolchain",
 				Detail:      fmt.Sprintf("%s's PATH finds %s (%s) before %s/bin/go, the toolchain GOROOT or PATH intends", u.Name, first.Path, cmp.Or(first.Version, "unknown version"), intended),
 				Remediation: fmt.Sprintf("remove %s or put %s/bin earlier on PATH", first.Path, intended)})
 		}
 	}
-	if v, ok := res.Vars["GOROOT"]; ok && v.Exported && len(gos) > 0 && gos[0].GOROOT != "" {
+	if v, ok := res.Vars["GOROOT"]; ok && v.Exported && v.Value != "" && len(gos) > 0 && gos[0].GOROOT != "" {
 		real, _ := c.fs.Resolve(v.Value)
 		own, _ := c.fs.Resolve(gos[0].GOROOT)
 		if real != own {
@@ -323,7 +351,7 @@ func Weaknesses(name, value string) []weakness {
 				"GOSUMDB=off: downloaded modules and toolchains are not checked against sum.golang.org, so a proxy or network attacker can serve altered code unnoticed",
 				"remove GOSUMDB=off; for private modules set GOPRIVATE to their paths"})
 		}
-	case "GONOSUMDB", "GONOSUMCHECK", "GOPRIVATE":
+	case "GONOSUMDB", "GOPRIVATE":
 		if matchesEverything(value) {
 			out = append(out, weakness{"supply.nosumdb-all", "high", name + " matches every module",
 				fmt.Sprintf("%s=%s matches every module path, which turns checksum verification off for all of them", name, value),
@@ -366,6 +394,9 @@ func Weaknesses(name, value string) []weakness {
 		}
 	case "GOFLAGS":
 		for _, f := range strings.Fields(value) {
+			if strings.HasPrefix(f, "--") {
+				f = f[1:] // the go command's flags take one dash or two
+			}
 			switch {
 			case f == "-insecure" || strings.HasPrefix(f, "-insecure="):
 				out = append(out, weakness{"supply.goflags-insecure", "high", "GOFLAGS has -insecure",

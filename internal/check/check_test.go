@@ -232,3 +232,21 @@ func TestGoEnvChangedSinceInstall(t *testing.T) {
 		t.Fatalf("a go.env changed since install (only a comment) must be reported: %v", ids(got))
 	}
 }
+
+// Each PATH entry is blamed on the step that put it there, not on the
+// last change to PATH.
+func TestPathFindingsNameTheirOrigin(t *testing.T) {
+	root, _ := materialize(t, "")
+	os.WriteFile(filepath.Join(root, "etc/profile"), []byte("PATH=/usr/bin:.:/bin\nexport PATH\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "home/alice/.profile"), []byte("PATH=\"$PATH:/usr/bin\"\nPATH=\"$PATH:/usr/local/bin\"\n"), 0o644)
+	got := runOn(t, root)
+	for _, tt := range []struct{ id, where string }{
+		{"path.relative", "/etc/profile:1"},
+		{"path.duplicate", "/home/alice/.profile:1"},
+	} {
+		i := slices.IndexFunc(got, func(f Finding) bool { return f.ID == tt.id && f.User == "alice" })
+		if i < 0 || got[i].Where != tt.where {
+			t.Errorf("%s: want where %s, got %+v", tt.id, tt.where, got)
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 var Variables = []string{
 	"CC", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_ENABLED", "CGO_FFLAGS", "CGO_LDFLAGS", "CXX",
 	"GO111MODULE", "GOAUTH", "GOBIN", "GOCACHE", "GOCACHEPROG", "GODEBUG", "GOENV", "GOEXPERIMENT",
-	"GOFIPS140", "GOFLAGS", "GOINSECURE", "GOMODCACHE", "GONOPROXY", "GONOSUMCHECK", "GONOSUMDB", "GOPATH",
+	"GOFIPS140", "GOFLAGS", "GOINSECURE", "GOMODCACHE", "GONOPROXY", "GONOSUMDB", "GOPATH",
 	"GOPRIVATE", "GOPROXY", "GOROOT", "GOSUMDB", "GOTELEMETRY", "GOTMPDIR", "GOTOOLCHAIN", "GOVCS", "GOWORK",
 }
 
@@ -141,8 +141,9 @@ func LookPath(h hostfs.FS, pathList, name string) (string, bool) {
 func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
 	out := map[string]Value{}
 	login := func(name string) (Value, bool) {
+		// the go command takes an empty variable as not set (cfg.Getenv)
 		v, ok := res.Vars[name]
-		if !ok || !v.Exported {
+		if !ok || !v.Exported || v.Value == "" {
 			return Value{}, false
 		}
 		src := Source{Kind: "login"}
@@ -160,14 +161,18 @@ func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
 	home := res.Vars["HOME"].Value
 
 	// GOENV: the environment, else $XDG_CONFIG_HOME/go/env, else ~/.config/go/env
+	// os.UserConfigDir: a relative XDG_CONFIG_HOME is an error, and the go
+	// command then reads no env file at all
 	if _, ok := out["GOENV"]; !ok {
 		cfg := home + "/.config"
-		if x, ok := res.Vars["XDG_CONFIG_HOME"]; ok && x.Exported && strings.HasPrefix(x.Value, "/") {
+		if x, ok := res.Vars["XDG_CONFIG_HOME"]; ok && x.Exported && x.Value != "" {
 			cfg = x.Value
 		}
-		out["GOENV"] = Value{Value: cfg + "/go/env", Source: Source{Kind: "default"}}
+		if strings.HasPrefix(cfg, "/") {
+			out["GOENV"] = Value{Value: cfg + "/go/env", Source: Source{Kind: "default"}}
+		}
 	}
-	if envFile := out["GOENV"].Value; envFile != "off" {
+	if envFile := out["GOENV"].Value; envFile != "off" && envFile != "" {
 		if m, err := ReadGoEnvFile(h, envFile); err == nil {
 			for k, e := range m {
 				if _, set := out[k]; !set && k != "GOENV" {
@@ -211,7 +216,9 @@ func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
 	def("GOCACHE", cache+"/go-build")
 	def("GOPROXY", "https://proxy.golang.org,direct")
 	def("GOSUMDB", "sum.golang.org")
-	def("GOTOOLCHAIN", "auto")
+	// with GOTOOLCHAIN set nowhere (go.env of Go 1.21+ sets it), the go
+	// command does not switch toolchains at all
+	def("GOTOOLCHAIN", "")
 	def("GONOPROXY", out["GOPRIVATE"].Value)
 	def("GONOSUMDB", out["GOPRIVATE"].Value)
 	def("GOFLAGS", "")

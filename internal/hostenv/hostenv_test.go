@@ -160,3 +160,44 @@ func TestReadGoBinaryVersion(t *testing.T) {
 		t.Fatalf("the real go binary: %+v", b)
 	}
 }
+
+// An exported empty variable is not set for the go command (cfg.Getenv):
+// the Go env file and go.env still apply. Checked against real go env.
+func TestGoEnvEmptyIsUnset(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range base {
+		files[k] = v
+	}
+	files["home/alice/.profile"] = "export GOPROXY= GOENV= GOROOT= GOTOOLCHAIN=\n"
+	files["home/alice/.config/go/env"] = "GOSUMDB=off\n"
+	h := hostfs.New(writeRoot(t, files))
+	u, _ := shellchain.LookupUser(h, "alice")
+	res, err := shellchain.Simulate(context.Background(), shellchain.Options{FS: h, User: u, Login: true, Track: Tracked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := GoEnv(h, res)
+	for name, want := range map[string]string{"GOPROXY": "https://proxy.golang.org,direct", "GOSUMDB": "off", "GOROOT": "/usr/local/go", "GOTOOLCHAIN": "auto"} {
+		if env[name].Value != want {
+			t.Errorf("%s = %+v, want %q", name, env[name], want)
+		}
+	}
+}
+
+// With no go.env (Go before 1.21, or a trimmed one) GOTOOLCHAIN is set
+// nowhere and the go command never switches toolchains.
+func TestGoEnvNoGoEnvFile(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range base {
+		if k != "usr/local/go/go.env" {
+			files[k] = v
+		}
+	}
+	h := hostfs.New(writeRoot(t, files))
+	u, _ := shellchain.LookupUser(h, "alice")
+	res, _ := shellchain.Simulate(context.Background(), shellchain.Options{FS: h, User: u, Login: true, Track: Tracked})
+	env, _ := GoEnv(h, res)
+	if v := env["GOTOOLCHAIN"]; v.Value != "" || v.Source.Kind != "default" {
+		t.Errorf("GOTOOLCHAIN = %+v", v)
+	}
+}

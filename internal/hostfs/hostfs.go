@@ -29,7 +29,23 @@ func New(root string) FS {
 func (h FS) Abs(p string) string { return filepath.Join(h.Root, p) }
 
 // Lstat describes p itself.
-func (h FS) Lstat(p string) (fs.FileInfo, error) { return os.Lstat(h.Abs(p)) }
+func (h FS) Lstat(p string) (fs.FileInfo, error) {
+	fi, err := os.Lstat(h.Abs(p))
+	return fi, h.hostErr(err)
+}
+
+// hostErr names the host's path in a path error, never the root's prefix:
+// messages about an image must read as the image's host would see them.
+func (h FS) hostErr(err error) error {
+	var pe *fs.PathError
+	if h.Root == "/" || !errors.As(err, &pe) {
+		return err
+	}
+	if rel, rerr := filepath.Rel(h.Root, pe.Path); rerr == nil && !strings.HasPrefix(rel, "..") {
+		return &fs.PathError{Op: pe.Op, Path: "/" + filepath.ToSlash(rel), Err: pe.Err}
+	}
+	return err
+}
 
 // Stat describes what p names after following links inside the root.
 func (h FS) Stat(p string) (fs.FileInfo, error) {
@@ -37,7 +53,8 @@ func (h FS) Stat(p string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.Lstat(h.Abs(real))
+	fi, err := os.Lstat(h.Abs(real))
+	return fi, h.hostErr(err)
 }
 
 // IsDir reports whether p names a directory.
@@ -58,7 +75,8 @@ func (h FS) Open(p string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(h.Abs(real))
+	f, err := os.Open(h.Abs(real))
+	return f, h.hostErr(err)
 }
 
 // ReadFile reads the whole of p.
@@ -67,7 +85,8 @@ func (h FS) ReadFile(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(h.Abs(real))
+	data, err := os.ReadFile(h.Abs(real))
+	return data, h.hostErr(err)
 }
 
 // ReadDir lists the directory p.
@@ -76,7 +95,8 @@ func (h FS) ReadDir(p string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.ReadDir(h.Abs(real))
+	entries, err := os.ReadDir(h.Abs(real))
+	return entries, h.hostErr(err)
 }
 
 // Glob matches a host path pattern, returning host paths.
@@ -124,7 +144,7 @@ func (h FS) Resolve(p string) (string, error) {
 		}
 		target, err := os.Readlink(h.Abs(next))
 		if err != nil {
-			return "", err
+			return "", h.hostErr(err)
 		}
 		if path.IsAbs(target) {
 			cur = "/"

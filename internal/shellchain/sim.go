@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,9 +206,11 @@ type sim struct {
 	pending string // the file a source builtin is about to open
 	mu      sync.Mutex
 	got     string // what markGet read
-	quiet   bool   // re-sourcing: no steps
-	steps   int    // statements run, against maxStatements
-	stopped bool   // the budget ran out
+	errexit bool   // set -e is on: markers return 0
+	pcs     [maxGoFrames]uintptr
+	quiet   bool // re-sourcing: no steps
+	steps   int  // statements run, against maxStatements
+	stopped bool // the budget ran out
 	stderr  bytes.Buffer
 }
 
@@ -217,6 +220,7 @@ const (
 	markLookup = "__gotrail_lookup"
 	markEnd    = "__gotrail_end"
 	markGet    = "__gotrail_get"
+	markFlush  = "__gotrail_flush"
 	flagsVar   = "__gotrail_flags"
 )
 
@@ -226,11 +230,12 @@ const maxStatements = 50_000
 
 var errBudget = fmt.Errorf("stopped after %d statements (a loop that does not end?)", maxStatements)
 
-// maxDepth bounds nesting: statements inside functions inside sourced
-// files; only recursion that does not end goes deeper.
-const maxDepth = 2000
+// maxGoFrames bounds the interpreter's recursion (it calls itself in Go
+// for each shell function call and sourced file): a few hundred shell
+// levels, far more than any login chain, far less than a stack overflow.
+const maxGoFrames = 20000
 
-var errDepth = fmt.Errorf("stopped %d statements deep (a function that calls itself without end?)", maxDepth)
+var errDepth = errors.New("stopped: calls nested too deep (a function that calls itself without end?)")
 
 func quote(s string) string {
 	q, err := syntax.Quote(s, syntax.LangBash)
@@ -530,6 +535,13 @@ func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
 	}
 	s.push(-1)
 	err = r.Run(ctx, prog)
+	if !r.Exited() && (err == nil || errors.As(err, new(interp.ExitStatus))) {
+		// the file's last statement has no after-marker: see its changes now
+		flush, _ := syntax.NewParser().Parse(strings.NewReader(markFlush), "")
+		if ferr := r.Run(ctx, flush); ferr != nil && !errors.As(ferr, new(interp.ExitStatus)) {
+			err = ferr
+		}
+	}
 	s.stack = s.stack[:0]
 	var status interp.ExitStatus
 	if err == nil || errors.As(err, &status) {
@@ -626,6 +638,9 @@ func (s *sim) check(env expand.Environ, st site, deps []string) {
 }
 
 func (s *sim) record(name string, val *string, st site, deps []string) {
+	if val == nil && s.last[name] == nil {
+		return // removing what was never set changes nothing
+	}
 	s.res.Steps = append(s.res.Steps, Step{Var: name, File: st.file, Line: st.line, Before: s.last[name], After: val, DependsOn: slices.Clone(deps)})
 	s.last[name] = val
 	if name == "PATH" {
@@ -677,6 +692,26 @@ func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 		}
 	case "type":
 		return append([]string{markLookup, "-t"}, args[1:]...), nil
+	case "set":
+		// under set -e a marker must not fail: the statement before it
+		// already passed errexit's judgement, which the marker would repeat
+		// without knowing whether it was in an if or a && list
+		for i := 1; i < len(args); i++ {
+			a := args[i]
+			if a == "--" || a == "-" || len(a) < 2 || a[0] != '-' && a[0] != '+' {
+				break
+			}
+			if a[1:] == "o" {
+				if i+1 < len(args) && args[i+1] == "errexit" {
+					s.errexit = a[0] == '-'
+				}
+				i++
+				continue
+			}
+			if strings.ContainsRune(a[1:], 'e') {
+				s.errexit = a[0] == '-'
+			}
+		}
 	case "umask":
 		if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
 			if m, err := strconv.ParseUint(args[1], 8, 32); err == nil {
@@ -708,6 +743,13 @@ func (s *sim) unresolved(cmd string) {
 	if n := len(s.stack); n > 0 {
 		s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, fmt.Sprintf("%s:%d: %s", st.file, st.line, cmd))
 	}
+}
+
+func (s *sim) markStatus(n int) error {
+	if s.errexit {
+		return nil
+	}
+	return status(n)
 }
 
 func status(n int) error {
@@ -743,13 +785,31 @@ func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
 					st := s.sites[id]
 					return "", fmt.Errorf("%w at %s:%d", errBudget, st.file, st.line)
 				}
-				if len(s.stack) > maxDepth {
+				if s.steps%16 == 0 && runtime.Callers(0, s.pcs[:]) == len(s.pcs) {
+					// the interpreter recurses in Go for each shell function call
 					st := s.sites[id]
 					return "", fmt.Errorf("%w at %s:%d", errDepth, st.file, st.line)
 				}
+				// a statement already open is running again: the next turn
+				// of a loop (its last statement has no after-marker) or a
+				// function calling itself; close what the last turn left open
+				for i := len(s.stack) - 1; i >= 0; i-- {
+					if s.stack[i].id == id {
+						var deps []string
+						for _, f := range s.stack[i:] {
+							deps = append(deps, f.unresolved...)
+						}
+						s.check(hc.Env, s.current(), s.stack[len(s.stack)-1].unresolved)
+						s.stack = s.stack[:i]
+						if i > 0 {
+							s.stack[i-1].unresolved = append(s.stack[i-1].unresolved, deps...)
+						}
+						break
+					}
+				}
 				s.check(hc.Env, s.current(), nil)
 				s.push(id)
-				return "", status(hc.LastExitStatus)
+				return "", s.markStatus(hc.LastExitStatus)
 			}
 			// pop to this statement: return, break and exit skip the after-markers of the ones inside it
 			i := len(s.stack) - 1
@@ -757,20 +817,32 @@ func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
 				i--
 			}
 			if i < 0 {
-				return "", status(hc.LastExitStatus)
+				return "", s.markStatus(hc.LastExitStatus)
 			}
 			var deps []string
 			for _, f := range s.stack[i:] {
 				deps = append(deps, f.unresolved...)
+			}
+			// changes by a last statement of an inner list, which has no
+			// after-marker, belong to it
+			if top := len(s.stack) - 1; top > i {
+				s.check(hc.Env, s.current(), s.stack[top].unresolved)
 			}
 			s.stack = s.stack[:i]
 			s.check(hc.Env, s.sites[id], deps)
 			if n := len(s.stack); n > 0 {
 				s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, deps...)
 			}
-			return "", status(hc.LastExitStatus)
+			return "", s.markStatus(hc.LastExitStatus)
 		case markLookup:
 			return s.lookup(hc, args[1], args[2:])
+		case markFlush:
+			var deps []string
+			if n := len(s.stack); n > 0 {
+				deps = s.stack[n-1].unresolved
+			}
+			s.check(hc.Env, s.current(), deps)
+			return "", nil
 		case markGet:
 			s.got = hc.Env.Get(args[1]).String()
 			return "", nil
@@ -1149,7 +1221,7 @@ func marker(name string, id int) *syntax.Stmt {
 
 func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
 	out := make([]*syntax.Stmt, 0, 3*len(stmts))
-	for _, st := range stmts {
+	for i, st := range stmts {
 		if st.Background || st.Coprocess {
 			// a background job cannot change the login's variables; run it
 			// as the subshell it is, in order, so no handler runs alongside
@@ -1163,7 +1235,14 @@ func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
 		id := len(s.sites)
 		s.sites = append(s.sites, site{file, int(st.Pos().Line())})
 		s.markCmd(file, st.Cmd)
-		out = append(out, marker(markBefore, id), st, marker(markAfter, id))
+		out = append(out, marker(markBefore, id), st)
+		// The last statement of a list gives the list its status (an if
+		// condition, a function's return, a sourced file's): nothing may
+		// come after it. Its changes are seen at the next marker, which
+		// blames the innermost statement still open.
+		if i < len(stmts)-1 {
+			out = append(out, marker(markAfter, id))
+		}
 	}
 	return out
 }

@@ -389,3 +389,19 @@ func TestNoWriteThroughTMPDIR(t *testing.T) {
 		t.Errorf("umask in a subshell changed the login's: %+v", res.Umask)
 	}
 }
+
+// set -e: a failing test in an && list does not end the shell, in bash or
+// here.
+func TestErrexit(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":               "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"home/alice/.bash_profile": "set -euo pipefail\n[ -d /nonexistent ] && PATH=/bad\nif false; then :; fi\nexport GOPATH=/after\nset +e\nfalse\nexport GOFLAGS=-v\n",
+	})
+	res := simulate(t, h, "GOPATH")
+	if v, _ := res.Value("GOPATH"); v != "/after" {
+		t.Errorf("GOPATH = %q; problems %v", v, res.Problems)
+	}
+	if v, _ := res.Value("GOFLAGS"); v != "-v" {
+		t.Errorf("GOFLAGS = %q", v)
+	}
+}
