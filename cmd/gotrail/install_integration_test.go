@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/gotrail/gotrail/internal/event"
-	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
 	"github.com/gotrail/gotrail/internal/trail"
+
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
 // realToolchain is the release the integration test installs for real: a
@@ -70,7 +71,7 @@ func listNames(t *testing.T, dir string) []string {
 // one (reached through the real proxy): refused, nothing left, the
 // installed toolchain untouched, the failure in the trail.
 func TestInstallRealToolchain(t *testing.T) {
-	if os.Getenv(auditdtest.EnvIntegration) != "1" {
+	if !integration.Enabled() {
 		t.Log("downloads a real toolchain: runs with GOTRAIL_INTEGRATION=1")
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,12 +16,17 @@ import (
 
 	"github.com/gotrail/gotrail/internal/hostenv"
 	"github.com/gotrail/gotrail/internal/rules"
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
 // materialize writes testdata/roots/clean.txtar and then the named overlay
 // into a new root, and applies the "_modes" sections (path mode [uid]):
 // git keeps no modes or owners, and they are what many findings are about.
-func materialize(t testing.TB, overlay string) (root string, want []string) {
+//
+// ok is false when the fixture needs root to change an owner and this test
+// does not run as root; the caller returns (integration.Require decides
+// whether that fails the test).
+func materialize(t testing.TB, overlay string) (root string, want []string, ok bool) {
 	t.Helper()
 	root = t.TempDir()
 	var modes []string
@@ -83,14 +89,14 @@ func materialize(t testing.TB, overlay string) (root string, want []string) {
 		if len(f) > 2 {
 			uid, _ := strconv.Atoi(f[2])
 			if os.Getuid() != 0 {
-				t.Skipf("%s: changing an owner needs root", overlay)
+				return "", nil, integration.Require(t, fmt.Errorf("fixture %s changes an owner, which needs root", overlay))
 			}
 			if err := os.Lchown(p, uid, uid); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	return root, want
+	return root, want, true
 }
 
 func runOn(t testing.TB, root string) []Finding {
@@ -111,7 +117,7 @@ func ids(fs []Finding) []string {
 }
 
 func TestCleanHostReportsNothingMedium(t *testing.T) {
-	root, _ := materialize(t, "")
+	root, _, _ := materialize(t, "")
 	for _, f := range runOn(t, root) {
 		if Rank(f.Severity) >= Rank("medium") {
 			t.Errorf("clean host: %s %s: %s", f.Severity, f.ID, f.Detail)
@@ -131,7 +137,10 @@ func TestFindings(t *testing.T) {
 		}
 		n++
 		t.Run(name, func(t *testing.T) {
-			root, want := materialize(t, name)
+			root, want, ok := materialize(t, name)
+			if !ok {
+				return
+			}
 			if len(want) == 0 {
 				t.Fatalf("%s has no want: line", file)
 			}
@@ -162,7 +171,7 @@ func TestFindings(t *testing.T) {
 // A finding about root's login is critical where the same for another
 // user is high.
 func TestRootSeverity(t *testing.T) {
-	root, _ := materialize(t, "")
+	root, _, _ := materialize(t, "")
 	os.WriteFile(filepath.Join(root, "root/.bashrc"), []byte("export PATH=\"$PATH:.\"\n"), 0o644)
 	got := runOn(t, root)
 	i := slices.IndexFunc(got, func(f Finding) bool { return f.ID == "path.relative" && f.User == "root" })
@@ -213,7 +222,7 @@ func TestMatchesEverything(t *testing.T) {
 
 // go.env compared with the manifest gotrail install kept.
 func TestGoEnvChangedSinceInstall(t *testing.T) {
-	root, _ := materialize(t, "")
+	root, _, _ := materialize(t, "")
 	host, err := hostenv.Load(context.Background(), root, "fixture", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +245,7 @@ func TestGoEnvChangedSinceInstall(t *testing.T) {
 // Each PATH entry is blamed on the step that put it there, not on the
 // last change to PATH.
 func TestPathFindingsNameTheirOrigin(t *testing.T) {
-	root, _ := materialize(t, "")
+	root, _, _ := materialize(t, "")
 	os.WriteFile(filepath.Join(root, "etc/profile"), []byte("PATH=/usr/bin:.:/bin\nexport PATH\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "home/alice/.profile"), []byte("PATH=\"$PATH:/usr/bin\"\nPATH=\"$PATH:/usr/local/bin\"\n"), 0o644)
 	got := runOn(t, root)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gotrail/gotrail/internal/hostfs"
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
 // The comparison with real bash: each fixture chain is bind-mounted over
@@ -156,20 +158,13 @@ func writeChain(t *testing.T, name string) string {
 }
 
 func TestAgainstBash(t *testing.T) {
-	integration := os.Getenv("GOTRAIL_INTEGRATION") == "1"
-	need := func(why string, ok bool) {
-		if ok {
+	if os.Getuid() != 0 && !integration.Require(t, errors.New("comparing with bash needs root (mount namespaces and bind mounts)")) {
+		return
+	}
+	for _, bin := range []string{"unshare", "setpriv", "bash"} {
+		if _, err := exec.LookPath(bin); err != nil && !integration.Require(t, fmt.Errorf("comparing with bash needs %s: %w", bin, err)) {
 			return
 		}
-		if integration {
-			t.Fatalf("comparing with bash needs %s", why)
-		}
-		t.Skipf("comparing with bash needs %s", why)
-	}
-	need("root (mount namespaces and bind mounts)", os.Getuid() == 0)
-	for _, bin := range []string{"unshare", "setpriv", "bash"} {
-		_, err := exec.LookPath(bin)
-		need(bin, err == nil)
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "chains", "*.txtar"))
 	for _, file := range files {

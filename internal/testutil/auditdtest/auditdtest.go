@@ -43,12 +43,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
 // EnvIntegration is the environment variable that turns a missing part (no
 // auditd, not root, another auditd running) from a logged early return into a
 // test failure. `make test` sets it to 1.
-const EnvIntegration = "GOTRAIL_INTEGRATION"
+const EnvIntegration = integration.Env
 
 // Timeouts. They are generous because a loaded CI machine is slow, but finite
 // so that a wedged daemon fails the test instead of hanging it.
@@ -158,16 +160,10 @@ func Available() error {
 //	}
 func Required(t testing.TB) bool {
 	t.Helper()
-	err := Available()
-	if err == nil {
-		return true
+	if err := Available(); err != nil {
+		return integration.Require(t, fmt.Errorf("auditdtest: the real auditd cannot be used: %w", err))
 	}
-	if os.Getenv(EnvIntegration) == "1" {
-		t.Fatalf("auditdtest: %s=1 but the real auditd cannot be used: %v", EnvIntegration, err)
-		return false
-	}
-	t.Logf("auditdtest: real-auditd checks not run: %v (with %s=1 this fails the test)", err, EnvIntegration)
-	return false
+	return true
 }
 
 // Start waits until no other test holds the audit daemon, then starts a
