@@ -135,7 +135,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, w io.Writer
 		printFindings(w, findings, colour)
 		fmt.Fprintf(w, "%d critical, %d high, %d medium, %d low, %d info; %d users, %d toolchains checked in %d ms\n",
 			rep.Summary["critical"], rep.Summary["high"], rep.Summary["medium"], rep.Summary["low"], rep.Summary["info"],
-			len(host.Users), len(host.Toolchains()), time.Since(start).Milliseconds())
+			len(host.Users), len(host.Toolchains), time.Since(start).Milliseconds())
 	}
 	if o.failOn != "none" && worst >= check.Rank(o.failOn) {
 		return &findingsError{fmt.Sprintf("check: findings of severity %s or worse", o.failOn)}

@@ -95,13 +95,13 @@ func (c *checker) add(f Finding) {
 	}
 }
 
-// others reports who besides root and owner may write fi: "others",
-// "group GID" or "".
+// writableBy says who besides root and the owner may write fi: "everyone",
+// "group GID" (a group other than root's), or "" for nobody.
 func writableBy(fi fs.FileInfo) string {
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return ""
 	}
-	_, gid := hostenv.Stat(fi)
+	_, gid := hostfs.Owner(fi)
 	perm := fi.Mode().Perm()
 	switch {
 	case perm&0o002 != 0:
@@ -237,7 +237,7 @@ func (c *checker) path(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Re
 				Detail:      fmt.Sprintf("%s on %s's PATH is writable by %s (mode %04o): any of them can put a go there", d, u.Name, c.groupName(by), fi.Mode().Perm()),
 				Remediation: "chmod go-w " + d})
 		}
-		if uid, _ := hostenv.Stat(fi); uid != 0 && int(uid) != u.UID {
+		if uid, _ := hostfs.Owner(fi); uid != 0 && int(uid) != u.UID {
 			c.add(Finding{ID: "path.foreign-owner", Severity: rootOr(u, "high"), User: u.Name, Variable: "PATH", Path: d, Where: where,
 				Title:       "PATH has a directory owned by another user",
 				Detail:      fmt.Sprintf("%s on %s's PATH belongs to %s, who decides what runs from it", d, u.Name, c.ownerName(uid)),
@@ -249,7 +249,7 @@ func (c *checker) path(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Re
 	var gos []hostenv.GoBinary
 	for _, pe := range ue.Path {
 		if pe.Go != "" {
-			gos = append(gos, hostenv.ReadGoBinary(c.fs, pe.Go))
+			gos = append(gos, c.host.GoBinary(pe.Go))
 		}
 	}
 	intended := ""
@@ -519,7 +519,7 @@ func (c *checker) chain(u shellchain.User, res *shellchain.Result) {
 			c.add(Finding{ID: id, Severity: rootOr(u, "high"), User: u.Name, Path: f.Path, Where: where, Title: title,
 				Detail:      fmt.Sprintf("%s, read by %s's login, is writable by %s (mode %04o): they can set PATH, GOPROXY or anything else for %s", f.Path, u.Name, c.groupName(by), fi.Mode().Perm(), u.Name),
 				Remediation: "chmod go-w " + f.Path})
-		} else if uid, _ := hostenv.Stat(fi); uid != 0 && int(uid) != u.UID {
+		} else if uid, _ := hostfs.Owner(fi); uid != 0 && int(uid) != u.UID {
 			c.add(Finding{ID: id, Severity: rootOr(u, "high"), User: u.Name, Path: f.Path, Where: where, Title: title,
 				Detail:      fmt.Sprintf("%s, read by %s's login, belongs to %s", f.Path, u.Name, c.ownerName(uid)),
 				Remediation: "chown root " + f.Path + " (or move it into " + u.Name + "'s home)"})

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/gotrail/gotrail/internal/hostenv"
+	"github.com/gotrail/gotrail/internal/hostfs"
 	"github.com/gotrail/gotrail/internal/rules"
 )
 
@@ -24,7 +25,7 @@ var releaseGoEnv = map[string]string{
 // goroots checks each toolchain: who can change its files, and its go.env.
 func (c *checker) goroots() {
 	var roots []string
-	for _, t := range c.host.Toolchains() {
+	for _, t := range c.host.Toolchains {
 		if t.GOROOT != "" && !slices.Contains(roots, t.GOROOT) {
 			roots = append(roots, t.GOROOT)
 		}
@@ -74,7 +75,7 @@ func (c *checker) walkGOROOT(root string) (r struct {
 	if err != nil {
 		return r
 	}
-	topUID, _ := hostenv.Stat(top)
+	topUID, _ := hostfs.Owner(top)
 	_ = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -89,7 +90,7 @@ func (c *checker) walkGOROOT(root string) (r struct {
 		if writableBy(fi) != "" {
 			r.writable = append(r.writable, name)
 		}
-		if uid, _ := hostenv.Stat(fi); topUID == 0 && uid != 0 {
+		if uid, _ := hostfs.Owner(fi); topUID == 0 && uid != 0 {
 			r.foreign = append(r.foreign, name)
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gotrail/gotrail/internal/hostfs"
@@ -45,7 +46,7 @@ type Source struct {
 func (s Source) String() string {
 	switch {
 	case s.File != "" && s.Line > 0:
-		return s.File + ":" + itoa(s.Line)
+		return s.File + ":" + strconv.Itoa(s.Line)
 	case s.File != "":
 		return s.File
 	}
@@ -232,18 +233,4 @@ func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
 	def("CC", "gcc")
 	def("CXX", "g++")
 	return out, bin
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

@@ -6,20 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gotrail/gotrail/internal/hostfs"
+	"github.com/gotrail/gotrail/internal/install"
 	"github.com/gotrail/gotrail/internal/shellchain"
 )
 
@@ -109,7 +102,7 @@ func Inspect(ctx context.Context, h hostfs.FS, u shellchain.User, host shellchai
 		if fi, err := h.Stat(dir); err == nil && fi.IsDir() {
 			pe.Exists = true
 			pe.Owner, pe.Group = ownerNames(fi, names)
-			pe.Mode = modeString(fi)
+			pe.Mode = hostfs.Mode(fi.Mode())
 			if p, ok := LookPath(h, dir, "go"); ok {
 				pe.Go = p
 			}
@@ -127,7 +120,7 @@ func Inspect(ctx context.Context, h hostfs.FS, u shellchain.User, host shellchai
 		if fi, err := h.Stat(f.Path); err == nil {
 			cs.Exists = true
 			cs.Owner, cs.Group = ownerNames(fi, names)
-			cs.Mode = modeString(fi)
+			cs.Mode = hostfs.Mode(fi.Mode())
 			if data, err := h.ReadFile(f.Path); err == nil {
 				sum := sha256.Sum256(data)
 				cs.SHA256 = hex.EncodeToString(sum[:])
@@ -138,27 +131,8 @@ func Inspect(ctx context.Context, h hostfs.FS, u shellchain.User, host shellchai
 	return ue, res, nil
 }
 
-func modeString(fi fs.FileInfo) string {
-	return fmt.Sprintf("%04o", uint32(fi.Mode().Perm())|sticky(fi))
-}
-
-func sticky(fi fs.FileInfo) uint32 {
-	if fi.Mode()&fs.ModeSticky != 0 {
-		return 0o1000
-	}
-	return 0
-}
-
-// Stat returns a file's owner uid and gid.
-func Stat(fi fs.FileInfo) (uid, gid uint32) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Uid, st.Gid
-	}
-	return ^uint32(0), ^uint32(0)
-}
-
 func ownerNames(fi fs.FileInfo, names Owners) (string, string) {
-	uid, gid := Stat(fi)
+	uid, gid := hostfs.Owner(fi)
 	u, ok := names.UserName(uid)
 	if !ok {
 		u = strconv.FormatUint(uint64(uid), 10)
@@ -170,89 +144,27 @@ func ownerNames(fi fs.FileInfo, names Owners) (string, string) {
 	return u, g
 }
 
-// Digest hashes the GOROOT tree at root in parallel and returns its h1:
-// digest (dirhash.Hash1's format) and the number of files.
+// Digest hashes the GOROOT tree at goroot in parallel and returns its h1:
+// digest (dirhash.Hash1's format: the SHA-256 of "sum  name" lines; a
+// symbolic link is summed as its target, a special file as its type) and
+// the number of files. The hashing is gotrail install's manifest, so a
+// snapshot and a manifest agree on every file.
 func Digest(ctx context.Context, h hostfs.FS, goroot string) (string, int, error) {
-	base := h.Abs(goroot)
-	type entry struct {
-		name string
-		sum  [32]byte
-		err  error
-	}
-	var entries []*entry
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(base, p)
-		entries = append(entries, &entry{name: filepath.ToSlash(rel)})
-		return nil
-	})
-	if err != nil {
-		return "", 0, fmt.Errorf("digest %s: %w", goroot, err)
-	}
-	work := make(chan *entry)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 64<<10)
-			for e := range work {
-				e.sum, e.err = hashFile(filepath.Join(base, e.name), buf)
-			}
-		}()
-	}
-	for _, e := range entries {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- e
-	}
-	close(work)
-	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
-	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
+	entries, err := install.BuildManifest(h.Abs(goroot))
+	if err != nil {
+		return "", 0, fmt.Errorf("digest %s: %w", goroot, err)
+	}
 	sum := sha256.New()
 	for _, e := range entries {
-		if e.err != nil {
-			return "", 0, fmt.Errorf("digest %s: %w", path.Join(goroot, e.name), e.err)
+		fileSum := e.SHA256
+		if fileSum == "" { // a symbolic link or a special file
+			s := sha256.Sum256([]byte(e.Mode + " " + e.Link))
+			fileSum = hex.EncodeToString(s[:])
 		}
-		fmt.Fprintf(sum, "%x  %s\n", e.sum, e.name)
+		fmt.Fprintf(sum, "%s  %s\n", fileSum, e.Path)
 	}
 	return "h1:" + base64.StdEncoding.EncodeToString(sum.Sum(nil)), len(entries), nil
-}
-
-func hashFile(p string, buf []byte) ([32]byte, error) {
-	var out [32]byte
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return out, err
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		t, err := os.Readlink(p)
-		if err != nil {
-			return out, err
-		}
-		return sha256.Sum256([]byte("symlink " + t)), nil
-	}
-	if !fi.Mode().IsRegular() {
-		return sha256.Sum256([]byte("special " + fi.Mode().String())), nil
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return out, err
-	}
-	defer f.Close()
-	s := sha256.New()
-	if _, err := io.CopyBuffer(s, f, buf); err != nil {
-		return out, err
-	}
-	copy(out[:], s.Sum(nil))
-	return out, nil
 }

@@ -26,6 +26,22 @@ type Host struct {
 	Users   []UserEnv
 	Results []*shellchain.Result // the simulations, one per user
 	Logins  []shellchain.User
+	// Toolchains are the go binaries on the users' PATHs and in the usual
+	// places, one per real binary.
+	Toolchains []Toolchain
+
+	bins map[string]GoBinary
+}
+
+// GoBinary is ReadGoBinary, once per path: every user's PATH may name the
+// same go.
+func (host *Host) GoBinary(p string) GoBinary {
+	b, ok := host.bins[p]
+	if !ok {
+		b = ReadGoBinary(host.FS, p)
+		host.bins[p] = b
+	}
+	return b
 }
 
 // Load reads the host under root and simulates the login of each login
@@ -36,7 +52,7 @@ func Load(ctx context.Context, root, hostname string, only []string) (*Host, err
 	if err != nil {
 		return nil, err
 	}
-	host := &Host{FS: h, Info: HostInfo(h, hostname), Names: enrich.NewNames(root), Found: found}
+	host := &Host{FS: h, Info: HostInfo(h, hostname), Names: enrich.NewNames(root), Found: found, bins: map[string]GoBinary{}}
 	var names []string
 	for _, u := range found.Users {
 		names = append(names, u.Name)
@@ -57,6 +73,7 @@ func Load(ctx context.Context, root, hostname string, only []string) (*Host, err
 		host.Results = append(host.Results, res)
 		host.Logins = append(host.Logins, u)
 	}
+	host.Toolchains = host.toolchains()
 	return host, nil
 }
 
@@ -85,12 +102,10 @@ func HostInfo(h hostfs.FS, hostname string) shellchain.HostInfo {
 	return info
 }
 
-// Toolchains are the go binaries on the users' PATHs and in the usual
-// places, one per real binary.
-func (host *Host) Toolchains() []Toolchain {
+func (host *Host) toolchains() []Toolchain {
 	var out []Toolchain
 	add := func(p, user string) {
-		b := ReadGoBinary(host.FS, p)
+		b := host.GoBinary(p)
 		i := slices.IndexFunc(out, func(t Toolchain) bool { return t.Real == b.Real && b.Real != "" })
 		if i < 0 {
 			out = append(out, Toolchain{GoBinary: b})
@@ -119,16 +134,18 @@ func Take(ctx context.Context, host *Host, now time.Time) (*Snapshot, error) {
 	if host.FS.Root != "/" {
 		s.Root = host.FS.Root
 	}
+	// who took it is a user of this machine, whatever --root is
+	local := enrich.NewNames("/")
 	s.TakenBy.UID = os.Getuid()
-	s.TakenBy.Name, _ = enrich.NewNames("/").UserName(uint32(s.TakenBy.UID))
+	s.TakenBy.Name, _ = local.UserName(uint32(s.TakenBy.UID))
 	if data, err := os.ReadFile("/proc/self/loginuid"); err == nil {
 		if n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32); err == nil && n != 4294967295 {
 			id := int(n)
 			s.TakenBy.LoginUID = &id
-			s.TakenBy.Login, _ = enrich.NewNames("/").UserName(uint32(n))
+			s.TakenBy.Login, _ = local.UserName(uint32(n))
 		}
 	}
-	s.Toolchains = host.Toolchains()
+	s.Toolchains = slices.Clone(host.Toolchains)
 	for i := range s.Toolchains {
 		t := &s.Toolchains[i]
 		if t.GOROOT == "" {

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // FS is a host's filesystem under Root.
@@ -152,4 +153,27 @@ func (h FS) Resolve(p string) (string, error) {
 		parts = append(strings.Split(strings.Trim(target, "/"), "/"), parts...)
 	}
 	return cur, nil
+}
+
+// Owner returns the uid and gid that own fi (^0 when the system gives none).
+func Owner(fi fs.FileInfo) (uid, gid uint32) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid, st.Gid
+	}
+	return ^uint32(0), ^uint32(0)
+}
+
+// Mode writes fi's permissions as chmod takes them: 0755, 1777, 4755.
+func Mode(m fs.FileMode) string {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return fmt.Sprintf("%04o", u)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gotrail/gotrail/internal/atomicfile"
+	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
 // Manifest is every file and symlink of an installed toolchain with its
@@ -65,7 +66,7 @@ func BuildManifest(dir string) ([]FileEntry, error) {
 				return err
 			}
 		case fi.Mode().IsRegular():
-			e.Mode = unixMode(fi.Mode())
+			e.Mode = hostfs.Mode(fi.Mode())
 			e.Size = fi.Size()
 			regular = append(regular, len(entries))
 		default:
@@ -108,21 +109,6 @@ func BuildManifest(dir string) ([]FileEntry, error) {
 	}
 	slices.SortFunc(entries, func(a, b FileEntry) int { return strings.Compare(a.Path, b.Path) })
 	return entries, nil
-}
-
-// unixMode writes a file's permissions as chmod takes them: 0755, 4755.
-func unixMode(m fs.FileMode) string {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return fmt.Sprintf("%04o", u)
 }
 
 func cmpErr(a, b error) error {

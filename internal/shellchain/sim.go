@@ -1161,7 +1161,8 @@ func (s *sim) may(fi fs.FileInfo, want uint32) bool {
 		}
 		return true
 	}
-	uid, gid := owner(fi)
+	uid32, gid32 := hostfs.Owner(fi)
+	uid, gid := int(uid32), int(gid32)
 	perm := uint32(fi.Mode().Perm())
 	switch {
 	case uid == u.UID:
