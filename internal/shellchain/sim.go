@@ -563,7 +563,7 @@ func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
 func (s *sim) resource(ctx context.Context, r *interp.Runner) {
 	s.quiet = true
 	defer func() { s.quiet = false }()
-	before := r.Vars["PATH"].String()
+	before := s.res.Vars["PATH"].Value
 	for _, f := range s.res.Files {
 		if !f.pathStep {
 			continue
@@ -576,11 +576,10 @@ func (s *sim) resource(ctx context.Context, r *interp.Runner) {
 		s.push(-1)
 		_ = sub.Run(ctx, prog)
 		s.stack = s.stack[:0]
-		after := sub.Vars["PATH"].String()
-		if v, ok := sub.Vars["PATH"]; !ok || !v.IsSet() {
-			after = before
+		if sub.Exited() {
+			continue
 		}
-		if len(after) > len(before) {
+		if after := s.getVar(ctx, sub, "PATH"); len(after) > len(before) {
 			s.res.Regrows = append(s.res.Regrows, Regrow{File: f.Path, Before: before, After: after})
 		}
 	}
