@@ -1,6 +1,7 @@
 package shellchain
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +13,11 @@ import (
 func LookupUser(h hostfs.FS, name string) (User, error) {
 	data, err := h.ReadFile("/etc/passwd")
 	if err != nil {
-		return User{}, fmt.Errorf("read users: %w", err)
+		// name the file on this machine: the root may be what is wrong
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		return User{}, fmt.Errorf("read users from %s: %w", h.Abs("/etc/passwd"), err)
 	}
 	u := User{UID: -1}
 	for _, l := range strings.Split(string(data), "\n") {
