@@ -37,7 +37,7 @@ unit:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
-	GOTRAIL_BENCH=1 $(GO) test -count=1 -v -run . ./bench/live
+	GOTRAIL_BENCH=1 GOTRAIL_INTEGRATION=1 $(GO) test -count=1 -v -run . ./bench/live
 	bash bench/run.sh
 
 fuzz:

@@ -24,13 +24,15 @@ import (
 	"github.com/gotrail/gotrail/internal/watch"
 )
 
-func enabled(t *testing.T) bool {
+// needBench runs a live benchmark only when asked (make bench sets
+// GOTRAIL_BENCH=1 and GOTRAIL_INTEGRATION=1): it takes minutes and the
+// machine's auditd.
+func needBench(t *testing.T) {
 	t.Helper()
 	if os.Getenv("GOTRAIL_BENCH") != "1" {
-		t.Log("set GOTRAIL_BENCH=1 (make bench) to run the live benchmarks")
-		return false
+		t.Skip("a live benchmark: runs with GOTRAIL_BENCH=1 (make bench)")
 	}
-	return auditdtest.Required(t)
+	auditdtest.Required(t)
 }
 
 func envInt(name string, def int) int {
@@ -45,9 +47,7 @@ func envInt(name string, def int) int {
 // follows auditd's log; it reports how many reached the trail and the
 // latency from the syscall's audit time to the append, p50 and p99.
 func TestBurst(t *testing.T) {
-	if !enabled(t) {
-		return
-	}
+	needBench(t)
 	rate, seconds := envInt("BURST_RATE", 5000), envInt("BURST_SECONDS", 30)
 	dir := t.TempDir()
 	target := filepath.Join(dir, "profile")
@@ -122,9 +122,7 @@ func TestBurst(t *testing.T) {
 // with gotrail as auditd's plugin and reports the share whose Go
 // environment was captured.
 func TestPluginEnvCapture(t *testing.T) {
-	if !enabled(t) {
-		return
-	}
+	needBench(t)
 	runs := envInt("ENV_RUNS", 1000)
 	dir := t.TempDir()
 	for _, d := range []string{filepath.Dir(dir), dir} {

@@ -71,10 +71,7 @@ func listNames(t *testing.T, dir string) []string {
 // one (reached through the real proxy): refused, nothing left, the
 // installed toolchain untouched, the failure in the trail.
 func TestInstallRealToolchain(t *testing.T) {
-	if !integration.Enabled() {
-		t.Log("downloads a real toolchain: runs with GOTRAIL_INTEGRATION=1")
-		return
-	}
+	integration.Require(t, "the real module proxy and checksum database (a toolchain download)", nil)
 	bin := buildGotrail(t)
 	goproxy, gosumdb := goEnv(t, "GOPROXY"), goEnv(t, "GOSUMDB")
 	work := t.TempDir()

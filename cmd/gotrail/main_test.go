@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -38,6 +39,23 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GOTRAIL_STATE_DIR", filepath.Join(env.WorkDir, "state"))
 			return nil
 		},
+		Cmds:          map[string]func(ts *testscript.TestScript, neg bool, args []string){"need": needCmd},
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
 	})
+}
+
+// needCmd is the scripts' `need root`: a script whose image must hold files
+// of other owners runs as root, is skipped otherwise, and fails without root
+// under GOTRAIL_INTEGRATION=1 (the integration package's rule for tests).
+func needCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 || args[0] != "root" {
+		ts.Fatalf("usage: need root")
+	}
+	if os.Geteuid() == 0 {
+		return
+	}
+	if integration.Enabled() {
+		ts.Fatalf("%s=1 but this script needs root: the image's files must belong to root and its users", integration.Env)
+	}
+	ts.Skip("needs root: the image's files must belong to root and its users")
 }

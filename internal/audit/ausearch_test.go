@@ -9,22 +9,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-)
 
-// needTool returns the path of an external tool. Under GOTRAIL_INTEGRATION=1
-// a missing tool fails the test; otherwise the test logs why and stops early.
-func needTool(t *testing.T, name, pkg string) (string, bool) {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p, true
-	}
-	if os.Getenv("GOTRAIL_INTEGRATION") == "1" {
-		t.Fatalf("%s not found (Debian package %s: apt-get install %s): %v", name, pkg, pkg, err)
-	}
-	t.Logf("%s not found; set GOTRAIL_INTEGRATION=1 to make this a failure (apt-get install %s)", name, pkg)
-	return "", false
-}
+	"github.com/gotrail/gotrail/internal/testutil/integration"
+)
 
 // compared are the fields whose interpretation must agree with ausearch -i:
 // what gotrail's messages and attribution are built from.
@@ -240,10 +227,7 @@ func compareWithAusearch(t *testing.T, ausearch, log string, names Names) (recor
 // TestInterpretationMatchesAusearch compares the interpretation of the real
 // corpus with auditd's own tool. Names come from the log (ENRICHED).
 func TestInterpretationMatchesAusearch(t *testing.T) {
-	ausearch, ok := needTool(t, "ausearch", "auditd")
-	if !ok {
-		return
-	}
+	ausearch := integration.Tool(t, "ausearch", "auditd")
 	records, fields := compareWithAusearch(t, ausearch, "testdata/host-activity.log", nil)
 	t.Logf("%d records, %d fields agree with ausearch -i", records, fields)
 	if records < 3000 {

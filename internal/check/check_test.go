@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,12 +21,11 @@ import (
 // materialize writes testdata/roots/clean.txtar and then the named overlay
 // into a new root, and applies the "_modes" sections (path mode [uid]):
 // git keeps no modes or owners, and they are what many findings are about.
-//
-// ok is false when the fixture needs root to change an owner and this test
-// does not run as root; the caller returns (integration.Require decides
-// whether that fails the test).
-func materialize(t testing.TB, overlay string) (root string, want []string, ok bool) {
+// The fixtures' files belong to root and their users, as on a host, so
+// materialize needs root (integration.Need).
+func materialize(t testing.TB, overlay string) (root string, want []string) {
 	t.Helper()
+	integration.Need(t, "root, to give the fixture's files their owners", integration.Root())
 	root = t.TempDir()
 	var modes []string
 	for _, name := range []string{"clean", overlay} {
@@ -88,15 +86,12 @@ func materialize(t testing.TB, overlay string) (root string, want []string, ok b
 		}
 		if len(f) > 2 {
 			uid, _ := strconv.Atoi(f[2])
-			if os.Getuid() != 0 {
-				return "", nil, integration.Require(t, fmt.Errorf("fixture %s changes an owner, which needs root", overlay))
-			}
 			if err := os.Lchown(p, uid, uid); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	return root, want, true
+	return root, want
 }
 
 func runOn(t testing.TB, root string) []Finding {
@@ -117,7 +112,7 @@ func ids(fs []Finding) []string {
 }
 
 func TestCleanHostReportsNothingMedium(t *testing.T) {
-	root, _, _ := materialize(t, "")
+	root, _ := materialize(t, "")
 	for _, f := range runOn(t, root) {
 		if Rank(f.Severity) >= Rank("medium") {
 			t.Errorf("clean host: %s %s: %s", f.Severity, f.ID, f.Detail)
@@ -137,10 +132,7 @@ func TestFindings(t *testing.T) {
 		}
 		n++
 		t.Run(name, func(t *testing.T) {
-			root, want, ok := materialize(t, name)
-			if !ok {
-				return
-			}
+			root, want := materialize(t, name)
 			if len(want) == 0 {
 				t.Fatalf("%s has no want: line", file)
 			}
@@ -171,7 +163,7 @@ func TestFindings(t *testing.T) {
 // A finding about root's login is critical where the same for another
 // user is high.
 func TestRootSeverity(t *testing.T) {
-	root, _, _ := materialize(t, "")
+	root, _ := materialize(t, "")
 	os.WriteFile(filepath.Join(root, "root/.bashrc"), []byte("export PATH=\"$PATH:.\"\n"), 0o644)
 	got := runOn(t, root)
 	i := slices.IndexFunc(got, func(f Finding) bool { return f.ID == "path.relative" && f.User == "root" })
@@ -222,7 +214,7 @@ func TestMatchesEverything(t *testing.T) {
 
 // go.env compared with the manifest gotrail install kept.
 func TestGoEnvChangedSinceInstall(t *testing.T) {
-	root, _, _ := materialize(t, "")
+	root, _ := materialize(t, "")
 	host, err := hostenv.Load(context.Background(), root, "fixture", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +237,7 @@ func TestGoEnvChangedSinceInstall(t *testing.T) {
 // Each PATH entry is blamed on the step that put it there, not on the
 // last change to PATH.
 func TestPathFindingsNameTheirOrigin(t *testing.T) {
-	root, _, _ := materialize(t, "")
+	root, _ := materialize(t, "")
 	os.WriteFile(filepath.Join(root, "etc/profile"), []byte("PATH=/usr/bin:.:/bin\nexport PATH\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "home/alice/.profile"), []byte("PATH=\"$PATH:/usr/bin\"\nPATH=\"$PATH:/usr/local/bin\"\n"), 0o644)
 	got := runOn(t, root)

@@ -9,26 +9,13 @@ import (
 	"testing"
 
 	"github.com/elastic/go-grok"
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
-
-func need(t *testing.T, tool, pkg string) bool {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err == nil {
-		return true
-	}
-	if os.Getenv("GOTRAIL_INTEGRATION") == "1" {
-		t.Fatalf("%s is needed to validate the generated configuration (apt-get install %s)", tool, pkg)
-	}
-	t.Logf("%s not found; with GOTRAIL_INTEGRATION=1 this fails (apt-get install %s)", tool, pkg)
-	return false
-}
 
 // TestRsyslogConfigValidates: rsyslogd -N1 accepts what gen rsyslog writes,
 // alone and forwarding over tcp and tls.
 func TestRsyslogConfigValidates(t *testing.T) {
-	if !need(t, "rsyslogd", "rsyslog") {
-		return
-	}
+	integration.Tool(t, "rsyslogd", "rsyslog")
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	os.WriteFile(ca, nil, 0o644)
@@ -54,9 +41,7 @@ func TestRsyslogConfigValidates(t *testing.T) {
 
 // TestLogrotateConfigValidates: logrotate -d reads what gen logrotate writes.
 func TestLogrotateConfigValidates(t *testing.T) {
-	if !need(t, "logrotate", "logrotate") {
-		return
-	}
+	integration.Tool(t, "logrotate", "logrotate")
 	dir := t.TempDir()
 	log := filepath.Join(dir, "gotrail.log")
 	os.WriteFile(log, []byte("x\n"), 0o640)

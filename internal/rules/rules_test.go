@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -137,6 +139,7 @@ func TestGenerateGolden(t *testing.T) {
 }
 
 func TestInstallUnderRoot(t *testing.T) {
+	integration.Need(t, "root, to give ~/.config to the image's users", integration.Root())
 	root := fixtureRoot(t)
 	host, _ := Discover(root, nil)
 	plan := Generate(host)

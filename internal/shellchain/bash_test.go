@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -158,13 +157,9 @@ func writeChain(t *testing.T, name string) string {
 }
 
 func TestAgainstBash(t *testing.T) {
-	if os.Getuid() != 0 && !integration.Require(t, errors.New("comparing with bash needs root (mount namespaces and bind mounts)")) {
-		return
-	}
+	integration.Require(t, "root, for bash in a private mount namespace", integration.Root())
 	for _, bin := range []string{"unshare", "setpriv", "bash"} {
-		if _, err := exec.LookPath(bin); err != nil && !integration.Require(t, fmt.Errorf("comparing with bash needs %s: %w", bin, err)) {
-			return
-		}
+		integration.Tool(t, bin, map[string]string{"unshare": "util-linux", "setpriv": "util-linux", "bash": "bash"}[bin])
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "chains", "*.txtar"))
 	for _, file := range files {

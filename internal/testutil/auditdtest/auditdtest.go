@@ -20,9 +20,9 @@
 //     pid) so that the next Start undoes the changes of a test process that died
 //     without reaching Stop (for example killed by go test -timeout).
 //
-// Every package that uses the harness must call Required (or Available) first:
-// the project never skips tests. With GOTRAIL_INTEGRATION=1 a missing part is a
-// test failure; without it the test logs why and returns early.
+// Every test that uses the harness calls Required first: without
+// GOTRAIL_INTEGRATION=1 it skips the test (the host is never touched), with it
+// a missing part is a test failure.
 //
 // A login user is simulated the way the kernel sees one: RunAsLogin and RunAs
 // start a command whose loginuid (auid) is set, optionally with a different
@@ -47,9 +47,9 @@ import (
 	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
-// EnvIntegration is the environment variable that turns a missing part (no
-// auditd, not root, another auditd running) from a logged early return into a
-// test failure. `make test` sets it to 1.
+// EnvIntegration is the environment variable under which the harness runs at
+// all, and a missing part (no auditd, not root, another auditd running) fails
+// the test. `make test` sets it to 1.
 const EnvIntegration = integration.Env
 
 // Timeouts. They are generous because a loaded CI machine is slow, but finite
@@ -151,19 +151,12 @@ func Available() error {
 	return nil
 }
 
-// Required reports whether the real auditd can be used. When it cannot, it
-// fails the test if GOTRAIL_INTEGRATION=1, and otherwise logs why and returns
-// false so that the caller returns early:
-//
-//	if !auditdtest.Required(t) {
-//		return
-//	}
-func Required(t testing.TB) bool {
+// Required lets the test go on only where it may use the real auditd and
+// the kernel's audit rules: under GOTRAIL_INTEGRATION=1, where a missing part
+// fails the test; without it the test is skipped (integration.Require).
+func Required(t testing.TB) {
 	t.Helper()
-	if err := Available(); err != nil {
-		return integration.Require(t, fmt.Errorf("auditdtest: the real auditd cannot be used: %w", err))
-	}
-	return true
+	integration.Require(t, "a real auditd and the kernel's audit rules", Available())
 }
 
 // Start waits until no other test holds the audit daemon, then starts a

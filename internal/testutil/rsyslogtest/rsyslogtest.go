@@ -35,9 +35,9 @@ type Rsyslog struct {
 	cmd           *exec.Cmd
 }
 
-// Required reports whether rsyslogd can be used; under GOTRAIL_INTEGRATION=1
-// a missing part fails the test.
-func Required(t testing.TB) bool {
+// Required lets the test go on only under GOTRAIL_INTEGRATION=1, where a
+// missing rsyslogd or TLS driver fails it (integration.Require).
+func Required(t testing.TB) {
 	t.Helper()
 	_, err := exec.LookPath("rsyslogd")
 	if err == nil {
@@ -49,9 +49,9 @@ func Required(t testing.TB) bool {
 		}
 	}
 	if err != nil {
-		return integration.Require(t, fmt.Errorf("rsyslog with TLS is needed (apt-get install rsyslog rsyslog-gnutls): %w", err))
+		err = fmt.Errorf("rsyslog with TLS is needed (apt-get install rsyslog rsyslog-gnutls): %w", err)
 	}
-	return true
+	integration.Require(t, "a real rsyslogd on loopback", err)
 }
 
 func freePort(t testing.TB, network string) int {
