@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,23 +40,20 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GOTRAIL_STATE_DIR", filepath.Join(env.WorkDir, "state"))
 			return nil
 		},
-		Cmds:          map[string]func(ts *testscript.TestScript, neg bool, args []string){"need": needCmd},
+		Condition:     condition,
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
 	})
 }
 
-// needCmd is the scripts' `need root`: a script whose image must hold files
-// of other owners runs as root, is skipped otherwise, and fails without root
-// under GOTRAIL_INTEGRATION=1 (the integration package's rule for tests).
-func needCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 || args[0] != "root" {
-		ts.Fatalf("usage: need root")
+// condition is the scripts' [root]: a script whose image must hold files of
+// other owners says `[!root] skip`; under GOTRAIL_INTEGRATION=1 asking as
+// another user fails the script instead (the integration package's rule).
+func condition(cond string) (bool, error) {
+	if cond != "root" {
+		return false, fmt.Errorf("unknown condition %q", cond)
 	}
-	if os.Geteuid() == 0 {
-		return
+	if os.Geteuid() != 0 && integration.Enabled() {
+		return false, fmt.Errorf("%s=1 but not root: the image's files must belong to root and its users", integration.Env)
 	}
-	if integration.Enabled() {
-		ts.Fatalf("%s=1 but this script needs root: the image's files must belong to root and its users", integration.Env)
-	}
-	ts.Skip("needs root: the image's files must belong to root and its users")
+	return os.Geteuid() == 0, nil
 }
