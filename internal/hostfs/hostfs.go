@@ -177,3 +177,162 @@ func Mode(m fs.FileMode) string {
 	}
 	return fmt.Sprintf("%04o", u)
 }
+
+// Writes under the root. Each resolves the parent directory the way the host
+// would (Resolve), then works through an os.Root opened on the root, so that
+// neither a link in the image nor one swapped in meanwhile takes a write or
+// a chown outside it.
+
+// rootRel is where p's parent really is under the root, relative to it, and
+// p's last element.
+func (h FS) rootRel(p string) (dir, base string, err error) {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return "", "", fmt.Errorf("write %s: not a file", p)
+	}
+	parent, err := h.Resolve(path.Dir(p))
+	if err != nil {
+		return "", "", err
+	}
+	return strings.TrimPrefix(parent, "/"), path.Base(p), nil
+}
+
+func relJoin(dir, base string) string {
+	if dir == "" {
+		return base
+	}
+	return dir + "/" + base
+}
+
+// MkdirOwned creates the directory p (its parent must exist) with perm,
+// owned by uid:gid. It reports false, and changes nothing, when p exists
+// already as a directory; anything else at p is an error.
+func (h FS) MkdirOwned(p string, perm fs.FileMode, uid, gid int) (bool, error) {
+	dir, base, err := h.rootRel(p)
+	if err != nil {
+		return false, err
+	}
+	r, err := os.OpenRoot(h.Root)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	rel := relJoin(dir, base)
+	if err := r.Mkdir(rel, perm); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			if fi, serr := r.Lstat(rel); serr == nil && fi.IsDir() {
+				return false, nil
+			}
+		}
+		return false, fmt.Errorf("create %s: %w", p, h.unroot(err))
+	}
+	if err := r.Lchown(rel, uid, gid); err != nil {
+		return true, fmt.Errorf("chown %s: %w", p, h.unroot(err))
+	}
+	// Mkdir's mode passes through the umask; the owner gets exactly perm
+	if err := r.Chmod(rel, perm); err != nil {
+		return true, fmt.Errorf("chmod %s: %w", p, h.unroot(err))
+	}
+	return true, nil
+}
+
+// WriteFile replaces the file p with data, atomically (a temporary file in
+// the same directory, synced, renamed over p, the directory synced). Missing
+// parent directories are made with dirPerm.
+func (h FS) WriteFile(p string, data []byte, perm, dirPerm fs.FileMode) error {
+	r, err := os.OpenRoot(h.Root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := h.mkdirAll(r, path.Dir(path.Clean("/"+p)), dirPerm); err != nil {
+		return err
+	}
+	dir, base, err := h.rootRel(p)
+	if err != nil {
+		return err
+	}
+	tmp := relJoin(dir, fmt.Sprintf(".%s.%d.tmp", base, os.Getpid()))
+	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, h.unroot(err))
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = r.Rename(tmp, relJoin(dir, base))
+	}
+	if err != nil {
+		r.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, h.unroot(err))
+	}
+	if d, err := r.Open(dir + "/."); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// mkdirAll makes the directory p and its missing parents, one element at a
+// time, each resolved under the root.
+func (h FS) mkdirAll(r *os.Root, p string, perm fs.FileMode) error {
+	if p == "/" || h.IsDir(p) {
+		return nil
+	}
+	if err := h.mkdirAll(r, path.Dir(p), perm); err != nil {
+		return err
+	}
+	dir, base, err := h.rootRel(p)
+	if err != nil {
+		return err
+	}
+	if err := r.Mkdir(relJoin(dir, base), perm); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", p, h.unroot(err))
+	}
+	return nil
+}
+
+// Remove removes the file p (not a directory tree); a missing p is no error.
+func (h FS) Remove(p string) (bool, error) {
+	dir, base, err := h.rootRel(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r, err := os.OpenRoot(h.Root)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	if err := r.Remove(relJoin(dir, base)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("remove %s: %w", p, h.unroot(err))
+	}
+	return true, nil
+}
+
+// unroot strips os.Root's path error down to its cause: the caller names the
+// host path itself.
+func (h FS) unroot(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}

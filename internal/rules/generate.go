@@ -83,21 +83,25 @@ func Generate(host *Host) *Plan {
 	}
 
 	goenv := Group{Title: "Go env files (go env -w)", Why: "`go env -w` writes the user's Go env file, $XDG_CONFIG_HOME/go/env (default ~/.config/go/env),\n" +
-		"watched before it exists: its directory is created by `gotrail rules --install` if missing."}
+		"watched before it exists: its directory is created by `gotrail rules --install` if missing,\n" +
+		"and by `gotrail watch` for a login user added later."}
 	for _, u := range host.Users {
 		if !h.isDir(u.Home) {
 			goenv.Notes = append(goenv.Notes, fmt.Sprintf("%s: home %s does not exist", u.Name, u.Home))
 			continue
 		}
 		dir := u.Home + "/.config/go"
+		r := Rule{Watch: dir + "/env", Perm: "wa", Key: KeyGoenv}
 		if !h.isDir(dir) {
 			for _, d := range []string{u.Home + "/.config", dir} {
 				if !h.isDir(d) {
 					p.Dirs = append(p.Dirs, Dir{Path: d, UID: u.UID, GID: u.GID})
 				}
 			}
+			r.Pending = dir + " does not exist yet, and the kernel watches a file through its directory; " +
+				"gotrail rules --install (or gotrail setup) creates it, owned by " + u.Name + ", and loads this rule"
 		}
-		add(&goenv, Rule{Watch: dir + "/env", Perm: "wa", Key: KeyGoenv})
+		add(&goenv, r)
 	}
 
 	chain := Group{Title: "Login chain", Why: "The files that set PATH and the Go variables at login: pam_env, /etc/profile and profile.d,\n" +

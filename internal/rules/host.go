@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -51,7 +50,7 @@ func (h hostFS) resolve(p string) (string, error)    { return h.Resolve(p) }
 // /etc/environment '='), skipping comments; quotes around values go.
 func (h hostFS) keyValues(p string, sep func(string) (string, string, bool)) map[string]string {
 	m := map[string]string{}
-	f, err := os.Open(h.abs(p))
+	f, err := h.Open(p)
 	if err != nil {
 		return m
 	}
@@ -134,14 +133,14 @@ func (h hostFS) loginUsers() ([]User, error) {
 		uidMax = n
 	}
 	var shells []string
-	if data, err := os.ReadFile(h.abs("/etc/shells")); err == nil {
+	if data, err := h.ReadFile("/etc/shells"); err == nil {
 		for _, l := range strings.Split(string(data), "\n") {
 			if l = strings.TrimSpace(l); l != "" && l[0] != '#' {
 				shells = append(shells, l)
 			}
 		}
 	}
-	f, err := os.Open(h.abs("/etc/passwd"))
+	f, err := h.Open("/etc/passwd")
 	if err != nil {
 		return nil, fmt.Errorf("read users: %w", err)
 	}
@@ -165,13 +164,15 @@ func (h hostFS) loginUsers() ([]User, error) {
 		if uid != 0 && !loginShell(u.Shell, shells) {
 			continue
 		}
-		if u.Home == "" || !strings.HasPrefix(u.Home, "/") {
+		// a home that is not an absolute clean path (/../../root) would
+		// name something else than the user's own directory
+		if !strings.HasPrefix(u.Home, "/") || path.Clean(u.Home) != u.Home {
 			continue
 		}
 		users = append(users, u)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", h.abs("/etc/passwd"), err)
+		return nil, fmt.Errorf("read /etc/passwd: %w", err)
 	}
 	return users, nil
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
 // Status is the kernel's audit status (auditctl -s).
@@ -153,49 +155,33 @@ func ours(line string) bool {
 // RulesFile is where --install puts the rules, for augenrules to merge.
 const RulesFile = "/etc/audit/rules.d/60-gotrail.rules"
 
-// Install writes the rules file under root (0640, replaced atomically) and
-// creates the directories the plan needs. It loads nothing.
+// Install creates the directories the plan needs, each owned by its user
+// with mode 0700, activates the rules that waited for them, and writes the
+// rules file under root (0640, replaced atomically). It loads nothing. Every
+// write goes through hostfs: an image's links never take it outside root.
 func Install(root string, plan *Plan) (string, error) {
-	if root == "" {
-		root = "/"
-	}
+	h := hostfs.New(root)
 	for _, d := range plan.Dirs {
-		p := filepath.Join(root, d.Path)
-		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("create %s: %w", p, err)
-		}
-		if err := os.Lchown(p, d.UID, d.GID); err != nil {
-			return "", fmt.Errorf("chown %s: %w", p, err)
+		if _, err := h.MkdirOwned(d.Path, 0o700, d.UID, d.GID); err != nil {
+			return "", err
 		}
 	}
-	file := filepath.Join(root, RulesFile)
-	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
-		return "", fmt.Errorf("create %s: %w", filepath.Dir(file), err)
+	plan.Activate(h)
+	if err := h.WriteFile(RulesFile, []byte(Render(plan.Groups)), 0o640, 0o750); err != nil {
+		return "", err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".60-gotrail.rules.*")
-	if err != nil {
-		return "", fmt.Errorf("write %s: %w", file, err)
+	return h.Abs(RulesFile), nil
+}
+
+// Activate clears Pending on every rule whose directory now exists.
+func (p *Plan) Activate(h hostfs.FS) {
+	for gi := range p.Groups {
+		for ri, r := range p.Groups[gi].Rules {
+			if r.Pending != "" && r.Watch != "" && h.IsDir(path.Dir(r.Watch)) {
+				p.Groups[gi].Rules[ri].Pending = ""
+			}
+		}
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(Render(plan.Groups)); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o640); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return "", fmt.Errorf("install %s: %w", file, err)
-	}
-	return file, nil
 }
 
 // Load loads the installed rules into the kernel the way auditd's tools do:
@@ -265,6 +251,12 @@ func ParseLoaded(line string) (Rule, bool) {
 		return r, r.Arch != "" && r.Key != "" && r.String() == line
 	}
 	return Rule{}, false
+}
+
+// Add loads one rule into the kernel.
+func (a Auditctl) Add(r Rule) error {
+	_, err := a.run(r.Args()...)
+	return err
 }
 
 // Delete removes a rule from the kernel.

@@ -22,6 +22,12 @@ type Rule struct {
 	Fields   []string // "exe=/usr/local/go/bin/go"
 
 	Key string
+
+	// Pending, when set, says why the kernel would refuse the rule on this
+	// host now: a watch needs its directory (~/.config/go before the first
+	// `go env -w`). Such a rule is rendered as a comment and not expected
+	// loaded; installing creates its directory and activates it.
+	Pending string
 }
 
 // String renders the rule exactly as `auditctl -l` lists it, so that the
@@ -81,17 +87,39 @@ func Render(groups []Group) string {
 			b.WriteString("# note: " + n + "\n")
 		}
 		for _, r := range g.Rules {
+			if r.Pending != "" {
+				b.WriteString("# not active: " + r.Pending + "\n# " + r.String() + "\n")
+				continue
+			}
 			b.WriteString(r.String() + "\n")
 		}
 	}
 	return b.String()
 }
 
-// All flattens groups into their rules.
+// All flattens groups into their active rules: those the kernel takes now,
+// and that --check expects loaded.
 func All(groups []Group) []Rule {
 	var out []Rule
 	for _, g := range groups {
-		out = append(out, g.Rules...)
+		for _, r := range g.Rules {
+			if r.Pending == "" {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// Pending lists the rules that wait for a directory.
+func Pending(groups []Group) []Rule {
+	var out []Rule
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Pending != "" {
+				out = append(out, r)
+			}
+		}
 	}
 	return out
 }

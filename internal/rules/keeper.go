@@ -1,0 +1,197 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
+)
+
+// Kernel is what the keeper needs of the kernel's audit rules; Auditctl is
+// one.
+type Kernel interface {
+	List() ([]string, error)
+	Add(Rule) error
+	Delete(Rule) error
+}
+
+// Keeper keeps the loaded rules in step with the host's login users: a user
+// added to /etc/passwd gets their ~/.config/go and their rules, a user
+// removed loses theirs, without anyone running a command. It changes only
+// the rules its own plans contain, never the host's other rules.
+type Keeper struct {
+	root    string
+	goroots []string
+	kernel  Kernel
+	plan    *Plan
+	users   []string
+	passwd  passwdStamp
+}
+
+// passwdStamp tells whether /etc/passwd changed: useradd and userdel
+// replace it (a new inode), vipw may write it in place (size, mtime).
+type passwdStamp struct {
+	ino, size int64
+	mtime     time.Time
+}
+
+func stampOf(h hostfs.FS) passwdStamp {
+	fi, err := h.Stat("/etc/passwd")
+	if err != nil {
+		return passwdStamp{}
+	}
+	s := passwdStamp{size: fi.Size(), mtime: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.ino = int64(st.Ino)
+	}
+	return s
+}
+
+// NewKeeper reads the host as it is now; it changes nothing.
+func NewKeeper(root string, goroots []string, kernel Kernel) (*Keeper, error) {
+	k := &Keeper{root: root, goroots: goroots, kernel: kernel}
+	k.passwd = stampOf(hostfs.New(root))
+	plan, users, err := k.generate()
+	if err != nil {
+		return nil, err
+	}
+	k.plan, k.users = plan, users
+	return k, nil
+}
+
+func (k *Keeper) generate() (*Plan, []string, error) {
+	host, err := Discover(k.root, k.goroots)
+	if err != nil {
+		return nil, nil, err
+	}
+	var users []string
+	for _, u := range host.Users {
+		users = append(users, u.Name)
+	}
+	return Generate(host), users, nil
+}
+
+// Update is what the keeper did.
+type Update struct {
+	UsersAdded, UsersRemoved []string
+	Dirs                     []string // directories it created
+	Added, Removed           []Rule
+	File                     string // the rules file it rewrote
+}
+
+// Empty reports whether nothing was done.
+func (u Update) Empty() bool {
+	return len(u.Added) == 0 && len(u.Removed) == 0 && len(u.Dirs) == 0
+}
+
+// String says what was done, in one line.
+func (u Update) String() string {
+	var parts []string
+	if len(u.UsersAdded) > 0 {
+		parts = append(parts, "login users added: "+strings.Join(u.UsersAdded, ", "))
+	}
+	if len(u.UsersRemoved) > 0 {
+		parts = append(parts, "login users removed: "+strings.Join(u.UsersRemoved, ", "))
+	}
+	if len(u.Dirs) > 0 {
+		parts = append(parts, "created "+strings.Join(u.Dirs, ", "))
+	}
+	parts = append(parts, fmt.Sprintf("loaded %d rules, removed %d", len(u.Added), len(u.Removed)))
+	return "gotrail kept the audit rules in step with /etc/passwd: " + strings.Join(parts, "; ")
+}
+
+// Poll looks at /etc/passwd and, when it changed, brings the rules in line:
+// it creates the directories new users need, rewrites the rules file (so
+// they also load at boot), adds the rules of the new plan that the kernel
+// lacks and removes those of the old plan that the new one dropped. The
+// returned error names what failed; what was done before it is in Update.
+func (k *Keeper) Poll() (Update, error) {
+	var u Update
+	h := hostfs.New(k.root)
+	st := stampOf(h)
+	if st == k.passwd {
+		return u, nil
+	}
+	k.passwd = st
+	plan, users, err := k.generate()
+	if err != nil {
+		return u, err
+	}
+	for _, name := range users {
+		if !slices.Contains(k.users, name) {
+			u.UsersAdded = append(u.UsersAdded, name)
+		}
+	}
+	for _, name := range k.users {
+		if !slices.Contains(users, name) {
+			u.UsersRemoved = append(u.UsersRemoved, name)
+		}
+	}
+	for _, d := range plan.Dirs {
+		made, err := h.MkdirOwned(d.Path, 0o700, d.UID, d.GID)
+		if err != nil {
+			return u, err
+		}
+		if made {
+			u.Dirs = append(u.Dirs, d.Path)
+		}
+	}
+	plan.Activate(h)
+	old := ruleSet(All(k.plan.Groups))
+	k.plan, k.users = plan, users
+	if len(u.UsersAdded)+len(u.UsersRemoved)+len(u.Dirs) == 0 {
+		return u, nil // passwd changed, but not its login users
+	}
+	if err := h.WriteFile(RulesFile, []byte(Render(plan.Groups)), 0o640, 0o750); err != nil {
+		return u, err
+	}
+	u.File = RulesFile
+	return u, k.apply(&u, old, All(plan.Groups))
+}
+
+func ruleSet(rs []Rule) map[string]Rule {
+	m := make(map[string]Rule, len(rs))
+	for _, r := range rs {
+		m[r.String()] = r
+	}
+	return m
+}
+
+// apply adds what want has, old had not and the kernel lacks, and removes
+// what old had, want dropped and the kernel still has. A rule of the old
+// plan that is missing stays missing: removing it was an event of its own,
+// and gotrail rules --install is how an operator restores the set.
+func (k *Keeper) apply(u *Update, old map[string]Rule, want []Rule) error {
+	loaded, err := k.kernel.List()
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, l := range loaded {
+		have[l] = true
+	}
+	wanted := ruleSet(want)
+	for _, r := range want {
+		if _, before := old[r.String()]; before || have[r.String()] {
+			continue
+		}
+		if err := k.kernel.Add(r); err != nil {
+			return err
+		}
+		u.Added = append(u.Added, r)
+	}
+	for s, r := range old {
+		if _, keep := wanted[s]; keep || !have[s] {
+			continue
+		}
+		if err := k.kernel.Delete(r); err != nil {
+			return err
+		}
+		u.Removed = append(u.Removed, r)
+	}
+	slices.SortFunc(u.Removed, func(a, b Rule) int { return strings.Compare(a.String(), b.String()) })
+	return nil
+}

@@ -1,0 +1,150 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fakeKernel is the kernel's rule list as auditctl -l would print it.
+type fakeKernel struct{ loaded []string }
+
+func (k *fakeKernel) List() ([]string, error) { return slices.Clone(k.loaded), nil }
+func (k *fakeKernel) Add(r Rule) error        { k.loaded = append(k.loaded, r.String()); return nil }
+func (k *fakeKernel) Delete(r Rule) error {
+	k.loaded = slices.DeleteFunc(k.loaded, func(l string) bool { return l == r.String() })
+	return nil
+}
+
+// keeperRoot is a host with root and alice, as gotrail setup leaves it (their
+// ~/.config/go made); the test's own uid owns the
+// users' files so that it runs as any user.
+func keeperRoot(t *testing.T) (root string, uid string) {
+	t.Helper()
+	root = t.TempDir()
+	uid = strconv.Itoa(os.Getuid())
+	for _, d := range []string{"root/.config/go", "home/alice/.config/go", "home/bob", "etc/audit/rules.d", "usr/bin"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	writePasswd(t, root, "root:x:0:0:root:/root:/bin/bash\nalice:x:"+uid+":"+uid+"::/home/alice:/bin/bash\n")
+	return root, uid
+}
+
+// writePasswd replaces etc/passwd as useradd does: a new file renamed over.
+func writePasswd(t *testing.T, root, content string) {
+	t.Helper()
+	tmp := filepath.Join(root, "etc", "passwd+")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(root, "etc", "passwd")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeeperFollowsPasswd(t *testing.T) {
+	root, uid := keeperRoot(t)
+	kernel := &fakeKernel{}
+	k, err := NewKeeper(root, nil, kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := k.Poll(); err != nil || !u.Empty() {
+		t.Fatalf("Poll with passwd unchanged = %+v, %v; want nothing done", u, err)
+	}
+
+	// bob is added: his ~/.config/go is made and his rules loaded
+	writePasswd(t, root, "root:x:0:0:root:/root:/bin/bash\nalice:x:"+uid+":"+uid+"::/home/alice:/bin/bash\n"+
+		"bob:x:"+uid+":"+uid+"::/home/bob:/bin/bash\n")
+	u, err := k.Poll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(u.UsersAdded, []string{"bob"}) || len(u.UsersRemoved) != 0 {
+		t.Errorf("users added %v, removed %v; want bob added", u.UsersAdded, u.UsersRemoved)
+	}
+	if !slices.Equal(u.Dirs, []string{"/home/bob/.config", "/home/bob/.config/go"}) {
+		t.Errorf("dirs %v", u.Dirs)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "home/bob/.config/go")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("~bob/.config/go: %v %v; want a directory of mode 0700", fi, err)
+	}
+	goenv := "-w /home/bob/.config/go/env -p wa -k gotrail-goenv"
+	if !slices.Contains(kernel.loaded, goenv) || !slices.Contains(kernel.loaded, "-w /home/bob/.bashrc -p wa -k gotrail-profile") {
+		t.Errorf("kernel has %q; want bob's rules", kernel.loaded)
+	}
+	for _, l := range kernel.loaded {
+		if !strings.Contains(l, "/home/bob/") {
+			t.Errorf("loaded %q, which is not new: only the new user's rules are added", l)
+		}
+	}
+	file, _ := os.ReadFile(filepath.Join(root, RulesFile))
+	if !strings.Contains(string(file), "\n"+goenv+"\n") {
+		t.Errorf("the rules file does not have bob's Go env rule:\n%s", file)
+	}
+	if !strings.Contains(u.String(), "login users added: bob") || !strings.Contains(u.String(), "created /home/bob/.config") {
+		t.Errorf("Update.String() = %q", u.String())
+	}
+
+	// bob goes again: his rules go, alice's stay
+	before := len(kernel.loaded)
+	writePasswd(t, root, "root:x:0:0:root:/root:/bin/bash\nalice:x:"+uid+":"+uid+"::/home/alice:/bin/bash\n")
+	u, err = k.Poll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(u.UsersRemoved, []string{"bob"}) || len(u.Removed) != before || len(kernel.loaded) != 0 {
+		t.Errorf("after removing bob: removed %d of %d rules, kernel keeps %q", len(u.Removed), before, kernel.loaded)
+	}
+}
+
+// TestInstallStaysInRoot: an image whose links point at host directories
+// (a user's ~/.config, etc/audit) and whose passwd names a home with ..
+// gets nothing written or chowned outside it.
+func TestInstallStaysInRoot(t *testing.T) {
+	root, uid := keeperRoot(t)
+	host := t.TempDir() // stands for the host's own directories
+	os.MkdirAll(filepath.Join(host, "audit"), 0o755)
+	os.MkdirAll(filepath.Join(host, "config"), 0o755)
+	os.RemoveAll(filepath.Join(root, "etc/audit"))
+	os.RemoveAll(filepath.Join(root, "home/alice/.config"))
+	if err := os.Symlink(filepath.Join(host, "audit"), filepath.Join(root, "etc/audit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(host, "config"), filepath.Join(root, "home/alice/.config")); err != nil {
+		t.Fatal(err)
+	}
+	writePasswd(t, root, "root:x:0:0:root:/root:/bin/bash\nalice:x:"+uid+":"+uid+"::/home/alice:/bin/bash\n"+
+		"mallory:x:"+uid+":"+uid+"::/home/../../../../"+strings.TrimPrefix(host, "/")+":/bin/bash\n")
+	h, err := Discover(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range h.Users {
+		if u.Name == "mallory" {
+			t.Errorf("a home with .. is taken: %+v", u)
+		}
+	}
+	plan := Generate(h)
+	_, err = Install(root, plan)
+	// a link where gotrail makes a directory is refused, and named
+	if err == nil || !strings.Contains(err.Error(), "/home/alice/.config") {
+		t.Errorf("Install = %v; want a refusal naming /home/alice/.config", err)
+	}
+	// the rules file goes where the image's etc/audit link leads inside
+	// the root (there, nowhere): never to the host's directory
+	os.Remove(filepath.Join(root, "home/alice/.config"))
+	plan = Generate(h)
+	if _, err := Install(root, plan); err == nil {
+		t.Errorf("Install wrote through etc/audit -> %s", host)
+	}
+	filepath.Walk(host, func(p string, fi os.FileInfo, err error) error {
+		if p != host && p != filepath.Join(host, "audit") && p != filepath.Join(host, "config") {
+			t.Errorf("install wrote %s, outside the root", p)
+		}
+		return nil
+	})
+}
