@@ -43,9 +43,17 @@ augenrules --load (auditctl -R where augenrules is missing). When the kernel's
 rules are immutable (auditctl -e 2) it says so and changes nothing. With --root
 it only writes the file under that root.
 
+Every printed rule loads (auditctl -R takes the output as it is): a watch on a
+file whose directory does not exist yet (~/.config/go before the first
+go env -w) is printed as a comment saying so. --install creates those
+directories (owned by the user, mode 0700) and loads the rules; gotrail watch
+does the same for a login user added to /etc/passwd later, and removes the
+rules of one removed.
+
 --check compares what the kernel has loaded (auditctl -l) with the expected
 rules and reports what is missing or extra, whether auditing is enabled, the
-backlog and the lost counter. Fit for cron and monitoring.
+backlog and the lost counter; a rule waiting for its directory is listed, not
+expected. Fit for cron and monitoring.
 
 EXIT STATUS
   0  rules printed or installed; --check: everything loaded
@@ -131,6 +139,9 @@ func checkRules(ctl rules.Auditctl, plan *rules.Plan, w io.Writer) error {
 	state := map[int]string{0: "disabled", 1: "enabled", 2: "enabled, immutable"}[st.Enabled]
 	fmt.Fprintf(w, "audit: %s, auditd pid %d, backlog %d of %d, lost %d\n", state, st.PID, st.Backlog, st.BacklogLimit, st.Lost)
 	fmt.Fprintf(w, "rules: %d expected, %d missing, %d extra\n", len(expected), len(d.Missing), len(d.Extra))
+	for _, r := range rules.Pending(plan.Groups) {
+		fmt.Fprintf(w, "waiting: %s (%s)\n", r, r.Pending)
+	}
 	for _, m := range d.Missing {
 		fmt.Fprintf(w, "missing: %s\n", m)
 	}

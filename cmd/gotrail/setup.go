@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -60,13 +62,19 @@ func newSetupCmd(g *globalOptions) *cobra.Command {
 		Short: "Install gotrail on this host: configuration, key, audit rules, daemon",
 		Long: `Set the host up for gotrail, as root, in this order:
 
+  0. check that auditd is installed: if not, say how to install it and stop
+     before writing anything
   1. the configuration (` + config.DefaultPath + `), written only if there is none
   2. the state directory and the trail's signing key; the public key is printed:
      keep it off the host for gotrail verify --pubkey
-  3. the audit rules (gotrail rules --install)
-  4. the daemon: a systemd unit (` + unitFile + `, enabled and started) where systemd
+  3. auditd, started if it is not running, the way the host would: systemctl
+     start auditd where systemd runs, else service auditd start, else auditd;
+     setup waits until the kernel reports its pid
+  4. the audit rules (gotrail rules --install): each login user's ~/.config/go
+     is created, and every rule is loaded (auditd logs the load)
+  5. the daemon: a systemd unit (` + unitFile + `, enabled and started) where systemd
      runs, else the auditd plugin (` + pluginConf + `; auditd is told to
-     reload)
+     reload, and starts it)
 
 --uninstall removes the daemon's unit or plugin and the audit rules. It keeps the
 configuration, the state directory and the trail: they are evidence.
@@ -107,6 +115,11 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 	if o.uninstall {
 		return uninstall(g, mode, live, under, w)
 	}
+	if live {
+		if err := rules.AuditdInstalled(); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
 
 	// 1. configuration
 	cfgPath := g.config
@@ -144,12 +157,21 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "%s the trail's signing key in %s; its public key (keep a copy off this host):\n  %s\n", verb, state, vkey)
 
-	// 3. audit rules
+	// 3. auditd, so that the load of the rules is in its log
+	if live {
+		how, err := rules.StartAuditd(rules.Auditctl{}, 15*time.Second)
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		fmt.Fprintln(w, how)
+	}
+
+	// 4. audit rules
 	if err := runRules(&gl, &rulesOptions{install: true}, w); err != nil {
 		return fmt.Errorf("setup: audit rules: %w", err)
 	}
 
-	// 4. the daemon
+	// 5. the daemon
 	bin := o.bin
 	if bin == "" {
 		if bin, err = os.Executable(); err != nil {
@@ -163,7 +185,7 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "wrote %s\n", under(pluginConf))
 		if live {
-			fmt.Fprintln(w, reloadAuditd())
+			fmt.Fprintln(w, reloadAuditd("it starts the plugin"))
 		}
 	case "systemd":
 		if err := writeGenerated("systemd", bin, cfgPath, gl.stateDir, under(unitFile), 0o644); err != nil {
@@ -211,28 +233,33 @@ func writeGenerated(kind, bin, configFile, stateDir, path string, mode os.FileMo
 }
 
 // reloadAuditd asks a running auditd to reread its configuration and
-// plugins (SIGHUP), by the pid the kernel knows.
-func reloadAuditd() string {
+// plugins (SIGHUP), by the pid the kernel knows; effect says what that does
+// ("it starts the plugin", "it stops the plugin").
+func reloadAuditd(effect string) string {
 	st, err := (rules.Auditctl{}).Status()
 	if err != nil || st.PID == 0 {
-		return "auditd is not running: it starts the plugin when it starts"
+		return "auditd is not running: nothing to reload"
 	}
 	if err := syscall.Kill(st.PID, syscall.SIGHUP); err != nil {
 		return "could not signal auditd (pid " + strconv.Itoa(st.PID) + "): " + err.Error()
 	}
-	return "told auditd (pid " + strconv.Itoa(st.PID) + ") to reload: it starts the plugin"
+	return "told auditd (pid " + strconv.Itoa(st.PID) + ") to reload: " + effect
 }
 
 func uninstall(g *globalOptions, mode string, live bool, under func(string) string, w io.Writer) error {
 	switch mode {
 	case "systemd":
 		if live {
-			exec.Command("systemctl", "disable", "--now", "gotrail.service").Run()
+			if out, err := exec.Command("systemctl", "disable", "--now", "gotrail.service").CombinedOutput(); err != nil {
+				fmt.Fprintf(w, "systemctl disable --now gotrail.service failed: %v: %s\n", err, strings.TrimSpace(string(out)))
+			} else {
+				fmt.Fprintln(w, "stopped and disabled gotrail.service")
+			}
 		}
 		removeIfThere(under(unitFile), w)
 	case "plugin":
 		if removeIfThere(under(pluginConf), w) && live {
-			fmt.Fprintln(w, reloadAuditd())
+			fmt.Fprintln(w, reloadAuditd("it stops the plugin"))
 		}
 	}
 	gl := *g
@@ -240,19 +267,32 @@ func uninstall(g *globalOptions, mode string, live bool, under func(string) stri
 		return fmt.Errorf("setup: %w", err)
 	}
 	if removeIfThere(under(rules.RulesFile), w) && live {
-		ctl := rules.Auditctl{}
-		loaded, err := ctl.List()
-		if err == nil {
-			for _, l := range loaded {
-				if r, ok := rules.ParseLoaded(l); ok {
-					ctl.Delete(r)
-				}
-			}
+		n, err := removeLoadedRules(rules.Auditctl{})
+		if err != nil {
+			return fmt.Errorf("setup: removed %d of gotrail's rules from the kernel, then: %w", n, err)
 		}
-		fmt.Fprintln(w, "removed gotrail's rules from the kernel")
+		fmt.Fprintf(w, "removed %d of gotrail's rules from the kernel\n", n)
 	}
 	fmt.Fprintf(w, "kept %s and %s: the trail is evidence\n", under(g.config), under(gl.stateDir))
 	return nil
+}
+
+// removeLoadedRules deletes every loaded rule with a gotrail key.
+func removeLoadedRules(ctl rules.Auditctl) (int, error) {
+	loaded, err := ctl.List()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, l := range loaded {
+		if r, ok := rules.ParseLoaded(l); ok {
+			if err := ctl.Delete(r); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 func removeIfThere(path string, w io.Writer) bool {

@@ -153,7 +153,19 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 			}, func() float64 { return float64(q.Stats().Failed + sinkErrors(q)) }))
 		}
 	}
+	var keeper watch.RulesKeeper
+	if live := g.root == "" || g.root == "/"; live && os.Geteuid() == 0 {
+		// a login user added later gets ~/.config/go and their rules
+		k, err := rules.NewKeeper("/", cfg.GOROOTs, ctl)
+		if err != nil {
+			log.Warn("not following /etc/passwd for new login users", "err", err)
+		} else {
+			keeper = k
+		}
+	}
 	w, err := watch.New(watch.Options{
+		Rules:     keeper,
+		Self:      os.Getpid(),
 		Retention: retention,
 		OnEvent: func(e *event.Event) {
 			for _, q := range queues {

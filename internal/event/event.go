@@ -22,12 +22,15 @@ const (
 	KindTamper   = "audit.tamper"
 	KindOther    = "audit.other"
 	KindGap      = "audit.gap"
+	// KindRules is gotrail's own upkeep of the audit rules: the daemon
+	// loaded or removed a login user's rules as /etc/passwd changed.
+	KindRules = "audit.rules"
 	KindSnapshot = "snapshot"
 )
 
 // Kinds lists the Go-environment kinds, the ones `gotrail events` prints
 // without --all.
-var Kinds = []string{KindGoroot, KindGoenv, KindProfile, KindPath, KindExec, KindInstall, KindTamper}
+var Kinds = []string{KindGoroot, KindGoenv, KindProfile, KindPath, KindExec, KindInstall, KindTamper, KindRules}
 
 // Time is an instant written as RFC 3339 in UTC with exactly three digits of
 // milliseconds, the precision auditd records.

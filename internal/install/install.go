@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -71,12 +72,13 @@ type Result struct {
 	ArchiveSHA256 string
 	ModuleHash    string // h1: (source proxy)
 	SumDB         *event.SumDB
-	Dir           string // PREFIX/go1.22.5
-	Link          string // PREFIX/go
-	Previous      string // what Link named before
-	Aside         string // an existing PREFIX/go1.22.5 kept aside by Force
-	Manifest      string // its file in the state directory
-	Profile       string // the profile script written ("" untouched)
+	Dir           string   // PREFIX/go1.22.5
+	Link          string   // PREFIX/go
+	Previous      string   // what Link named before
+	Aside         string   // an existing PREFIX/go1.22.5 kept aside by Force
+	Manifest      string   // its file in the state directory
+	Profile       string   // the profile script written ("" untouched)
+	Created       []string // directories of the prefix that did not exist, made 0755 (mkdir -p)
 	Files         int
 	Bytes         int64
 	Download      time.Duration
@@ -97,6 +99,9 @@ func (r *Result) Refused() bool {
 func Install(ctx context.Context, o Options) (*Result, error) {
 	r := &Result{Action: "install", Source: o.Source}
 	err := install(ctx, &o, r)
+	if err != nil {
+		unmakePrefix(r)
+	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("interrupted: %w", err)
 	}
@@ -139,6 +144,44 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// makePrefix creates the missing directories of prefix as mkdir -p does,
+// each mode 0755 (owned by whoever installs: root, as a rule), and records
+// them in r.
+func makePrefix(prefix string, r *Result) error {
+	fi, err := os.Stat(prefix)
+	if err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("prefix %s: not a directory", prefix)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("prefix: %w", err)
+	}
+	if err := makePrefix(filepath.Dir(prefix), r); err != nil {
+		return err
+	}
+	if err := os.Mkdir(prefix, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("prefix: %w", err)
+	}
+	if err := os.Chmod(prefix, 0o755); err != nil { // past the umask
+		return fmt.Errorf("prefix: %w", err)
+	}
+	r.Created = append(r.Created, prefix)
+	return nil
+}
+
+// unmakePrefix removes, on failure, the prefix directories this attempt
+// created, if they are still empty: nothing of a failed attempt is left.
+func unmakePrefix(r *Result) {
+	for i := len(r.Created) - 1; i >= 0; i-- {
+		if os.Remove(r.Created[i]) != nil {
+			return
+		}
+	}
+	r.Created = nil
+}
+
 func install(ctx context.Context, o *Options, r *Result) error {
 	if err := o.defaults(); err != nil {
 		return err
@@ -152,9 +195,10 @@ func install(ctx context.Context, o *Options, r *Result) error {
 	if v != "latest" {
 		r.Version = "go" + v
 	}
-	if fi, err := os.Stat(o.Prefix); err != nil || !fi.IsDir() {
-		return fmt.Errorf("prefix %s: not a directory", o.Prefix)
+	if err := makePrefix(o.Prefix, r); err != nil {
+		return err
 	}
+
 	unlock, err := lockState(o.StateDir)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -203,5 +204,51 @@ func TestParseVersion(t *testing.T) {
 	}
 	if got := latestStable([]string{"1.9.1", "1.22.5", "1.23rc1", "1.22.10", "1.21.13"}); got != "1.22.10" {
 		t.Errorf("latest %s", got)
+	}
+}
+
+// TestInstallMakesPrefix: a prefix that does not exist yet is made as
+// mkdir -p makes it (mode 0755 whatever the umask), and the record says so;
+// a failed attempt takes away the directories it made.
+func TestInstallMakesPrefix(t *testing.T) {
+	p := newFakeProxy(t)
+	p.add(t, "1.22.5", toolchainZip(t, "1.22.5"), nil)
+	o := p.options(t, "1.22.5")
+	base := o.Prefix
+	o.Prefix = filepath.Join(base, "opt", "toolchains")
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	r, err := Install(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(base, "opt"), o.Prefix}
+	if !slices.Equal(r.Created, want) {
+		t.Errorf("Created = %q, want %q", r.Created, want)
+	}
+	for _, d := range want {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o755 || !fi.IsDir() {
+			t.Errorf("%s: %v %v; want a directory of mode 0755", d, fi, err)
+		}
+	}
+	e := r.Event(Who{Host: "h", UID: "0"}, time.Now())
+	if !strings.Contains(e.Message, "created "+want[0]+", "+want[1]) {
+		t.Errorf("the record does not say the prefix was made: %s", e.Message)
+	}
+
+	// refused before any download: the directories made go again
+	o.Prefix = filepath.Join(base, "srv", "go")
+	o.GOSUMDB = "off"
+	if _, err := Install(context.Background(), o); err == nil {
+		t.Fatal("installed with GOSUMDB=off")
+	}
+	if _, err := os.Stat(filepath.Join(base, "srv")); !os.IsNotExist(err) {
+		t.Errorf("a failed attempt left %s: %v", filepath.Join(base, "srv"), err)
+	}
+	// a file in the way is named
+	os.WriteFile(filepath.Join(base, "file"), nil, 0o644)
+	o.Prefix, o.GOSUMDB = filepath.Join(base, "file", "go"), ""
+	if _, err := Install(context.Background(), o); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("prefix under a file: %v", err)
 	}
 }

@@ -128,6 +128,9 @@ func (r *Result) Event(w Who, at time.Time) *event.Event {
 	case r.Err == nil:
 		e.Event.Outcome, e.Event.Severity = "success", "info"
 		e.Message = fmt.Sprintf("%s installed %s into %s from %s%s", who, version, r.Dir, from, verified)
+		if len(r.Created) > 0 {
+			e.Message += "; created " + strings.Join(r.Created, ", ") + " (mode 0755)"
+		}
 	case r.Refused():
 		e.Event.Outcome, e.Event.Severity = "failure", "high"
 		e.Toolchain.Error = r.Err.Error()

@@ -35,13 +35,8 @@ func (a Auditctl) bin() (string, error) {
 	if a.Path != "" {
 		return a.Path, nil
 	}
-	if p, err := exec.LookPath("auditctl"); err == nil {
+	if p, err := findBin("auditctl"); err == nil {
 		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/auditctl", "/sbin/auditctl"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
 	}
 	return "", errors.New("auditctl not found: install the Debian package auditd (apt-get install auditd)")
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/source"
 	"github.com/gotrail/gotrail/internal/trail"
 
@@ -61,6 +63,17 @@ type Options struct {
 	// OnEvent receives each event appended to the trail; the event is valid
 	// during the call only.
 	OnEvent func(*event.Event)
+	// Rules, when set, is asked every second to keep the audit rules in step
+	// with the login users; what it did becomes an audit.rules event.
+	Rules RulesKeeper
+	// Self is the daemon's pid: what it and its children (auditctl) do is
+	// gotrail's own upkeep, authorized whatever the policy says. 0: none.
+	Self int
+}
+
+// RulesKeeper keeps the loaded rules in step with the host (rules.Keeper).
+type RulesKeeper interface {
+	Poll() (rules.Update, error)
 }
 
 // Watcher runs the daemon's pipeline.
@@ -90,6 +103,7 @@ type Watcher struct {
 	failed       error // the trail could not take an event: stop
 	sinceCP      int
 	lastCP       time.Time
+	rulesPolled  time.Time
 	Stats        Stats
 	positionFile string
 }
@@ -370,9 +384,9 @@ func (w *Watcher) loadState() (state, error) {
 				Name string `json:"name"`
 			} `json:"host"`
 		}
-		// gotrail install appends its own events: no audit record will
-		// bring them again, so they are not waited for
-		if err := json.Unmarshal(line, &e); err == nil && e.Event.Kind != event.KindInstall {
+		// gotrail install and the rules keeper append their own events: no
+		// audit record will bring them again, so they are not waited for
+		if err := json.Unmarshal(line, &e); err == nil && e.Event.Kind != event.KindInstall && e.Event.Kind != event.KindRules {
 			w.skip[e.Host.Name+"|"+e.Event.ID] = true
 		}
 		return nil
@@ -472,6 +486,10 @@ func (w *Watcher) emit(ev *audit.Event) {
 		e.Process.Parent = &event.ProcessRef{Name: name}
 	}
 	w.opt.Policy.Apply(e)
+	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID == self) {
+		ok := true // gotrail's own upkeep (its rules file, its auditctl)
+		e.Event.Authorized, e.Event.Severity = &ok, "info"
+	}
 	if err := w.trail.Append(e); err != nil {
 		// keep the position before the event, and stop: a restart reads
 		// it again rather than losing it
@@ -560,6 +578,10 @@ func (w *Watcher) idle() {
 			w.opt.Log.Info("pruned trail segments past their retention", "segments", n)
 		}
 	}
+	if w.opt.Rules != nil && now.Sub(w.rulesPolled) >= time.Second {
+		w.rulesPolled = now
+		w.keepRules(now)
+	}
 	if w.opt.Lost != nil && now.Sub(w.lostChecked) >= 10*time.Second {
 		w.lostChecked = now
 		w.checkLost(now)
@@ -581,6 +603,45 @@ func (w *Watcher) idle() {
 		if w.opt.OnCheckpoint != nil {
 			w.opt.OnCheckpoint(cp)
 		}
+	}
+}
+
+// keepRules asks the keeper to follow /etc/passwd, and records what it did
+// as one audit.rules event: it is gotrail's own upkeep, so authorized.
+func (w *Watcher) keepRules(now time.Time) {
+	u, err := w.opt.Rules.Poll()
+	if err != nil {
+		w.opt.Log.Error("keeping the audit rules in step with /etc/passwd failed", "err", err, "done", u.String())
+	}
+	if u.Empty() {
+		return
+	}
+	ok := true
+	e := &event.Event{
+		Time: event.Time{Time: now.UTC().Truncate(time.Millisecond)},
+		Event: event.Meta{ID: "rules:" + now.UTC().Format("20060102T150405.000"), Kind: event.KindRules,
+			Action: "rules-update", Outcome: "success", Severity: "info", Authorized: &ok},
+		Host:    event.Host{Name: w.opt.Host},
+		User:    event.User{ID: strconv.Itoa(os.Getuid())},
+		Process: event.Process{PID: w.opt.Self, Name: "gotrail"},
+		Message: u.String(),
+	}
+	if err != nil {
+		e.Event.Outcome = "failure"
+		e.Message += " (then failed: " + err.Error() + ")"
+	}
+	if u.File != "" {
+		e.File = &event.File{Path: u.File}
+	}
+	if err := w.trail.Append(e); err != nil {
+		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
+		return
+	}
+	w.dirty = true
+	w.sinceCP++
+	w.opt.Log.Info("kept the audit rules in step with /etc/passwd", "added", len(u.Added), "removed", len(u.Removed), "users_added", u.UsersAdded, "users_removed", u.UsersRemoved)
+	if w.opt.OnEvent != nil {
+		w.opt.OnEvent(e)
 	}
 }
 
