@@ -66,12 +66,14 @@ min_severity = "high"
 		}
 	}
 	a.Sync(t)
-	// two rule changes, two writes, a checkpoint after every two events
+	// the two writes reach rsyslog, and so does a checkpoint; how many
+	// other events (the harness's own configuration changes) come first is
+	// the machine's business, not the test's
 	var lines []string
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		data, _ := os.ReadFile(rs.Out)
 		lines = strings.Split(strings.TrimSpace(string(data)), "\n")
-		if strings.Count(string(data), " profile.modify ") >= 2 && strings.Count(string(data), " trail.checkpoint ") >= 2 {
+		if strings.Count(string(data), " profile.modify ") >= 2 && strings.Count(string(data), " trail.checkpoint ") >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -112,9 +114,14 @@ min_severity = "high"
 	}
 	w.Process.Signal(syscall.SIGTERM)
 	w.Wait()
-	got := strings.Join(lines, "\n")
-	if strings.Count(got, " profile.modify ") != 2 || !strings.Contains(got, " trail.checkpoint ") || !strings.Contains(got, "gotrail trail checkpoint\\nsinks\\n") {
-		t.Errorf("rsyslog got:\n%s\nwatcher said:\n%s", got, stderr.String())
+	// SIGTERM signs what the last checkpoint did not cover: the last line
+	// rsyslog has of this watcher is a checkpoint, after both writes
+	data, _ := os.ReadFile(rs.Out)
+	got := strings.TrimSpace(string(data))
+	lines = strings.Split(got, "\n")
+	last := lines[len(lines)-1]
+	if strings.Count(got, " profile.modify ") != 2 || !strings.Contains(last, " trail.checkpoint ") || !strings.Contains(got, "gotrail trail checkpoint\\nsinks\\n") {
+		t.Errorf("rsyslog got (want two profile.modify, and a checkpoint last):\n%s\nwatcher said:\n%s", got, stderr.String())
 	}
 	n := profileAlerts()
 	mu.Lock()

@@ -79,12 +79,15 @@ type Update struct {
 	UsersAdded, UsersRemoved []string
 	Dirs                     []string // directories it created
 	Added, Removed           []Rule
-	File                     string // the rules file it rewrote
+	// Gone are rules of a removed user that the kernel had dropped itself:
+	// it removes a watch when its directory goes (userdel -r).
+	Gone int
+	File string // the rules file it rewrote
 }
 
-// Empty reports whether nothing was done.
+// Empty reports whether nothing changed.
 func (u Update) Empty() bool {
-	return len(u.Added) == 0 && len(u.Removed) == 0 && len(u.Dirs) == 0
+	return len(u.Added)+len(u.Removed)+len(u.Dirs)+len(u.UsersAdded)+len(u.UsersRemoved) == 0
 }
 
 // String says what was done, in one line.
@@ -99,7 +102,11 @@ func (u Update) String() string {
 	if len(u.Dirs) > 0 {
 		parts = append(parts, "created "+strings.Join(u.Dirs, ", "))
 	}
-	parts = append(parts, fmt.Sprintf("loaded %d rules, removed %d", len(u.Added), len(u.Removed)))
+	rs := fmt.Sprintf("loaded %d rules, removed %d", len(u.Added), len(u.Removed))
+	if u.Gone > 0 {
+		rs += fmt.Sprintf(" (%d more the kernel had dropped with their directories)", u.Gone)
+	}
+	parts = append(parts, rs)
 	return "gotrail kept the audit rules in step with /etc/passwd: " + strings.Join(parts, "; ")
 }
 
@@ -184,7 +191,11 @@ func (k *Keeper) apply(u *Update, old map[string]Rule, want []Rule) error {
 		u.Added = append(u.Added, r)
 	}
 	for s, r := range old {
-		if _, keep := wanted[s]; keep || !have[s] {
+		if _, keep := wanted[s]; keep {
+			continue
+		}
+		if !have[s] {
+			u.Gone++
 			continue
 		}
 		if err := k.kernel.Delete(r); err != nil {

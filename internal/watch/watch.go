@@ -353,6 +353,11 @@ func (w *Watcher) finish(err error) error {
 	if serr := w.sync(); err == nil {
 		err = serr
 	}
+	if w.sinceCP > 0 {
+		// the records since the last checkpoint are signed too: what a
+		// stop leaves unsigned, a rewrite could drop unnoticed
+		w.checkpoint(time.Now())
+	}
 	if cerr := w.trail.Close(); err == nil {
 		err = cerr
 	}
@@ -591,18 +596,23 @@ func (w *Watcher) idle() {
 		w.opt.Log.Error("saving the trail failed", "err", err)
 	}
 	if w.sinceCP > 0 && (w.sinceCP >= w.opt.CheckpointEvery || now.Sub(w.lastCP) >= w.opt.CheckpointInterval) {
-		cp, err := w.trail.Checkpoint(w.signer, w.opt.Host)
-		if err != nil {
-			w.opt.Log.Error("signing a checkpoint failed", "err", err)
-			return
-		}
-		w.sinceCP, w.lastCP = 0, now
-		if m := w.opt.Metrics; m != nil {
-			m.Checkpoint.Set(float64(cp.Head.Seq))
-		}
-		if w.opt.OnCheckpoint != nil {
-			w.opt.OnCheckpoint(cp)
-		}
+		w.checkpoint(now)
+	}
+}
+
+// checkpoint signs the trail's head and hands it to OnCheckpoint.
+func (w *Watcher) checkpoint(now time.Time) {
+	cp, err := w.trail.Checkpoint(w.signer, w.opt.Host)
+	if err != nil {
+		w.opt.Log.Error("signing a checkpoint failed", "err", err)
+		return
+	}
+	w.sinceCP, w.lastCP = 0, now
+	if m := w.opt.Metrics; m != nil {
+		m.Checkpoint.Set(float64(cp.Head.Seq))
+	}
+	if w.opt.OnCheckpoint != nil {
+		w.opt.OnCheckpoint(cp)
 	}
 }
 
