@@ -35,7 +35,7 @@ const (
 // optional, so it only shows where things go.
 const defaultConfig = `# gotrail configuration (written by gotrail setup). Every part is optional.
 # host = "web-01"                    # default: the hostname
-state_dir = "/var/lib/gotrail"
+state_dir = %q
 
 [audit]
 source = "auto"
@@ -127,7 +127,7 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 		if err := os.MkdirAll(filepath.Dir(under(cfgPath)), 0o755); err != nil {
 			return fmt.Errorf("setup: configuration: %w", err)
 		}
-		if err := os.WriteFile(under(cfgPath), []byte(defaultConfig), 0o644); err != nil {
+		if err := os.WriteFile(under(cfgPath), []byte(fmt.Sprintf(defaultConfig, g.stateDir)), 0o644); err != nil {
 			return fmt.Errorf("setup: configuration: %w", err)
 		}
 		fmt.Fprintf(w, "wrote %s\n", under(cfgPath))

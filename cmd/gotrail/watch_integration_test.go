@@ -75,7 +75,7 @@ func startWatcher(t *testing.T, bin string, args ...string) (*exec.Cmd, *logBuff
 	return cmd, stderr
 }
 
-// trailEvents reads the trail's events of one kind.
+// trailEvents reads the trail's events of one kind ("": all).
 func trailEvents(t *testing.T, state, kind string) []event.Event {
 	t.Helper()
 	var out []event.Event
@@ -84,7 +84,7 @@ func trailEvents(t *testing.T, state, kind string) []event.Event {
 		if err := json.Unmarshal(line, &e); err != nil {
 			return err
 		}
-		if e.Event.Kind == kind {
+		if kind == "" || e.Event.Kind == kind {
 			out = append(out, e)
 		}
 		return nil
