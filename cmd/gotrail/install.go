@@ -196,6 +196,9 @@ func printInstall(w io.Writer, r *install.Result) {
 		return
 	}
 	fmt.Fprintf(w, "installed %s into %s; %s -> %s\n", r.Version, r.Dir, r.Link, r.Dir)
+	for _, d := range r.Created {
+		fmt.Fprintf(w, "created: %s (mode 0755; the prefix did not exist)\n", d)
+	}
 	if r.SumDB != nil {
 		fmt.Fprintf(w, "verified: %s %s (checksum database %s, record %d)\n", r.URL, r.ModuleHash, r.SumDB.Name, r.SumDB.Record)
 	} else {

@@ -75,10 +75,8 @@ func TestInstallRealToolchain(t *testing.T) {
 	bin := buildGotrail(t)
 	goproxy, gosumdb := goEnv(t, "GOPROXY"), goEnv(t, "GOSUMDB")
 	work := t.TempDir()
-	prefix, state := filepath.Join(work, "prefix"), filepath.Join(work, "state")
-	if err := os.Mkdir(prefix, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// a prefix that does not exist yet, two levels deep: made as mkdir -p
+	prefix, state := filepath.Join(work, "opt", "prefix"), filepath.Join(work, "state")
 	empty := filepath.Join(work, "empty.toml")
 	os.WriteFile(empty, nil, 0o600)
 	run := func(env []string, args ...string) (string, string, int) {
@@ -103,6 +101,12 @@ func TestInstallRealToolchain(t *testing.T) {
 		t.Fatalf("install: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("real install of go%s through %s in %s:\n%s", realToolchain, goproxy, time.Since(start).Round(time.Millisecond), out)
+	if !strings.Contains(out, "created: "+filepath.Dir(prefix)+" (mode 0755") || !strings.Contains(out, "created: "+prefix+" (mode 0755") {
+		t.Errorf("install did not say it made the prefix:\n%s", out)
+	}
+	if fi, err := os.Stat(prefix); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("prefix %s: %v %v", prefix, fi, err)
+	}
 	goBin := filepath.Join(prefix, "go", "bin", "go")
 	v, err := exec.Command(goBin, "version").CombinedOutput()
 	if err != nil || !strings.Contains(string(v), "go version go"+realToolchain+" ") {

@@ -13,18 +13,18 @@ import (
 
 // Kinds of event (DESIGN.md, "Event kinds").
 const (
-	KindGoroot   = "goroot.modify"
-	KindGoenv    = "goenv.modify"
-	KindProfile  = "profile.modify"
-	KindPath     = "path.shadow"
-	KindExec     = "go.exec"
-	KindInstall  = "toolchain.install"
-	KindTamper   = "audit.tamper"
-	KindOther    = "audit.other"
-	KindGap      = "audit.gap"
+	KindGoroot  = "goroot.modify"
+	KindGoenv   = "goenv.modify"
+	KindProfile = "profile.modify"
+	KindPath    = "path.shadow"
+	KindExec    = "go.exec"
+	KindInstall = "toolchain.install"
+	KindTamper  = "audit.tamper"
+	KindOther   = "audit.other"
+	KindGap     = "audit.gap"
 	// KindRules is gotrail's own upkeep of the audit rules: the daemon
 	// loaded or removed a login user's rules as /etc/passwd changed.
-	KindRules = "audit.rules"
+	KindRules    = "audit.rules"
 	KindSnapshot = "snapshot"
 )
 

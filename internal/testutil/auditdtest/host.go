@@ -164,4 +164,3 @@ func DaemonPID() int {
 	}
 	return st.pid
 }
-
