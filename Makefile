@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/gotrail
 FUZZTIME  ?= 30s
 # Debian packages the integration tests drive for real.
-TEST_DEBS := auditd rsyslog rsyslog-gnutls
+TEST_DEBS := auditd rsyslog rsyslog-gnutls logrotate util-linux passwd
 
 .PHONY: all build test unit deps bench fuzz lint clean
 
