@@ -20,7 +20,8 @@ import (
 
 // freshHost is this machine seen through a private mount namespace, as a
 // host where gotrail was never set up: a copy of /etc/audit (its plugins
-// included, laurel's if installed), an empty /var/log/audit and /run, and a
+// included, laurel's if installed), an empty /var/log/audit, /run and
+// /var/log/laurel (where laurel writes), and a
 // configuration and state directory that do not exist yet. What setup
 // starts there (auditd, gotrail's plugin) runs in that namespace; the test
 // reads its files from outside.
@@ -52,6 +53,17 @@ func (f *freshHost) run(t *testing.T, mounts map[string]string, args ...string) 
 	t.Helper()
 	script := "set -e\nmount --bind " + f.etcAudit + " /etc/audit\nmount --bind " + f.logDir + " /var/log/audit\n" +
 		"mount --bind " + filepath.Join(filepath.Dir(f.logDir), "run") + " /run\n"
+	// a plugin of the host's (laurel) writes its own log: there, a copy
+	for _, d := range []string{"/var/log/laurel"} {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			own := filepath.Join(filepath.Dir(f.logDir), strings.ReplaceAll(strings.Trim(d, "/"), "/", "-"))
+			if err := os.MkdirAll(own, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			exec.Command("chown", "--reference", d, own).Run()
+			script += "mount --bind " + own + " " + d + "\n"
+		}
+	}
 	for target, dir := range mounts {
 		script += "mount --bind " + dir + " " + target + "\n"
 	}
