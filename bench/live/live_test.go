@@ -58,7 +58,7 @@ func TestBurst(t *testing.T) {
 	var mu sync.Mutex
 	var lags []time.Duration
 	w, err := watch.New(watch.Options{StateDir: filepath.Join(dir, "state"), Host: "bench", OnEvent: func(e *event.Event) {
-		if e.Event.Kind == event.KindProfile {
+		if e.Gotrail.Kind == event.KindProfile {
 			mu.Lock()
 			lags = append(lags, time.Since(e.Time.Time))
 			mu.Unlock()
@@ -154,9 +154,9 @@ func TestPluginEnvCapture(t *testing.T) {
 		seen, captured = 0, 0
 		trail.Read(state, func(line []byte) error {
 			var e event.Event
-			if json.Unmarshal(line, &e) == nil && e.Event.Kind == event.KindExec && len(e.Process.Args) == 2 && e.Process.Args[1] == "version" {
+			if json.Unmarshal(line, &e) == nil && e.Gotrail.Kind == event.KindExec && len(e.Process.Args) == 2 && e.Process.Args[1] == "version" {
 				seen++
-				if e.Process.Env["GOFLAGS"] == "-mod=mod" {
+				if getenv(&e, "GOFLAGS") == "-mod=mod" {
 					captured++
 				}
 			}
@@ -172,4 +172,10 @@ func TestPluginEnvCapture(t *testing.T) {
 	if seen != runs {
 		t.Errorf("%d of %d runs reached the trail", seen, runs)
 	}
+}
+
+// getenv is the value of name in the event's process.env_vars.
+func getenv(e *event.Event, name string) string {
+	v, _ := e.Process.Getenv(name)
+	return v
 }

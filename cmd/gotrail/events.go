@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -205,7 +204,7 @@ func readTrail(stateDir string, filter *event.Filter, render func([]byte, *event
 	err := trail.Read(stateDir, func(line []byte) error {
 		n++
 		var e event.Event
-		if err := json.Unmarshal(line, &e); err != nil {
+		if err := event.Decode(line, &e); err != nil {
 			return fmt.Errorf("trail record %d: %w (gotrail verify names what is wrong)", n, err)
 		}
 		if !filter.Match(&e) {

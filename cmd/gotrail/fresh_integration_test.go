@@ -200,7 +200,7 @@ func TestWatchCoversNewLoginUser(t *testing.T) {
 		t.Fatalf("audit.rules events naming %s: %+v; want one for the add, one for the removal\nwatcher said:\n%s", user, upkeep, stderr.String())
 	}
 	for _, e := range upkeep {
-		if e.Event.Authorized == nil || !*e.Event.Authorized || e.Event.Severity != "info" {
+		if e.Gotrail.Authorized == nil || !*e.Gotrail.Authorized || e.Gotrail.Severity != "info" {
 			t.Errorf("gotrail's upkeep is not authorized info: %+v", e.Event)
 		}
 	}

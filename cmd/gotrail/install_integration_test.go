@@ -41,7 +41,7 @@ func installEvents(t *testing.T, state string) []event.Event {
 		if err := json.Unmarshal(line, &e); err != nil {
 			return err
 		}
-		if e.Event.Kind == event.KindInstall {
+		if e.Gotrail.Kind == event.KindInstall {
 			out = append(out, e)
 		}
 		return nil
@@ -113,8 +113,8 @@ func TestInstallRealToolchain(t *testing.T) {
 		t.Fatalf("%s version: %s %v", goBin, v, err)
 	}
 	evs := installEvents(t, state)
-	if len(evs) != 1 || evs[0].Event.Outcome != "success" || evs[0].Toolchain == nil || evs[0].Toolchain.SumDB == nil ||
-		!strings.HasPrefix(evs[0].Toolchain.SumDB.TreeHead, "go.sum database tree\n") || !strings.Contains(evs[0].Message, "(verified by sum.golang.org)") {
+	if len(evs) != 1 || evs[0].Event.Outcome != "success" || evs[0].Gotrail.Toolchain == nil || evs[0].Gotrail.Toolchain.SumDB == nil ||
+		!strings.HasPrefix(evs[0].Gotrail.Toolchain.SumDB.TreeHead, "go.sum database tree\n") || !strings.Contains(evs[0].Message, "(verified by sum.golang.org)") {
 		t.Fatalf("events: %+v", evs)
 	}
 
@@ -171,8 +171,8 @@ func TestInstallRealToolchain(t *testing.T) {
 	}
 	evs = installEvents(t, state)
 	last := evs[len(evs)-1]
-	if len(evs) != 2 || last.Event.Outcome != "failure" || last.Event.Severity != "high" ||
-		!strings.Contains(last.Toolchain.Error, "does not match the checksum database") || last.Toolchain.SumDB == nil {
+	if len(evs) != 2 || last.Event.Outcome != "failure" || last.Gotrail.Severity != "high" ||
+		!strings.Contains(last.Gotrail.Toolchain.Error, "does not match the checksum database") || last.Gotrail.Toolchain.SumDB == nil {
 		t.Fatalf("failure event: %+v", last)
 	}
 	if rep, err := trail.Verify(state, nil); err != nil || rep.Problem != nil || rep.Records != 2 {

@@ -196,7 +196,7 @@ func TestRulesOnRealAuditd(t *testing.T) {
 	for _, w := range want {
 		found := false
 		for _, e := range events {
-			if e.Event.Kind != w.kind || (w.action != "" && e.Event.Action != w.action) {
+			if e.Gotrail.Kind != w.kind || (w.action != "" && e.Event.Action != w.action) {
 				continue
 			}
 			if w.path != "" && (e.File == nil || e.File.Path != w.path) {

@@ -180,7 +180,7 @@ func TestSetupOnFreshHost(t *testing.T) {
 	}
 	loads := 0
 	for _, e := range evs {
-		if e.Event.Kind == event.KindTamper && e.Process.Name == "auditctl" {
+		if e.Gotrail.Kind == event.KindTamper && e.Process.Name == "auditctl" {
 			loads++
 		}
 	}
@@ -199,7 +199,7 @@ func TestSetupOnFreshHost(t *testing.T) {
 		ps, _ := exec.Command("ps", "-eo", "pid,ppid,args").Output()
 		var all []string
 		for _, e := range trailEvents(t, f.state, "") {
-			all = append(all, e.Event.Kind+" "+e.Message)
+			all = append(all, e.Gotrail.Kind+" "+e.Message)
 		}
 		t.Errorf("the plugin's trail in %s has no go env -w by %s; it has %q\nprocesses:\n%s", f.state, user, all, ps)
 	}
@@ -207,7 +207,7 @@ func TestSetupOnFreshHost(t *testing.T) {
 
 func hasGoenvBy(evs []event.Event, home string, uid int) bool {
 	for _, e := range evs {
-		if e.Event.Kind == event.KindGoenv && e.File != nil && e.File.Path == home+"/.config/go/env" &&
+		if e.Gotrail.Kind == event.KindGoenv && e.File != nil && e.File.Path == home+"/.config/go/env" &&
 			e.User.Audit != nil && e.User.Audit.ID == strconv.Itoa(uid) {
 			return true
 		}

@@ -102,7 +102,7 @@ min_severity = "high"
 				evs = append(evs, e)
 			}
 			for _, e := range evs {
-				if e.Event.Kind == event.KindProfile && e.Event.Severity == "high" {
+				if e.Gotrail.Kind == event.KindProfile && e.Gotrail.Severity == "high" {
 					n++
 				}
 			}

@@ -45,10 +45,12 @@ func runTestAlert(ctx context.Context, g *globalOptions, w io.Writer) error {
 	}
 	e := &event.Event{
 		Time:    event.Time{Time: time.Now().UTC().Truncate(time.Millisecond)},
-		Event:   event.Meta{ID: "test:" + time.Now().UTC().Format("20060102T150405"), Kind: "test", Action: "test", Severity: "critical"},
+		Event:   event.Meta{ID: "test:" + time.Now().UTC().Format("20060102T150405"), Action: "test"},
+		Gotrail: event.Gotrail{Kind: "test", Severity: "critical"},
 		Host:    event.Host{Name: host},
 		Message: "gotrail test-alert: if you read this, alerts from " + host + " reach you",
 	}
+	event.Categorize(e)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	failed := 0
 	for i, c := range cfg.Sink {

@@ -30,7 +30,8 @@ func TestVerifyAndReadTrail(t *testing.T) {
 	for i, who := range []string{"alice", "bob", "alice"} {
 		e := &event.Event{
 			Time:    event.Time{Time: time.Date(2026, 11, 25, 20, 0, i, 0, time.UTC)},
-			Event:   event.Meta{ID: "1.0:" + who, Kind: event.KindGoenv, Action: "write"},
+			Event:   event.Meta{ID: "1.0:" + who, Action: "write"},
+			Gotrail: event.Gotrail{Kind: event.KindGoenv},
 			User:    event.User{Audit: &event.Ident{ID: "100" + string(rune('0'+i)), Name: who}},
 			File:    &event.File{Path: "/home/" + who + "/.config/go/env"},
 			Message: who + " wrote ~/.config/go/env with go",

@@ -84,7 +84,7 @@ func trailEvents(t *testing.T, state, kind string) []event.Event {
 		if err := json.Unmarshal(line, &e); err != nil {
 			return err
 		}
-		if kind == "" || e.Event.Kind == kind {
+		if kind == "" || e.Gotrail.Kind == kind {
 			out = append(out, e)
 		}
 		return nil
@@ -145,7 +145,7 @@ func TestWatchExactlyOnce(t *testing.T) {
 		t.Errorf("the change reached the trail after %v, want under a second", d)
 	}
 	e := evs[0]
-	if e.User.Audit == nil || e.User.Audit.ID != "4242" || e.File == nil || e.File.Path != profile || e.Event.Authorized == nil || *e.Event.Authorized || e.Event.Severity != "high" {
+	if e.User.Audit == nil || e.User.Audit.ID != "4242" || e.File == nil || e.File.Path != profile || e.Gotrail.Authorized == nil || *e.Gotrail.Authorized || e.Gotrail.Severity != "high" {
 		t.Errorf("first event: %+v %+v %+v", e.User, e.File, e.Event)
 	}
 	write(2)
@@ -256,10 +256,10 @@ func TestWatchCapturesGoEnvironment(t *testing.T) {
 		t.Fatalf("no go.exec in the trail; watcher said:\n%s", stderr.String())
 	}
 	e := evs[0]
-	if e.Process.Env["GOSUMDB"] != "off" || e.Process.Env["GOFLAGS"] != "-mod=mod" || e.Event.Severity != "high" {
-		t.Errorf("go.exec env %v error %q severity %s", e.Process.Env, e.Process.EnvError, e.Event.Severity)
+	if getenv(&e, "GOSUMDB") != "off" || getenv(&e, "GOFLAGS") != "-mod=mod" || e.Gotrail.Severity != "high" {
+		t.Errorf("go.exec env %v error %q severity %s", e.Process.EnvVars, e.Gotrail.EnvError, e.Gotrail.Severity)
 	}
-	for k := range e.Process.Env {
+	for k := range e.Process.EnvMap() {
 		if k == "GOAUTH" || k == "GITHUB_TOKEN" || k == "HOME" {
 			t.Errorf("recorded %s", k)
 		}
@@ -309,7 +309,7 @@ func TestWatchReloadsOnSIGHUP(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the reload runs at the watcher's next quiet moment
 	write()
 	evs := wait(2)
-	if len(evs) != 2 || evs[0].Event.Authorized == nil || *evs[0].Event.Authorized || evs[1].Event.Authorized == nil || !*evs[1].Event.Authorized {
+	if len(evs) != 2 || evs[0].Gotrail.Authorized == nil || *evs[0].Gotrail.Authorized || evs[1].Gotrail.Authorized == nil || !*evs[1].Gotrail.Authorized {
 		t.Errorf("authorized before and after SIGHUP: %+v\nwatcher said:\n%s", evs, stderr.String())
 	}
 }
@@ -393,9 +393,9 @@ func TestWatchAsAuditdPlugin(t *testing.T) {
 	}
 	captured := 0
 	for _, e := range execs {
-		if e.Process.Env["GOPROXY"] == "http://proxy.corp" {
+		if getenv(&e, "GOPROXY") == "http://proxy.corp" {
 			captured++
-		} else if e.Process.EnvError == "" {
+		} else if e.Gotrail.EnvError == "" {
 			t.Errorf("go.exec without env and without saying why: %+v", e.Process)
 		}
 	}
@@ -435,4 +435,10 @@ func TestWatchFromNetlink(t *testing.T) {
 	if err := w.Wait(); err != nil {
 		t.Errorf("watch after SIGTERM: %v\n%s", err, stderr.String())
 	}
+}
+
+// getenv is the value of name in the event's process.env_vars.
+func getenv(e *event.Event, name string) string {
+	v, _ := e.Process.Getenv(name)
+	return v
 }

@@ -37,6 +37,8 @@ type Interpreter struct {
 
 	// the event InterpretTemp returns, and what it points to
 	ev         event.Event
+	parent     event.ProcessRef // the current event's process.parent
+	tags       []string         // and its tags
 	audit, eff event.Ident
 	file       event.File
 	paths      []event.Path
@@ -99,6 +101,20 @@ type facts struct {
 // a record is kept as written. The event is the caller's to keep.
 func (in *Interpreter) Interpret(ev *Event) *event.Event {
 	return event.Clone(in.InterpretTemp(ev))
+}
+
+// splitKeys splits an audit key field into the interpreter's tags scratch.
+func (in *Interpreter) splitKeys(key string) []string {
+	if key == "" {
+		return nil
+	}
+	in.tags = in.tags[:0]
+	for k := range strings.SplitSeq(key, "\x01") {
+		if k != "" {
+			in.tags = append(in.tags, k)
+		}
+	}
+	return in.tags
 }
 
 // InterpretTemp is Interpret without allocating the event: the result and
@@ -511,14 +527,17 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 		e.User.Effective = &event.Ident{ID: f.euid, Name: in.userName(f.euid, f.nEUID)}
 	}
 	if f.ses != "" && f.ses != Unset {
-		e.User.Session = f.ses
+		e.Auditd.Session = f.ses
 	}
 	if f.tty != "" && f.tty != "(none)" {
-		e.User.TTY = f.tty
+		e.Auditd.TTY = f.tty
 	}
 	// what ran
 	e.Process.PID, _ = strconv.Atoi(f.pid)
-	e.Process.PPID, _ = strconv.Atoi(f.ppid)
+	if ppid, _ := strconv.Atoi(f.ppid); ppid != 0 {
+		in.parent = event.ProcessRef{PID: ppid}
+		e.Process.Parent = &in.parent
+	}
 	e.Process.Executable = f.exe
 	e.Process.Name = f.comm
 	if f.comm == "" && f.exe != "" {
@@ -554,7 +573,7 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 			p.Name = path.Join(f.cwd, p.Name)
 		}
 	}
-	e.Event.RuleKey = strings.ReplaceAll(f.key, "\x01", ",")
+	e.Tags = in.splitKeys(f.key)
 	switch {
 	case f.success == "yes":
 		e.Event.Outcome = "success"
@@ -572,7 +591,7 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 			e.Event.Action = f.op
 		}
 		if f.opKey != "" && f.opKey != "(null)" {
-			e.Event.RuleKey = strings.ReplaceAll(f.opKey, "\x01", ",")
+			e.Tags = in.splitKeys(f.opKey)
 		}
 	case f.daemon != "":
 		e.Event.Action = strings.ToLower(strings.TrimPrefix(f.daemon, "DAEMON_"))
@@ -583,7 +602,7 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	case f.firstType != "":
 		e.Event.Action = strings.ToLower(f.firstType)
 	}
-	e.File = file(e.Event.Action, f.paths)
+	e.File, e.Gotrail.PreviousPath = file(e.Event.Action, f.paths)
 	e.Message = message(e, f)
 }
 
@@ -659,9 +678,9 @@ func action(sc, a1, a2 string, paths []event.Path) string {
 // rename the created name and the first deleted one, for a create or delete
 // the entry of that type, else the last item that is not a parent directory
 // (exec: the first, the program itself).
-func file(act string, paths []event.Path) *event.File {
+func file(act string, paths []event.Path) (*event.File, string) {
 	if len(paths) == 0 {
-		return nil
+		return nil, ""
 	}
 	find := func(nt string) string {
 		for _, p := range paths {
@@ -675,30 +694,30 @@ func file(act string, paths []event.Path) *event.File {
 	case "rename":
 		to, from := find("CREATE"), find("DELETE")
 		if to != "" || from != "" {
-			return &event.File{Path: to, PreviousPath: from}
+			return &event.File{Path: to}, from
 		}
 	case "create", "link":
 		if p := find("CREATE"); p != "" {
-			return &event.File{Path: p}
+			return &event.File{Path: p}, ""
 		}
 	case "delete":
 		if p := find("DELETE"); p != "" {
-			return &event.File{Path: p}
+			return &event.File{Path: p}, ""
 		}
 	case "exec":
 		if paths[0].Name != "" {
-			return &event.File{Path: paths[0].Name}
+			return &event.File{Path: paths[0].Name}, ""
 		}
 	}
 	for i := len(paths) - 1; i >= 0; i-- {
 		if paths[i].Nametype != "PARENT" && paths[i].Name != "" {
-			return &event.File{Path: paths[i].Name}
+			return &event.File{Path: paths[i].Name}, ""
 		}
 	}
 	if paths[0].Name != "" {
-		return &event.File{Path: paths[0].Name}
+		return &event.File{Path: paths[0].Name}, ""
 	}
-	return nil
+	return nil, ""
 }
 
 var verbs = map[string]string{
@@ -739,8 +758,8 @@ func message(e *event.Event, f *facts) string {
 			b.WriteString(" changed the audit configuration")
 		}
 		b.WriteString(" (" + act)
-		if e.Event.RuleKey != "" {
-			b.WriteString(", key " + e.Event.RuleKey)
+		if len(e.Tags) > 0 {
+			b.WriteString(", key " + strings.Join(e.Tags, ","))
 		}
 		b.WriteString(")")
 	case f.daemon != "":
@@ -766,7 +785,7 @@ func message(e *event.Event, f *facts) string {
 		} else {
 			b.WriteString(" renamed ")
 		}
-		b.WriteString(e.File.PreviousPath)
+		b.WriteString(e.Gotrail.PreviousPath)
 		b.WriteString(" to ")
 		b.WriteString(e.File.Path)
 	case e.Auditd.Syscall == "" && f.op != "":

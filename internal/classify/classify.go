@@ -53,8 +53,8 @@ func (c *Classifier) Kind(e *event.Event) string {
 		return event.KindTamper
 	}
 	act := e.Event.Action
-	if e.Event.RuleKey != "" {
-		for _, k := range strings.Split(e.Event.RuleKey, ",") {
+	if len(e.Tags) > 0 {
+		for _, k := range e.Tags {
 			kind, ok := keyKinds[k]
 			if !ok {
 				continue
@@ -80,7 +80,7 @@ func (c *Classifier) Kind(e *event.Event) string {
 	if !modifying[act] || e.File == nil {
 		return event.KindOther
 	}
-	for _, p := range []string{e.File.Path, e.File.PreviousPath} {
+	for _, p := range []string{e.File.Path, e.Gotrail.PreviousPath} {
 		if p == "" {
 			continue
 		}

@@ -11,10 +11,11 @@ import (
 
 func TestKind(t *testing.T) {
 	ev := func(msgType, action, key, exe, path, prev string) *event.Event {
-		e := &event.Event{Event: event.Meta{Action: action, RuleKey: key}, Process: event.Process{Executable: exe}}
+		e := &event.Event{Event: event.Meta{Action: action}, Tags: event.RuleKeys(key), Process: event.Process{Executable: exe}}
 		e.Auditd.MessageType = msgType
 		if path != "" || prev != "" {
-			e.File = &event.File{Path: path, PreviousPath: prev}
+			e.File = &event.File{Path: path}
+			e.Gotrail.PreviousPath = prev
 		}
 		return e
 	}
@@ -78,7 +79,7 @@ func TestPolicy(t *testing.T) {
 		Groups: groupsOf{"carol": {"carol", "goadmins"}},
 	}
 	mk := func(kind, login, path, outcome string) *event.Event {
-		e := &event.Event{Event: event.Meta{Kind: kind, Outcome: outcome}, File: &event.File{Path: path}}
+		e := &event.Event{Event: event.Meta{Outcome: outcome}, Gotrail: event.Gotrail{Kind: kind}, File: &event.File{Path: path}}
 		if login != "" {
 			e.User.Audit = &event.Ident{ID: "1", Name: login}
 		}
@@ -103,15 +104,15 @@ func TestPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p.Apply(tt.e)
-			if tt.e.Event.Authorized == nil || *tt.e.Event.Authorized != tt.auth || tt.e.Event.Severity != tt.severity {
-				t.Errorf("authorized %v severity %s; want %v %s", tt.e.Event.Authorized, tt.e.Event.Severity, tt.auth, tt.severity)
+			if tt.e.Gotrail.Authorized == nil || *tt.e.Gotrail.Authorized != tt.auth || tt.e.Gotrail.Severity != tt.severity {
+				t.Errorf("authorized %v severity %s; want %v %s", tt.e.Gotrail.Authorized, tt.e.Gotrail.Severity, tt.auth, tt.severity)
 			}
 		})
 	}
-	exec := &event.Event{Event: event.Meta{Kind: event.KindExec}, Process: event.Process{Env: map[string]string{"GOSUMDB": "off"}}}
+	exec := &event.Event{Gotrail: event.Gotrail{Kind: event.KindExec}, Process: event.Process{EnvVars: []string{"GOSUMDB=off"}}}
 	p.Apply(exec)
-	if exec.Event.Severity != "high" || exec.Event.Authorized != nil {
-		t.Errorf("go exec with GOSUMDB=off: %s %v", exec.Event.Severity, exec.Event.Authorized)
+	if exec.Gotrail.Severity != "high" || exec.Gotrail.Authorized != nil {
+		t.Errorf("go exec with GOSUMDB=off: %s %v", exec.Gotrail.Severity, exec.Gotrail.Authorized)
 	}
 	for env, want := range map[string]bool{"GOPROXY=http://proxy.corp": true, "GOFLAGS=-toolexec=/tmp/x": true, "GONOSUMDB=*": true, "GOPROXY=https://proxy.golang.org,direct": false, "GOPRIVATE=corp.example/*": false} {
 		k, v, _ := strings.Cut(env, "=")

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gotrail/gotrail/internal/config"
@@ -24,74 +25,95 @@ type Policy struct {
 // changeKinds are the kinds that change the Go environment.
 var changeKinds = []string{event.KindGoroot, event.KindGoenv, event.KindProfile, event.KindPath}
 
-// Apply sets e.Event.Authorized and e.Event.Severity.
+// Apply sets e.Gotrail.Authorized, the policy that decided it, and
+// e.Gotrail.Severity.
 func (p *Policy) Apply(e *event.Event) {
-	kind := e.Event.Kind
+	kind := e.Gotrail.Kind
 	switch {
 	case kind == event.KindOther:
-		e.Event.Severity = "info"
+		e.Gotrail.Severity = "info"
 		return
 	case kind == event.KindExec:
-		e.Event.Severity = "info"
-		if weakens(e.Process.Env) {
-			e.Event.Severity = "high"
+		e.Gotrail.Severity = "info"
+		if weakens(e.Process.EnvMap()) {
+			e.Gotrail.Severity = "high"
 		}
 		return
 	case kind == event.KindTamper:
-		e.Event.Severity = "critical"
+		e.Gotrail.Severity = "critical"
 		return
 	}
-	ok := p.authorized(e)
-	e.Event.Authorized = &ok
+	ok, by := p.authorized(e)
+	e.Gotrail.Authorized, e.Gotrail.Policy = &ok, by
 	switch {
 	case ok:
-		e.Event.Severity = "info"
+		e.Gotrail.Severity = "info"
 	case e.Event.Outcome == "failure":
-		e.Event.Severity = "medium" // an attempt the kernel refused
+		e.Gotrail.Severity = "medium" // an attempt the kernel refused
 	case kind == event.KindGoroot || kind == event.KindPath:
-		e.Event.Severity = "critical"
+		e.Gotrail.Severity = "critical"
 	case slices.Contains(changeKinds, kind):
-		e.Event.Severity = "high"
+		e.Gotrail.Severity = "high"
 	default:
-		e.Event.Severity = "low"
+		e.Gotrail.Severity = "low"
 	}
 }
 
-func (p *Policy) authorized(e *event.Event) bool {
+// authorized reports the verdict and names the [[policy]] that gave it
+// (first match wins), or says that none matched.
+func (p *Policy) authorized(e *event.Event) (bool, string) {
 	login := ""
 	if e.User.Audit != nil {
 		login = e.User.Audit.Name
 	}
-	for _, r := range p.Rules {
-		if len(r.Kinds) > 0 && !slices.Contains(r.Kinds, e.Event.Kind) {
+	for i, r := range p.Rules {
+		if len(r.Kinds) > 0 && !slices.Contains(r.Kinds, e.Gotrail.Kind) {
 			continue
 		}
-		if len(r.Paths) > 0 && !pathsMatch(r.Paths, e.File) {
+		if len(r.Paths) > 0 && !pathsMatch(r.Paths, e) {
 			continue
 		}
+		name := policyName(i, r)
 		if login == "" {
-			return false // no login: nobody to authorize
+			return false, name // no login: nobody to authorize
 		}
 		if slices.Contains(r.AllowUsers, login) {
-			return true
+			return true, name
 		}
 		if p.Groups != nil {
 			for _, g := range p.Groups.UserGroups(login) {
 				if slices.Contains(r.AllowGroups, g) {
-					return true
+					return true, name
 				}
 			}
 		}
-		return false
+		return false, name
 	}
-	return false
+	return false, "no [[policy]] matched"
 }
 
-func pathsMatch(prefixes []string, f *event.File) bool {
-	if f == nil {
+// policyName names the i-th [[policy]] of the configuration by what it
+// covers: "[[policy]] #2 (goroot.modify under /usr/local/go)".
+func policyName(i int, r config.Policy) string {
+	var what []string
+	if len(r.Kinds) > 0 {
+		what = append(what, strings.Join(r.Kinds, ", "))
+	}
+	if len(r.Paths) > 0 {
+		what = append(what, "under "+strings.Join(r.Paths, ", "))
+	}
+	name := "[[policy]] #" + strconv.Itoa(i+1)
+	if len(what) > 0 {
+		name += " (" + strings.Join(what, " ") + ")"
+	}
+	return name
+}
+
+func pathsMatch(prefixes []string, e *event.Event) bool {
+	if e.File == nil {
 		return false
 	}
-	for _, p := range []string{f.Path, f.PreviousPath} {
+	for _, p := range []string{e.File.Path, e.Gotrail.PreviousPath} {
 		if p == "" {
 			continue
 		}

@@ -8,6 +8,8 @@ package event
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,6 +27,8 @@ const (
 	// KindRules is gotrail's own upkeep of the audit rules: the daemon
 	// loaded or removed a login user's rules as /etc/passwd changed.
 	KindRules    = "audit.rules"
+	// KindCheckpoint is a signed checkpoint of the trail, sent to the sinks.
+	KindCheckpoint = "trail.checkpoint"
 	KindSnapshot = "snapshot"
 )
 
@@ -45,30 +49,58 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-// Event is one attributed event.
+// Event is one attributed event, in Elastic Common Schema names and types
+// (ECS 9.5, checked against its field definitions by the conformance test):
+// ECS fields where ECS has them, gotrail's own vocabulary under gotrail,
+// auditd's raw view under auditd as Auditbeat puts it.
 type Event struct {
 	Time      Time       `json:"@timestamp"`
 	Event     Meta       `json:"event"`
+	Gotrail   Gotrail    `json:"gotrail"`
+	Tags      []string   `json:"tags,omitempty"` // the audit rule keys that fired, as Auditbeat puts them
 	Host      Host       `json:"host"`
 	User      User       `json:"user"`
 	Process   Process    `json:"process"`
 	File      *File      `json:"file,omitempty"`
 	Container *Container `json:"container,omitempty"`
-	Toolchain *Toolchain `json:"toolchain,omitempty"`
 	Auditd    Auditd     `json:"auditd"`
 	Message   string     `json:"message"`
 	Trail     *Trail     `json:"trail,omitempty"`
 }
 
-// Meta is the event.* group.
+// Meta is ECS's event.* group. Kind, Category, Type, Severity, Module and
+// Dataset are derived from Gotrail by Categorize.
 type Meta struct {
-	ID         string `json:"id"`
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"` // ECS: event, alert, state
+	Category []string `json:"category,omitempty"`
+	Type     []string `json:"type,omitempty"`
+	Action   string   `json:"action,omitempty"`
+	Outcome  string   `json:"outcome,omitempty"` // success, failure, unknown
+	Severity int      `json:"severity"`          // SeverityNumber of Gotrail.Severity
+	Module   string   `json:"module,omitempty"`
+	Dataset  string   `json:"dataset,omitempty"`
+}
+
+// Gotrail is gotrail's own vocabulary: the kind users know (--kind,
+// [[policy]] kinds), the severity's name, the policy's verdict, and facts
+// ECS has no field for.
+type Gotrail struct {
 	Kind       string `json:"kind"`
-	Action     string `json:"action,omitempty"`
-	Outcome    string `json:"outcome,omitempty"`
-	Severity   string `json:"severity,omitempty"`
+	Severity   string `json:"severity,omitempty"` // info, low, medium, high, critical
 	Authorized *bool  `json:"authorized,omitempty"`
-	RuleKey    string `json:"rule_key,omitempty"`
+	// Policy names what decided Authorized: a [[policy]] (its kinds and
+	// paths) or "gotrail" for gotrail's own upkeep.
+	Policy string `json:"policy,omitempty"`
+	// PreviousPath is the old name of a renamed file.
+	PreviousPath string `json:"previous_path,omitempty"`
+	// Sudo is who ran sudo (SUDO_UID, SUDO_USER) for events gotrail makes
+	// itself: taken from the environment, so weaker evidence than user.audit.
+	Sudo *Ident `json:"sudo,omitempty"`
+	// EnvError says why process.env_vars is missing for a go process (it
+	// exited before /proc could be read).
+	EnvError  string     `json:"env_error,omitempty"`
+	Toolchain *Toolchain `json:"toolchain,omitempty"`
 }
 
 // Host is the host.* group.
@@ -90,37 +122,75 @@ type Ident struct {
 }
 
 // User is who did it, as the kernel saw it: auid (the login, kept across su
-// and sudo), uid and euid.
+// and sudo; user.audit as Auditbeat names it), uid and euid.
 type User struct {
 	Audit     *Ident `json:"audit,omitempty"`
 	ID        string `json:"id,omitempty"`
 	Name      string `json:"name,omitempty"`
 	Effective *Ident `json:"effective,omitempty"`
-	Session   string `json:"session,omitempty"`
-	TTY       string `json:"tty,omitempty"`
-	// Sudo is who ran sudo (SUDO_UID, SUDO_USER) for events gotrail makes
-	// itself: taken from the environment, so weaker evidence than Audit.
-	Sudo *Ident `json:"sudo,omitempty"`
 }
 
 // Process is the process that did it.
 type Process struct {
-	PID              int               `json:"pid,omitempty"`
-	PPID             int               `json:"ppid,omitempty"`
-	Executable       string            `json:"executable,omitempty"`
-	Name             string            `json:"name,omitempty"`
-	Args             []string          `json:"args,omitempty"`
-	Title            string            `json:"title,omitempty"`
-	WorkingDirectory string            `json:"working_directory,omitempty"`
-	Env              map[string]string `json:"env,omitempty"`
-	// EnvError says why Env is missing for a go process (it exited before
-	// /proc could be read).
-	EnvError string      `json:"env_error,omitempty"`
-	Parent   *ProcessRef `json:"parent,omitempty"`
+	PID              int      `json:"pid,omitempty"`
+	Executable       string   `json:"executable,omitempty"`
+	Name             string   `json:"name,omitempty"`
+	Args             []string `json:"args,omitempty"`
+	Title            string   `json:"title,omitempty"`
+	WorkingDirectory string   `json:"working_directory,omitempty"`
+	// EnvVars are the Go variables of a go process, KEY=value, sorted.
+	EnvVars []string    `json:"env_vars,omitempty"`
+	Parent  *ProcessRef `json:"parent,omitempty"`
+}
+
+// Getenv returns the value of name in EnvVars.
+func (p *Process) Getenv(name string) (string, bool) {
+	for _, kv := range p.EnvVars {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// EnvMap is EnvVars as a map (nil when there are none).
+func (p *Process) EnvMap() map[string]string {
+	if len(p.EnvVars) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(p.EnvVars))
+	for _, kv := range p.EnvVars {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// EnvVars renders an environment as ECS's process.env_vars: KEY=value,
+// sorted by key.
+func EnvVars(env map[string]string) []string {
+	if len(env) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// PPID is the parent's pid, 0 when unknown.
+func (p *Process) PPID() int {
+	if p.Parent == nil {
+		return 0
+	}
+	return p.Parent.PID
 }
 
 // ProcessRef names a related process.
 type ProcessRef struct {
+	PID  int    `json:"pid,omitempty"`
 	Name string `json:"name,omitempty"`
 }
 
@@ -154,11 +224,10 @@ type Container struct {
 }
 
 // File is the file the event is about. For a rename, Path is the new name
-// and PreviousPath the old one.
+// (the old one is gotrail.previous_path).
 type File struct {
-	Path         string `json:"path"`
-	PreviousPath string `json:"previous_path,omitempty"`
-	Mode         string `json:"mode,omitempty"`
+	Path string `json:"path"`
+	Mode string `json:"mode,omitempty"`
 }
 
 // Auditd keeps the audit facts the summary is built from.
@@ -167,6 +236,9 @@ type Auditd struct {
 	// case (syscall, config_change, user_start, daemon_end), as auditbeat
 	// names it.
 	MessageType string `json:"message_type,omitempty"`
+	// Session is the kernel's audit session (ses) and TTY the terminal.
+	Session string `json:"session,omitempty"`
+	TTY     string `json:"tty,omitempty"`
 	Syscall     string `json:"syscall,omitempty"`
 	Arch        string `json:"arch,omitempty"`
 	Exit        string `json:"exit,omitempty"`

@@ -18,7 +18,7 @@ type Filter struct {
 
 // Match reports whether e passes the filter.
 func (f *Filter) Match(e *Event) bool {
-	if f.GoOnly && !slices.Contains(Kinds, e.Event.Kind) {
+	if f.GoOnly && !slices.Contains(Kinds, e.Gotrail.Kind) {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {
@@ -27,12 +27,12 @@ func (f *Filter) Match(e *Event) bool {
 	if !f.Until.IsZero() && !e.Time.Before(f.Until) {
 		return false
 	}
-	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Event.Kind) {
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Gotrail.Kind) {
 		return false
 	}
 	if len(f.Keys) > 0 {
 		found := false
-		for _, k := range strings.Split(e.Event.RuleKey, ",") {
+		for _, k := range e.Tags {
 			if slices.Contains(f.Keys, k) {
 				found = true
 				break

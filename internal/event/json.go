@@ -2,7 +2,6 @@ package event
 
 import (
 	"encoding/binary"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -20,15 +19,19 @@ func AppendJSON(b []byte, e *Event) []byte {
 	b = AppendString(b, m.ID)
 	b = append(b, `,"kind":`...)
 	b = AppendString(b, m.Kind)
+	b = appendOptStrings(b, "category", m.Category)
+	b = appendOptStrings(b, "type", m.Type)
 	b = appendOptString(b, "action", m.Action)
 	b = appendOptString(b, "outcome", m.Outcome)
-	b = appendOptString(b, "severity", m.Severity)
-	if m.Authorized != nil {
-		b = append(b, `,"authorized":`...)
-		b = strconv.AppendBool(b, *m.Authorized)
-	}
-	b = appendOptString(b, "rule_key", m.RuleKey)
-	b = append(b, `},"host":{`...)
+	b = append(b, `,"severity":`...)
+	b = strconv.AppendInt(b, int64(m.Severity), 10)
+	b = appendOptString(b, "module", m.Module)
+	b = appendOptString(b, "dataset", m.Dataset)
+	b = append(b, `},"gotrail":{"kind":`...)
+	b = appendGotrail(b, &e.Gotrail)
+	b = append(b, '}')
+	b = appendOptStrings(b, "tags", e.Tags)
+	b = append(b, `,"host":{`...)
 	b = appendOptString(b, "name", e.Host.Name)
 	if o := e.Host.OS; o != nil {
 		b = key(b, "os")
@@ -44,7 +47,6 @@ func AppendJSON(b []byte, e *Event) []byte {
 	if e.File != nil {
 		b = append(b, `,"file":{"path":`...)
 		b = AppendString(b, e.File.Path)
-		b = appendOptString(b, "previous_path", e.File.PreviousPath)
 		b = appendOptString(b, "mode", e.File.Mode)
 		b = append(b, '}')
 	}
@@ -52,10 +54,6 @@ func AppendJSON(b []byte, e *Event) []byte {
 		b = append(b, `,"container":{"id":`...)
 		b = AppendString(b, e.Container.ID)
 		b = append(b, '}')
-	}
-	if e.Toolchain != nil {
-		b = append(b, `,"toolchain":`...)
-		b = appendToolchain(b, e.Toolchain)
 	}
 	b = append(b, `,"auditd":{`...)
 	b = appendAuditd(b, &e.Auditd)
@@ -107,10 +105,42 @@ func appendUser(b []byte, u *User) []byte {
 	b = appendIdent(b, "audit", u.Audit)
 	b = appendOptString(b, "id", u.ID)
 	b = appendOptString(b, "name", u.Name)
-	b = appendIdent(b, "effective", u.Effective)
-	b = appendOptString(b, "session", u.Session)
-	b = appendOptString(b, "tty", u.TTY)
-	return appendIdent(b, "sudo", u.Sudo)
+	return appendIdent(b, "effective", u.Effective)
+}
+
+// appendGotrail writes the gotrail object after its opening `{"kind":`.
+func appendGotrail(b []byte, g *Gotrail) []byte {
+	b = AppendString(b, g.Kind)
+	b = appendOptString(b, "severity", g.Severity)
+	if g.Authorized != nil {
+		b = append(b, `,"authorized":`...)
+		b = strconv.AppendBool(b, *g.Authorized)
+	}
+	b = appendOptString(b, "policy", g.Policy)
+	b = appendOptString(b, "previous_path", g.PreviousPath)
+	b = appendIdent(b, "sudo", g.Sudo)
+	b = appendOptString(b, "env_error", g.EnvError)
+	if g.Toolchain != nil {
+		b = append(b, `,"toolchain":`...)
+		b = appendToolchain(b, g.Toolchain)
+	}
+	return b
+}
+
+// appendOptStrings writes a non-empty string array.
+func appendOptStrings(b []byte, k string, vs []string) []byte {
+	if len(vs) == 0 {
+		return b
+	}
+	b = key(b, k)
+	b = append(b, '[')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, v)
+	}
+	return append(b, ']')
 }
 
 func appendToolchain(b []byte, t *Toolchain) []byte {
@@ -154,47 +184,19 @@ func appendProcess(b []byte, p *Process) []byte {
 		b = key(b, "pid")
 		b = strconv.AppendInt(b, int64(p.PID), 10)
 	}
-	if p.PPID != 0 {
-		b = key(b, "ppid")
-		b = strconv.AppendInt(b, int64(p.PPID), 10)
-	}
 	b = appendOptString(b, "executable", p.Executable)
 	b = appendOptString(b, "name", p.Name)
-	if len(p.Args) > 0 {
-		b = key(b, "args")
-		b = append(b, '[')
-		for i, a := range p.Args {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = AppendString(b, a)
-		}
-		b = append(b, ']')
-	}
+	b = appendOptStrings(b, "args", p.Args)
 	b = appendOptString(b, "title", p.Title)
 	b = appendOptString(b, "working_directory", p.WorkingDirectory)
-	if len(p.Env) > 0 {
-		b = key(b, "env")
-		b = append(b, '{')
-		keys := make([]string, 0, len(p.Env))
-		for k := range p.Env {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = AppendString(b, k)
-			b = append(b, ':')
-			b = AppendString(b, p.Env[k])
-		}
-		b = append(b, '}')
-	}
-	b = appendOptString(b, "env_error", p.EnvError)
+	b = appendOptStrings(b, "env_vars", p.EnvVars)
 	if p.Parent != nil {
 		b = key(b, "parent")
 		b = append(b, '{')
+		if p.Parent.PID != 0 {
+			b = key(b, "pid")
+			b = strconv.AppendInt(b, int64(p.Parent.PID), 10)
+		}
 		b = appendOptString(b, "name", p.Parent.Name)
 		b = append(b, '}')
 	}
@@ -203,6 +205,8 @@ func appendProcess(b []byte, p *Process) []byte {
 
 func appendAuditd(b []byte, a *Auditd) []byte {
 	b = appendOptString(b, "message_type", a.MessageType)
+	b = appendOptString(b, "session", a.Session)
+	b = appendOptString(b, "tty", a.TTY)
 	b = appendOptString(b, "syscall", a.Syscall)
 	b = appendOptString(b, "arch", a.Arch)
 	b = appendOptString(b, "exit", a.Exit)

@@ -4,58 +4,129 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
+// sample fills an Event by reflection: every field, at any depth, gets a
+// random value or stays empty, so a field added to Event and forgotten by
+// AppendJSON or Clone fails the tests below.
 func sample(r *rand.Rand) *Event {
-	s := func() string {
-		const alphabet = "ab/é\"\\\n\t\x00\x1b\x7f<>&\u2028\u2029\xff\xc3"
-		n := r.IntN(12)
-		b := make([]byte, 0, n)
-		for range n {
-			i := r.IntN(len(alphabet))
-			b = append(b, alphabet[i])
-		}
-		return string(b)
+	e := &Event{}
+	fill(r, reflect.ValueOf(e).Elem())
+	return e
+}
+
+func randString(r *rand.Rand) string {
+	const alphabet = "ab/é\"\\\n\t\x00\x1b\x7f<>&\u2028\u2029\xff\xc3"
+	n := r.IntN(12)
+	b := make([]byte, 0, n)
+	for range n {
+		b = append(b, alphabet[r.IntN(len(alphabet))])
 	}
-	yes := r.IntN(2) == 0
-	e := &Event{
-		Time:    Time{time.UnixMilli(r.Int64N(4e12)).UTC()},
-		Event:   Meta{ID: s(), Kind: s(), Action: s(), Outcome: s(), Severity: s(), RuleKey: s()},
-		Host:    Host{Name: s()},
-		User:    User{ID: s(), Name: s(), Session: s(), TTY: s()},
-		Process: Process{PID: r.IntN(100000), PPID: r.IntN(3), Executable: s(), Name: s(), Title: s(), WorkingDirectory: s()},
-		Auditd:  Auditd{MessageType: s(), Syscall: s(), Arch: s(), Exit: s(), Incomplete: s()},
-		Message: s(),
-	}
-	if r.IntN(2) == 0 {
-		e.Event.Authorized = &yes
-		e.User.Audit = &Ident{ID: s(), Name: s()}
-		e.User.Effective = &Ident{ID: s()}
-		e.File = &File{Path: s(), PreviousPath: s(), Mode: s()}
-		e.Process.Args = []string{s(), s(), ""}
-		e.Process.Env = map[string]string{"GOPROXY": s(), "GOFLAGS": s(), s(): s()}
-		e.Auditd.Paths = []Path{{Name: s(), Nametype: s()}, {Name: "", Inode: s(), Mode: s(), OUID: s(), OGID: s()}}
-		e.Auditd.Records = json.RawMessage(`[{"type":"SYSCALL","a":"b"}]`)
-		e.Trail = &Trail{Seq: r.Uint64(), Prev: s(), Hash: s()}
-		e.Process.EnvError = s()
-		e.Process.Parent = &ProcessRef{Name: s()}
-		e.Container = &Container{ID: s()}
-		e.Host.OS = &HostOS{Kernel: s()}
-		e.User.Sudo = &Ident{ID: s(), Name: s()}
-	}
-	if r.IntN(3) == 0 {
-		e.Toolchain = &Toolchain{Version: s(), Source: s(), URL: s(), ArchiveSHA256: s(), ModuleHash: s(),
-			Dir: s(), Link: s(), Previous: s(), Manifest: s(), Error: s()}
+	return string(b)
+}
+
+var rawType = reflect.TypeOf(json.RawMessage(nil))
+
+func fill(r *rand.Rand, v reflect.Value) {
+	switch {
+	case v.Type() == reflect.TypeOf(Time{}):
+		v.Set(reflect.ValueOf(Time{time.UnixMilli(r.Int64N(4e12)).UTC()}))
+		return
+	case v.Type() == rawType:
 		if r.IntN(2) == 0 {
-			e.Toolchain.SumDB = &SumDB{Name: s(), URL: s(), Record: r.Int64N(3) * r.Int64N(1e12), TreeHead: s()}
-			for range r.IntN(3) {
-				e.Toolchain.SumDB.Lines = append(e.Toolchain.SumDB.Lines, s())
+			v.Set(reflect.ValueOf(json.RawMessage(`[{"type":"SYSCALL","a":"b"}]`)))
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(randString(r))
+	case reflect.Int, reflect.Int64:
+		v.SetInt(r.Int64N(3) * r.Int64N(1e12))
+	case reflect.Uint64:
+		v.SetUint(r.Uint64())
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 0)
+	case reflect.Pointer:
+		if r.IntN(3) > 0 {
+			v.Set(reflect.New(v.Type().Elem()))
+			fill(r, v.Elem())
+		}
+	case reflect.Slice:
+		n := r.IntN(4)
+		if n == 0 {
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := range n {
+			fill(r, s.Index(i))
+		}
+		v.Set(s)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(r, v.Field(i))
+		}
+	default:
+		panic("sample: no filler for " + v.Type().String())
+	}
+}
+
+// TestCloneSharesNothing: a clone equals its original and shares no string,
+// slice or pointer with it.
+func TestCloneSharesNothing(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		e := sample(r)
+		c := Clone(e)
+		if !reflect.DeepEqual(e, c) {
+			t.Fatalf("case %d: the clone differs:\n%+v\n%+v", i, e, c)
+		}
+		if path := shared(reflect.ValueOf(e).Elem(), reflect.ValueOf(c).Elem(), "Event"); path != "" {
+			t.Fatalf("case %d: the clone shares %s with the original", i, path)
+		}
+	}
+}
+
+// shared names the first memory a and b share, "" for none.
+func shared(a, b reflect.Value, path string) string {
+	switch a.Kind() {
+	case reflect.String:
+		if a.Len() > 0 && unsafe.StringData(a.String()) == unsafe.StringData(b.String()) {
+			return path
+		}
+	case reflect.Pointer:
+		if a.IsNil() {
+			return ""
+		}
+		if a.Pointer() == b.Pointer() {
+			return path
+		}
+		return shared(a.Elem(), b.Elem(), path)
+	case reflect.Slice:
+		if a.Len() > 0 && a.Pointer() == b.Pointer() {
+			return path
+		}
+		for i := range a.Len() {
+			if p := shared(a.Index(i), b.Index(i), path+"["+strconv.Itoa(i)+"]"); p != "" {
+				return p
+			}
+		}
+	case reflect.Struct:
+		if a.Type() == reflect.TypeOf(Time{}) {
+			return ""
+		}
+		for i := range a.NumField() {
+			if p := shared(a.Field(i), b.Field(i), path+"."+a.Type().Field(i).Name); p != "" {
+				return p
 			}
 		}
 	}
-	return e
+	return ""
 }
 
 // TestAppendJSONMatchesEncodingJSON: the hand-written encoder must write

@@ -102,7 +102,7 @@ func TestForgedToolchainRefused(t *testing.T) {
 		t.Fatalf("PREFIX/go -> %s", dst)
 	}
 	e := r.Event(Who{Host: "web-01", UID: "0", User: "root", AUID: "1001", AUser: "alice", PID: 7}, time.Now())
-	if e.Event.Outcome != "failure" || e.Event.Severity != "high" || e.Toolchain.Error == "" ||
+	if e.Event.Outcome != "failure" || e.Gotrail.Severity != "high" || e.Gotrail.Toolchain.Error == "" ||
 		!strings.HasPrefix(e.Message, "alice (as root) was refused go1.22.5 from 127.0.0.1:") {
 		t.Fatalf("event: %+v %+v", e.Event, e.Message)
 	}

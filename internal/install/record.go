@@ -74,13 +74,18 @@ func (r *Result) Event(w Who, at time.Time) *event.Event {
 	at = at.UTC().Truncate(time.Millisecond)
 	e := &event.Event{
 		Time:  event.Time{Time: at},
-		Event: event.Meta{ID: fmt.Sprintf("install:%s:%d", at.Format("20060102T150405.000Z"), w.PID), Kind: event.KindInstall, Action: r.Action},
-		Host:  event.Host{Name: w.Host},
-		User:  event.User{ID: w.UID, Name: w.User, Session: w.Session},
-		Process: event.Process{PID: w.PID, PPID: w.PPID, Executable: w.Exe, Name: filepath.Base(w.Exe),
+		Event: event.Meta{ID: fmt.Sprintf("install:%s:%d", at.Format("20060102T150405.000Z"), w.PID), Action: r.Action},
+		Gotrail: event.Gotrail{Kind: event.KindInstall,
+			Toolchain: &event.Toolchain{Version: r.Version, Source: r.Source, URL: r.URL, ArchiveSHA256: r.ArchiveSHA256,
+				ModuleHash: r.ModuleHash, SumDB: r.SumDB, Dir: r.Dir, Link: r.Link, Previous: r.Previous, Manifest: r.Manifest}},
+		Host:   event.Host{Name: w.Host},
+		User:   event.User{ID: w.UID, Name: w.User},
+		Auditd: event.Auditd{Session: w.Session},
+		Process: event.Process{PID: w.PID, Executable: w.Exe, Name: filepath.Base(w.Exe),
 			Args: w.Args, Title: strings.Join(w.Args, " "), WorkingDirectory: w.Cwd},
-		Toolchain: &event.Toolchain{Version: r.Version, Source: r.Source, URL: r.URL, ArchiveSHA256: r.ArchiveSHA256,
-			ModuleHash: r.ModuleHash, SumDB: r.SumDB, Dir: r.Dir, Link: r.Link, Previous: r.Previous, Manifest: r.Manifest},
+	}
+	if w.PPID != 0 {
+		e.Process.Parent = &event.ProcessRef{PID: w.PPID}
 	}
 	if w.Kernel != "" {
 		e.Host.OS = &event.HostOS{Kernel: w.Kernel}
@@ -92,7 +97,7 @@ func (r *Result) Event(w Who, at time.Time) *event.Event {
 		e.User.Effective = &event.Ident{ID: w.EUID, Name: w.EUser}
 	}
 	if w.SudoUID != "" || w.SudoUser != "" {
-		e.User.Sudo = &event.Ident{ID: w.SudoUID, Name: w.SudoUser}
+		e.Gotrail.Sudo = &event.Ident{ID: w.SudoUID, Name: w.SudoUser}
 	}
 	if r.Dir != "" {
 		e.File = &event.File{Path: r.Dir}
@@ -123,27 +128,28 @@ func (r *Result) Event(w Who, at time.Time) *event.Event {
 	}
 	switch {
 	case r.Err == nil && r.Action == "rollback":
-		e.Event.Outcome, e.Event.Severity = "success", "info"
+		e.Event.Outcome, e.Gotrail.Severity = "success", "info"
 		e.Message = fmt.Sprintf("%s rolled %s back to %s (%s), away from %s", who, r.Link, version, r.Dir, r.Previous)
 	case r.Err == nil:
-		e.Event.Outcome, e.Event.Severity = "success", "info"
+		e.Event.Outcome, e.Gotrail.Severity = "success", "info"
 		e.Message = fmt.Sprintf("%s installed %s into %s from %s%s", who, version, r.Dir, from, verified)
 		if len(r.Created) > 0 {
 			e.Message += "; created " + strings.Join(r.Created, ", ") + " (mode 0755)"
 		}
 	case r.Refused():
-		e.Event.Outcome, e.Event.Severity = "failure", "high"
-		e.Toolchain.Error = r.Err.Error()
+		e.Event.Outcome, e.Gotrail.Severity = "failure", "high"
+		e.Gotrail.Toolchain.Error = r.Err.Error()
 		e.Message = fmt.Sprintf("%s was refused %s from %s: %v", who, version, from, r.Err)
 	default:
-		e.Event.Outcome, e.Event.Severity = "failure", "medium"
-		e.Toolchain.Error = r.Err.Error()
+		e.Event.Outcome, e.Gotrail.Severity = "failure", "medium"
+		e.Gotrail.Toolchain.Error = r.Err.Error()
 		if r.Action == "rollback" {
 			e.Message = fmt.Sprintf("%s failed to roll back %s: %v", who, r.Link, r.Err)
 		} else {
 			e.Message = fmt.Sprintf("%s failed to install %s: %v", who, version, r.Err)
 		}
 	}
+	event.Categorize(e)
 	return e
 }
 

@@ -24,10 +24,11 @@ type renderer struct {
 
 func (r *renderer) Process(ev *audit.Event, out []byte) []byte {
 	e := r.in.InterpretTemp(ev)
-	e.Event.Kind = r.cl.Kind(e)
+	e.Gotrail.Kind = r.cl.Kind(e)
 	if !r.filter.Match(e) {
 		return out
 	}
+	event.Categorize(e)
 	out = r.render(out, e)
 	return append(out, '\n')
 }

@@ -40,25 +40,25 @@ var texts = map[string]alertText{
 // reason says why an event alerts: the policy it broke.
 func reason(t alertText, e *event.Event) string {
 	switch {
-	case e.Event.Kind == "test":
+	case e.Gotrail.Kind == "test":
 		return t.test
-	case e.Event.Kind == event.KindTamper:
+	case e.Gotrail.Kind == event.KindTamper:
 		return t.tamper
-	case e.Event.Kind == event.KindGap:
+	case e.Gotrail.Kind == event.KindGap:
 		return t.gap
-	case e.Event.Kind == event.KindExec:
+	case e.Gotrail.Kind == event.KindExec:
 		var weak []string
 		for _, k := range []string{"GOSUMDB", "GOINSECURE", "GONOSUMDB", "GONOSUMCHECK", "GOPROXY", "GOFLAGS"} {
-			if v, ok := e.Process.Env[k]; ok {
+			if v, ok := e.Process.Getenv(k); ok {
 				weak = append(weak, k+"="+v)
 			}
 		}
 		sort.Strings(weak)
 		return fmt.Sprintf(t.weakened, strings.Join(weak, " "))
-	case e.Event.Authorized != nil && !*e.Event.Authorized:
-		return fmt.Sprintf(t.unauthorized, e.LoginName(), e.Event.Kind)
+	case e.Gotrail.Authorized != nil && !*e.Gotrail.Authorized:
+		return fmt.Sprintf(t.unauthorized, e.LoginName(), e.Gotrail.Kind)
 	}
-	return e.Event.Severity
+	return e.Gotrail.Severity
 }
 
 // lines are the facts of an alert, already made safe for a chat message:
@@ -69,11 +69,11 @@ func lines(t alertText, e *event.Event) [][2]string {
 	if eff := e.EffectiveName(); eff != "" && eff != who {
 		who += " (" + t.as + " " + eff + ")"
 	}
-	what := e.Event.Kind + " " + e.Event.Action
+	what := e.Gotrail.Kind + " " + e.Event.Action
 	if e.File != nil && e.File.Path != "" {
 		what += " " + e.File.Path
-		if e.File.PreviousPath != "" {
-			what += " ← " + e.File.PreviousPath
+		if e.Gotrail.PreviousPath != "" {
+			what += " ← " + e.Gotrail.PreviousPath
 		}
 	} else if len(e.Process.Args) > 0 {
 		what += " " + strings.Join(e.Process.Args, " ")
@@ -117,8 +117,8 @@ func (w *Webhook) RenderBurst(events []*event.Event) ([]byte, error) {
 	}
 	worst := ""
 	for _, e := range events {
-		if severities[e.Event.Severity] > severities[worst] {
-			worst = e.Event.Severity
+		if severities[e.Gotrail.Severity] > severities[worst] {
+			worst = e.Gotrail.Severity
 		}
 	}
 	title := fmt.Sprintf("%s [%s] ×%d (%s)", t.title, strings.ToUpper(worst), len(events), string(AppendSafe(nil, events[0].Host.Name)))
@@ -142,7 +142,7 @@ func (w *Webhook) Render(e *event.Event) ([]byte, error) {
 	if !ok {
 		t = texts["en"]
 	}
-	sev := strings.ToUpper(e.Event.Severity)
+	sev := strings.ToUpper(e.Gotrail.Severity)
 	title := fmt.Sprintf("%s [%s]", t.title, sev)
 	facts := lines(t, e)
 	var md, plain strings.Builder

@@ -29,15 +29,19 @@ func TestAppendSafe(t *testing.T) {
 
 func hostile() *event.Event {
 	no := false
-	return &event.Event{
+	e := &event.Event{
 		Time:    event.Time{Time: time.Date(2026, 11, 25, 20, 16, 49, 6e6, time.UTC)},
-		Event:   event.Meta{ID: "1795637809.006:7", Kind: "profile.modify", Action: "write", Outcome: "success", Severity: "high", Authorized: &no, RuleKey: "gotrail-profile"},
+		Event:   event.Meta{ID: "1795637809.006:7", Action: "write", Outcome: "success"},
+		Gotrail: event.Gotrail{Kind: "profile.modify", Severity: "high", Authorized: &no},
+		Tags:    []string{"gotrail-profile"},
 		Host:    event.Host{Name: "web-01"},
 		User:    event.User{Audit: &event.Ident{ID: "1001", Name: "alice"}, ID: "0", Name: "root", Effective: &event.Ident{ID: "0", Name: "root"}},
 		Process: event.Process{PID: 2292, Executable: "/usr/bin/vim", Name: "vim\x1b]0;pwned\x07"},
 		File:    &event.File{Path: "/etc/pro]file\"\n"},
 		Message: "alice (as root) wrote /etc/profile with vim\x1b[2J",
 	}
+	event.Categorize(e)
+	return e
 }
 
 func TestAppendText(t *testing.T) {

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -48,7 +49,7 @@ func (f RFC5424) Append(b []byte, e *event.Event) []byte {
 		fac = FacilityAuthpriv
 	}
 	b = append(b, '<')
-	b = strconv.AppendInt(b, int64(fac*8+Severity(e.Event.Severity)), 10)
+	b = strconv.AppendInt(b, int64(fac*8+Severity(e.Gotrail.Severity)), 10)
 	b = append(b, ">1 "...)
 	b = e.Time.UTC().AppendFormat(b, event.TimeLayout)
 	b = append(b, ' ')
@@ -58,11 +59,11 @@ func (f RFC5424) Append(b []byte, e *event.Event) []byte {
 	b = append(b, ' ')
 	b = appendHeaderField(b, or(f.ProcID, "-"), 128)
 	b = append(b, ' ')
-	b = appendHeaderField(b, e.Event.Kind, 32)
+	b = appendHeaderField(b, e.Gotrail.Kind, 32)
 	b = append(b, " ["...)
 	b = append(b, or(f.SDID, DefaultSDID)...)
 	b = appendParam(b, "id", e.Event.ID)
-	b = appendParam(b, "kind", e.Event.Kind)
+	b = appendParam(b, "kind", e.Gotrail.Kind)
 	b = appendParam(b, "action", e.Event.Action)
 	b = appendParam(b, "outcome", e.Event.Outcome)
 	if a := e.User.Audit; a != nil {
@@ -77,16 +78,16 @@ func (f RFC5424) Append(b []byte, e *event.Event) []byte {
 	}
 	if e.File != nil {
 		b = appendParam(b, "path", e.File.Path)
-		b = appendParam(b, "previous_path", e.File.PreviousPath)
+		b = appendParam(b, "previous_path", e.Gotrail.PreviousPath)
 	}
 	b = appendParam(b, "exe", e.Process.Executable)
 	if e.Process.PID != 0 {
 		b = appendParam(b, "pid", strconv.Itoa(e.Process.PID))
 	}
-	b = appendParam(b, "key", e.Event.RuleKey)
-	b = appendParam(b, "severity", e.Event.Severity)
-	if e.Event.Authorized != nil {
-		b = appendParam(b, "authorized", strconv.FormatBool(*e.Event.Authorized))
+	b = appendParam(b, "key", strings.Join(e.Tags, ","))
+	b = appendParam(b, "severity", e.Gotrail.Severity)
+	if e.Gotrail.Authorized != nil {
+		b = appendParam(b, "authorized", strconv.FormatBool(*e.Gotrail.Authorized))
 	}
 	if t := e.Trail; t != nil {
 		b = appendParam(b, "seq", strconv.FormatUint(t.Seq, 10))

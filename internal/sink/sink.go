@@ -73,7 +73,7 @@ func NewQueue(s Sink, minSeverity string, size int, log *slog.Logger) *Queue {
 // Offer hands an event to the queue without waiting. The event is deep
 // copied: the caller may reuse it.
 func (q *Queue) Offer(e *event.Event) {
-	if !AtLeast(e.Event.Severity, q.min) {
+	if !AtLeast(e.Gotrail.Severity, q.min) {
 		return
 	}
 	select {
@@ -145,17 +145,20 @@ func (q *Queue) Close(timeout time.Duration) error {
 // signed note, escaped, is the message, so that a collector off the host
 // keeps what later proves the trail was not rewritten.
 func Checkpoint(host string, seq uint64, hash string, at time.Time, note []byte) *event.Event {
-	return &event.Event{
+	e := &event.Event{
 		Time:    event.Time{Time: at.UTC().Truncate(time.Millisecond)},
-		Event:   event.Meta{ID: "checkpoint:" + strconv.FormatUint(seq, 10), Kind: KindCheckpoint, Action: "sign", Severity: "info"},
+		Event:   event.Meta{ID: "checkpoint:" + strconv.FormatUint(seq, 10), Action: "sign", Outcome: "success"},
+		Gotrail: event.Gotrail{Kind: KindCheckpoint, Severity: "info"},
 		Host:    event.Host{Name: host},
 		Message: string(note),
 		Trail:   &event.Trail{Seq: seq, Hash: hash},
 	}
+	event.Categorize(e)
+	return e
 }
 
 // KindCheckpoint is the kind of checkpoint messages.
-const KindCheckpoint = "trail.checkpoint"
+const KindCheckpoint = event.KindCheckpoint
 
 // Tester is a sink that can be tried out synchronously (gotrail test-alert).
 type Tester interface {

@@ -17,7 +17,7 @@ func AppendText(b []byte, e *event.Event) []byte {
 	b = append(b, ' ')
 	b = appendPadded(b, e.LoginName(), 10)
 	b = appendPadded(b, e.EffectiveName(), 10)
-	b = appendPadded(b, e.Event.Kind, 15)
+	b = appendPadded(b, e.Gotrail.Kind, 15)
 	act := e.Event.Action
 	if e.Event.Outcome == "failure" {
 		act += "!"
@@ -33,8 +33,8 @@ func AppendText(b []byte, e *event.Event) []byte {
 		}
 	case e.Event.Action == "exec" && e.Process.Title != "":
 		b = AppendSafe(b, e.Process.Title)
-	case e.File != nil && e.File.PreviousPath != "":
-		b = AppendSafe(b, e.File.PreviousPath)
+	case e.File != nil && e.Gotrail.PreviousPath != "":
+		b = AppendSafe(b, e.Gotrail.PreviousPath)
 		b = append(b, " -> "...)
 		b = AppendSafe(b, e.File.Path)
 	case e.File != nil:

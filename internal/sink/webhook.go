@@ -154,7 +154,7 @@ func (w *Webhook) deliver() {
 		var events []*event.Event
 		for _, l := range lines {
 			var e event.Event
-			if err := json.Unmarshal(l, &e); err != nil {
+			if err := event.Decode(l, &e); err != nil {
 				w.log.Error("a spooled alert does not parse; dropping it", "err", err)
 				continue
 			}

@@ -84,7 +84,7 @@ func TestWebhookFormats(t *testing.T) {
 		{"dingtalk", "en", []string{`"msgtype":"markdown"`, `"title":"gotrail: Go environment alert [HIGH]"`, "Login user: alice (as root)", "no [[policy]] allows alice to make a profile.modify change"}},
 		{"feishu", "en", []string{`"msg_type":"text"`, "Host: web-01"}},
 		{"slack", "en", []string{`{"text":"gotrail: Go environment alert [HIGH]`}},
-		{"generic", "", []string{`"event":{"id":"1795637809.006:7","kind":"profile.modify"`}},
+		{"generic", "", []string{`"event":{"id":"1795637809.006:7","kind":"alert"`, `"gotrail":{"kind":"profile.modify","severity":"high","authorized":false}`, `"severity":73`}},
 	} {
 		w := &Webhook{format: tt.format, lang: tt.lang}
 		b, err := w.Render(e)

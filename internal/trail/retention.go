@@ -84,13 +84,20 @@ func segmentExpired(name string, r Retention, now time.Time) (Head, bool, error)
 		var e struct {
 			Time  time.Time `json:"@timestamp"`
 			Event struct {
-				Kind string `json:"kind"`
+				Kind string `json:"kind"` // gotrail's kind, in records older than ECS conformance
 			} `json:"event"`
+			Gotrail *struct {
+				Kind string `json:"kind"`
+			} `json:"gotrail"`
 		}
 		if err := json.Unmarshal(line, &e); err != nil {
 			return fmt.Errorf("trail: %s: %w", name, err)
 		}
-		keep := r.keep(e.Event.Kind)
+		kind := e.Event.Kind
+		if e.Gotrail != nil {
+			kind = e.Gotrail.Kind
+		}
+		keep := r.keep(kind)
 		if keep == 0 || now.Sub(e.Time) < keep {
 			expired = false
 		}

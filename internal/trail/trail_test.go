@@ -19,7 +19,8 @@ import (
 func sampleEvent(i int) *event.Event {
 	return &event.Event{
 		Time:    event.Time{Time: time.Date(2026, 11, 25, 20, 0, i%60, 0, time.UTC)},
-		Event:   event.Meta{ID: fmt.Sprintf("1795637809.006:%d", i), Kind: event.KindProfile, Action: "write"},
+		Event:   event.Meta{ID: fmt.Sprintf("1795637809.006:%d", i), Action: "write"},
+		Gotrail: event.Gotrail{Kind: event.KindProfile},
 		Host:    event.Host{Name: "web-01"},
 		User:    event.User{Audit: &event.Ident{ID: "1001", Name: "alice"}, ID: "0", Name: "root"},
 		File:    &event.File{Path: "/etc/profile"},
@@ -285,7 +286,7 @@ func TestPruneKeepsForeverKinds(t *testing.T) {
 		e := sampleEvent(i)
 		e.Time = event.Time{Time: clk.t}
 		if i == 12 {
-			e.Event.Kind = event.KindInstall // kept for good
+			e.Gotrail.Kind = event.KindInstall // kept for good
 		}
 		w.Append(e)
 	}

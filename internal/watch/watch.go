@@ -383,15 +383,25 @@ func (w *Watcher) loadState() (state, error) {
 		var e struct {
 			Event struct {
 				ID   string `json:"id"`
-				Kind string `json:"kind"`
+				Kind string `json:"kind"` // gotrail's kind, in records older than ECS conformance
 			} `json:"event"`
+			Gotrail *struct {
+				Kind string `json:"kind"`
+			} `json:"gotrail"`
 			Host struct {
 				Name string `json:"name"`
 			} `json:"host"`
 		}
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil
+		}
+		kind := e.Event.Kind
+		if e.Gotrail != nil {
+			kind = e.Gotrail.Kind
+		}
 		// gotrail install and the rules keeper append their own events: no
 		// audit record will bring them again, so they are not waited for
-		if err := json.Unmarshal(line, &e); err == nil && e.Event.Kind != event.KindInstall && e.Event.Kind != event.KindRules {
+		if kind != event.KindInstall && kind != event.KindRules {
 			w.skip[e.Host.Name+"|"+e.Event.ID] = true
 		}
 		return nil
@@ -468,33 +478,34 @@ func (w *Watcher) emit(ev *audit.Event) {
 		return
 	}
 	e := w.in.InterpretTemp(ev)
-	e.Event.Kind = w.opt.Classifier.Kind(e)
-	if e.Event.Kind == event.KindOther {
+	e.Gotrail.Kind = w.opt.Classifier.Kind(e)
+	if e.Gotrail.Kind == event.KindOther {
 		return // the trail keeps what concerns the Go environment
 	}
-	if e.Event.Kind == event.KindExec && e.Process.PID > 0 {
+	if e.Gotrail.Kind == event.KindExec && e.Process.PID > 0 {
 		env, err := w.opt.Proc.GoEnv(e.Process.PID)
 		if err != nil {
 			w.Stats.EnvMissed++
 			if m := w.opt.Metrics; m != nil {
 				m.EnvMisses.Inc()
 			}
-			e.Process.EnvError = err.Error()
+			e.Gotrail.EnvError = err.Error()
 		} else {
-			e.Process.Env = env
+			e.Process.EnvVars = event.EnvVars(env)
 		}
 		if id := w.opt.Proc.ContainerID(e.Process.PID); id != "" {
 			e.Container = &event.Container{ID: id}
 		}
 	}
-	if name := w.opt.Proc.Name(e.Process.PPID); name != "" {
-		e.Process.Parent = &event.ProcessRef{Name: name}
+	if p := e.Process.Parent; p != nil {
+		p.Name = w.opt.Proc.Name(p.PID)
 	}
 	w.opt.Policy.Apply(e)
-	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID == self) {
+	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID() == self) {
 		ok := true // gotrail's own upkeep (its rules file, its auditctl)
-		e.Event.Authorized, e.Event.Severity = &ok, "info"
+		e.Gotrail.Authorized, e.Gotrail.Severity, e.Gotrail.Policy = &ok, "info", "gotrail"
 	}
+	event.Categorize(e)
 	if err := w.trail.Append(e); err != nil {
 		// keep the position before the event, and stop: a restart reads
 		// it again rather than losing it
@@ -504,7 +515,7 @@ func (w *Watcher) emit(ev *audit.Event) {
 	}
 	w.Stats.Events++
 	if m := w.opt.Metrics; m != nil {
-		m.Events.WithLabelValues(e.Event.Kind).Inc()
+		m.Events.WithLabelValues(e.Gotrail.Kind).Inc()
 		m.Lag.Observe(time.Since(e.Time.Time).Seconds())
 		m.TrailSeq.Set(float64(e.Trail.Seq))
 	}
@@ -524,10 +535,12 @@ func (w *Watcher) emit(ev *audit.Event) {
 func (w *Watcher) gap(t time.Time, id, msg string) {
 	e := &event.Event{
 		Time:    event.Time{Time: t.UTC().Truncate(time.Millisecond)},
-		Event:   event.Meta{ID: "gap:" + id, Kind: event.KindGap, Action: "lost", Severity: "high"},
+		Event:   event.Meta{ID: "gap:" + id, Action: "lost", Outcome: "failure"},
+		Gotrail: event.Gotrail{Kind: event.KindGap, Severity: "high"},
 		Host:    event.Host{Name: w.opt.Host},
 		Message: msg,
 	}
+	event.Categorize(e)
 	if k := w.opt.Host + "|" + e.Event.ID; w.skip[k] {
 		delete(w.skip, k) // found again after a restart: in the trail already
 		return
@@ -629,8 +642,8 @@ func (w *Watcher) keepRules(now time.Time) {
 	ok := true
 	e := &event.Event{
 		Time: event.Time{Time: now.UTC().Truncate(time.Millisecond)},
-		Event: event.Meta{ID: "rules:" + now.UTC().Format("20060102T150405.000"), Kind: event.KindRules,
-			Action: "rules-update", Outcome: "success", Severity: "info", Authorized: &ok},
+		Event:   event.Meta{ID: "rules:" + now.UTC().Format("20060102T150405.000"), Action: "rules-update", Outcome: "success"},
+		Gotrail: event.Gotrail{Kind: event.KindRules, Severity: "info", Authorized: &ok, Policy: "gotrail"},
 		Host:    event.Host{Name: w.opt.Host},
 		User:    event.User{ID: strconv.Itoa(os.Getuid())},
 		Process: event.Process{PID: w.opt.Self, Name: "gotrail"},
@@ -643,6 +656,7 @@ func (w *Watcher) keepRules(now time.Time) {
 	if u.File != "" {
 		e.File = &event.File{Path: u.File}
 	}
+	event.Categorize(e)
 	if err := w.trail.Append(e); err != nil {
 		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
 		return

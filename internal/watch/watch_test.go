@@ -143,7 +143,7 @@ func TestLostRecordsBecomeGaps(t *testing.T) {
 		gaps = append(gaps, e)
 		return nil
 	})
-	if len(gaps) != 1 || gaps[0].Event.Kind != event.KindGap || gaps[0].Message != "the kernel lost 7 audit records (backlog full or rate limit): changes in that time may be missing" {
+	if len(gaps) != 1 || gaps[0].Gotrail.Kind != event.KindGap || gaps[0].Message != "the kernel lost 7 audit records (backlog full or rate limit): changes in that time may be missing" {
 		t.Errorf("trail: %+v", gaps)
 	}
 }
@@ -160,7 +160,7 @@ func TestDaemonStopIsAGap(t *testing.T) {
 	trail.Read(state, func(line []byte) error {
 		var e event.Event
 		json.Unmarshal(line, &e)
-		kinds = append(kinds, e.Event.Kind+": "+e.Message)
+		kinds = append(kinds, e.Gotrail.Kind+": "+e.Message)
 		return nil
 	})
 	if len(kinds) != 2 || !strings.HasPrefix(kinds[0], "audit.tamper") || kinds[1] != "audit.gap: auditd stopped (DAEMON_END): changes until it runs again are not recorded" {
@@ -206,7 +206,7 @@ func TestSerialGapInTheTrail(t *testing.T) {
 	trail.Read(state, func(line []byte) error {
 		var e event.Event
 		json.Unmarshal(line, &e)
-		if e.Event.Kind == event.KindGap {
+		if e.Gotrail.Kind == event.KindGap {
 			gaps = append(gaps, e.Message)
 		}
 		return nil
