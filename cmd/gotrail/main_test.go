@@ -26,11 +26,16 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	legacy, err := filepath.Abs("testdata/legacy-state")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CORPUS", corpus)
 			env.Setenv("FIXROOT", root)
+			env.Setenv("LEGACY", legacy)
 			// hermetic: an empty configuration instead of the host's
 			empty := filepath.Join(env.WorkDir, ".gotrail-empty.toml")
 			if err := os.WriteFile(empty, nil, 0o600); err != nil {

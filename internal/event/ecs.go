@@ -94,10 +94,10 @@ func Categorize(e *Event) {
 		t = fileType(m.Action)
 	}
 	m.Type = types[t]
-	switch {
-	case g.Kind == KindTamper && m.Action == "daemon_start":
+	switch e.Auditd.MessageType {
+	case "daemon_start", "daemon_resume":
 		m.Category, m.Type = processCategory, types["start"]
-	case g.Kind == KindTamper && (m.Action == "daemon_end" || m.Action == "daemon_abort"):
+	case "daemon_end", "daemon_abort":
 		m.Category, m.Type = processCategory, types["end"]
 	}
 	if m.Outcome == "" {

@@ -26,10 +26,10 @@ const (
 	KindGap     = "audit.gap"
 	// KindRules is gotrail's own upkeep of the audit rules: the daemon
 	// loaded or removed a login user's rules as /etc/passwd changed.
-	KindRules    = "audit.rules"
+	KindRules = "audit.rules"
 	// KindCheckpoint is a signed checkpoint of the trail, sent to the sinks.
 	KindCheckpoint = "trail.checkpoint"
-	KindSnapshot = "snapshot"
+	KindSnapshot   = "snapshot"
 )
 
 // Kinds lists the Go-environment kinds, the ones `gotrail events` prints
@@ -239,10 +239,10 @@ type Auditd struct {
 	// Session is the kernel's audit session (ses) and TTY the terminal.
 	Session string `json:"session,omitempty"`
 	TTY     string `json:"tty,omitempty"`
-	Syscall     string `json:"syscall,omitempty"`
-	Arch        string `json:"arch,omitempty"`
-	Exit        string `json:"exit,omitempty"`
-	Paths       []Path `json:"paths,omitempty"`
+	Syscall string `json:"syscall,omitempty"`
+	Arch    string `json:"arch,omitempty"`
+	Exit    string `json:"exit,omitempty"`
+	Paths   []Path `json:"paths,omitempty"`
 	// Records holds every record of the event, interpreted, for
 	// `gotrail events --all`: a JSON array rendered by the interpreter.
 	Records json.RawMessage `json:"records,omitempty"`

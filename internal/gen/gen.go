@@ -79,7 +79,19 @@ func Logrotate(w io.Writer, files []string, days int) error {
 // GrokRFC5424 is the grok pattern for gotrail's RFC 5424 lines: header
 // fields and the structured data of its SD-ID, for Logstash or an
 // Elasticsearch ingest pipeline.
-const GrokRFC5424 = `<%{NONNEGINT:syslog.priority}>1 %{TIMESTAMP_ISO8601:timestamp} %{NOTSPACE:host.name} %{NOTSPACE:process.name} %{NOTSPACE:process.pid} %{NOTSPACE:event.kind} \[gotrail@%{POSINT:sd.pen}%{GOTRAIL_SD:sd.params}\] %{GREEDYDATA:message}`
+const GrokRFC5424 = `<%{NONNEGINT:syslog.priority}>1 %{TIMESTAMP_ISO8601:timestamp} %{NOTSPACE:host.name} %{NOTSPACE:sd.app} %{NOTSPACE:sd.procid} %{NOTSPACE:gotrail.kind} \[gotrail@%{POSINT:sd.pen}%{GOTRAIL_SD:sd.params}\] %{GREEDYDATA:message}`
+
+// SDFields maps each parameter of gotrail's structured data (short names,
+// as RFC 5424 lines are read by people too) to the field the same fact has
+// in gotrail's JSON: the syslog path and the JSON path index alike.
+var SDFields = [][2]string{
+	{"id", "[event][id]"}, {"kind", "[gotrail][kind]"}, {"action", "[event][action]"}, {"outcome", "[event][outcome]"},
+	{"auid", "[user][audit][id]"}, {"login", "[user][audit][name]"}, {"uid", "[user][id]"}, {"user", "[user][name]"},
+	{"euid", "[user][effective][id]"}, {"euser", "[user][effective][name]"}, {"path", "[file][path]"},
+	{"previous_path", "[gotrail][previous_path]"}, {"exe", "[process][executable]"}, {"pid", "[process][pid]"},
+	{"key", "[tags]"}, {"severity", "[gotrail][severity]"}, {"authorized", "[gotrail][authorized]"},
+	{"seq", "[trail][seq]"}, {"hash", "[trail][hash]"},
+}
 
 // GrokPatterns are the patterns GrokRFC5424 uses beyond the standard set:
 // the parameters of the structured data, where ']' and '"' come escaped.
@@ -117,12 +129,28 @@ filter {
     }
     kv {
       source => "sd.params"
-      target => "gotrail"
+      target => "[@metadata][sd]"
       value_split => "="
       field_split_pattern => '"\s+'
       trim_value => '"'
-      remove_field => ["sd.params"]
+      remove_field => ["sd.params", "sd.app", "sd.procid", "sd.pen"]
     }
+    # the structured data onto the names of gotrail's JSON
+    mutate {
+      rename => {
+%s      }
+    }
+    mutate {
+      convert => { "[process][pid]" => "integer" "[trail][seq]" => "integer" "[gotrail][authorized]" => "boolean" }
+      add_field => { "[event][module]" => "gotrail" "[event][dataset]" => "gotrail.events" "[event][kind]" => "event" }
+    }
+    if [gotrail][authorized] == "false" { mutate { replace => { "[event][kind]" => "alert" } } }
+    translate {
+      source => "[gotrail][severity]"
+      target => "[event][severity]"
+      dictionary => { "info" => 0 "low" => 21 "medium" => 47 "high" => 73 "critical" => 99 }
+    }
+    mutate { convert => { "[event][severity]" => "integer" } }
   }
 }
 output {
@@ -133,8 +161,16 @@ output {
     data_stream_dataset => "gotrail"
   }
 }
-`, jsonPath, syslogPort, GrokPatterns["GOTRAIL_SD"], strings.ReplaceAll(GrokRFC5424, "'", "\\'"))
+`, jsonPath, syslogPort, GrokPatterns["GOTRAIL_SD"], strings.ReplaceAll(GrokRFC5424, "'", "\\'"), sdRenames())
 	return err
+}
+
+func sdRenames() string {
+	var b strings.Builder
+	for _, f := range SDFields {
+		fmt.Fprintf(&b, "        \"[@metadata][sd][%s]\" => \"%s\"\n", f[0], f[1])
+	}
+	return b.String()
 }
 
 // Audisp is /etc/audit/plugins.d/gotrail.conf: auditd starts gotrail as a

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,12 +81,26 @@ func TestGrokMatchesRealOutput(t *testing.T) {
 	lines = append(lines, `<83>1 2026-11-25T20:16:49.006Z web-01 gotrail - profile.modify [gotrail@32473 id="1795637809.006:7" kind="profile.modify" path="/etc/pro\]file\"\\n" exe="/usr/bin/vim"] alice (as root) wrote /etc/profile with vim\x1b[2J`)
 	for i, l := range lines {
 		m, err := g.ParseString(l)
-		if err != nil || m["event.kind"] == "" || m["host.name"] == "" || m["timestamp"] == "" || !strings.Contains(m["sd.params"], `id="`) || m["message"] == "" {
+		if err != nil || m["gotrail.kind"] == "" || m["host.name"] == "" || m["timestamp"] == "" || !strings.Contains(m["sd.params"], `id="`) || m["message"] == "" {
 			t.Fatalf("line %d not taken apart: %v %v\n%s", i+1, m, err, l)
 		}
 	}
 	var b bytes.Buffer
 	if err := Logstash(&b, "/var/lib/gotrail/trail/*.jsonl", 6514); err != nil || !strings.Contains(b.String(), "codec => json") {
 		t.Errorf("logstash pipeline: %v\n%s", err, b.String())
+	}
+	// every parameter the syslog sink writes is mapped onto its JSON name
+	params := regexp.MustCompile(` ([a-z_]+)="`)
+	for _, l := range lines {
+		for _, m := range params.FindAllStringSubmatch(l, -1) {
+			if !slices.ContainsFunc(SDFields, func(f [2]string) bool { return f[0] == m[1] }) {
+				t.Errorf("SD parameter %s has no field in SDFields: %s", m[1], l)
+			}
+		}
+	}
+	for _, f := range SDFields {
+		if !strings.Contains(b.String(), `"[@metadata][sd][`+f[0]+`]" => "`+f[1]+`"`) {
+			t.Errorf("the pipeline does not rename %s to %s", f[0], f[1])
+		}
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"io"
 	"os"
@@ -133,4 +134,40 @@ func TestWorkersKeepOrder(t *testing.T) {
 	if strings.Count(want, `"host":{"name":"web-01"}`) != strings.Count(want, "\n") {
 		t.Errorf("not every event of the node= log is on host web-01")
 	}
+}
+
+// TestReadmeEventJSON: the event JSON the README shows is what the code
+// prints for that event of the corpus.
+func TestReadmeEventJSON(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Event JSON")
+	_, block, ok2 := strings.Cut(rest, "```json\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no json block under ## Event JSON")
+	}
+	var shown bytes.Buffer
+	if err := json.Compact(&shown, []byte(block)); err != nil {
+		t.Fatalf("README's event JSON does not parse: %v", err)
+	}
+	var id struct {
+		Event struct{ ID string } `json:"event"`
+	}
+	json.Unmarshal(shown.Bytes(), &id)
+	corpus, err := os.ReadFile("testdata/corpus.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(corpus), "\n") {
+		if strings.Contains(line, `"id":"`+id.Event.ID+`"`) {
+			if line != shown.String() {
+				t.Errorf("README's event JSON differs from what gotrail prints:\nREADME %s\n  code %s", shown.String(), line)
+			}
+			return
+		}
+	}
+	t.Errorf("README shows event %q, which is not in the corpus output", id.Event.ID)
 }

@@ -641,7 +641,7 @@ func (w *Watcher) keepRules(now time.Time) {
 	}
 	ok := true
 	e := &event.Event{
-		Time: event.Time{Time: now.UTC().Truncate(time.Millisecond)},
+		Time:    event.Time{Time: now.UTC().Truncate(time.Millisecond)},
 		Event:   event.Meta{ID: "rules:" + now.UTC().Format("20060102T150405.000"), Action: "rules-update", Outcome: "success"},
 		Gotrail: event.Gotrail{Kind: event.KindRules, Severity: "info", Authorized: &ok, Policy: "gotrail"},
 		Host:    event.Host{Name: w.opt.Host},
