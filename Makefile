@@ -5,7 +5,7 @@ FUZZTIME  ?= 30s
 # Debian packages the integration tests drive for real.
 TEST_DEBS := auditd rsyslog rsyslog-gnutls logrotate util-linux passwd
 
-.PHONY: all build test unit deps bench fuzz lint clean
+.PHONY: all build test unit deps preflight bench fuzz lint clean
 
 all: build
 
@@ -28,8 +28,19 @@ deps:
 # test runs every unit and integration test; integration tests fail (never
 # skip) when a part they need is missing. They share the host's one auditd
 # and kernel rule list, so packages run one at a time (-p 1).
-test: deps
+test: deps preflight
 	GOTRAIL_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout 20m ./...
+
+# preflight stops before the tests when an audit daemon of the host runs: the
+# integration tests start their own private auditd, and the kernel takes one
+# at a time. They never stop or reconfigure the host's own.
+preflight:
+	@ctl=$$(command -v auditctl || echo /sbin/auditctl); \
+	pid=$$($$ctl -s 2>/dev/null | awk '$$1 == "pid" { print $$2 }'); \
+	if [ -n "$$pid" ] && [ "$$pid" != 0 ] && kill -0 "$$pid" 2>/dev/null; then \
+		echo "make test: an audit daemon runs (pid $$pid: $$(tr '\0' ' ' < /proc/$$pid/cmdline)). The integration tests start their own and the kernel takes one at a time: stop it (service auditd stop, or systemctl stop auditd), run make test, then start it again." >&2; \
+		exit 2; \
+	fi
 
 # unit runs what needs no root and no auditd.
 unit:

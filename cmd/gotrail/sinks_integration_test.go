@@ -69,10 +69,8 @@ min_severity = "high"
 	// the two writes reach rsyslog, and so does a checkpoint; how many
 	// other events (the harness's own configuration changes) come first is
 	// the machine's business, not the test's
-	var lines []string
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		data, _ := os.ReadFile(rs.Out)
-		lines = strings.Split(strings.TrimSpace(string(data)), "\n")
 		if strings.Count(string(data), " profile.modify ") >= 2 && strings.Count(string(data), " trail.checkpoint ") >= 1 {
 			break
 		}
@@ -118,7 +116,7 @@ min_severity = "high"
 	// rsyslog has of this watcher is a checkpoint, after both writes
 	data, _ := os.ReadFile(rs.Out)
 	got := strings.TrimSpace(string(data))
-	lines = strings.Split(got, "\n")
+	lines := strings.Split(got, "\n")
 	last := lines[len(lines)-1]
 	if strings.Count(got, " profile.modify ") != 2 || !strings.Contains(last, " trail.checkpoint ") || !strings.Contains(got, "gotrail trail checkpoint\\nsinks\\n") {
 		t.Errorf("rsyslog got (want two profile.modify, and a checkpoint last):\n%s\nwatcher said:\n%s", got, stderr.String())

@@ -40,7 +40,6 @@ type Host struct {
 // hostFS adds the readers rules needs to the host filesystem.
 type hostFS struct{ hostfs.FS }
 
-func (h hostFS) abs(p string) string                 { return h.Abs(p) }
 func (h hostFS) lstat(p string) (fs.FileInfo, error) { return h.Lstat(p) }
 func (h hostFS) isDir(p string) bool                 { return h.IsDir(p) }
 func (h hostFS) exists(p string) bool                { return h.Exists(p) }
