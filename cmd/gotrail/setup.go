@@ -272,6 +272,11 @@ func uninstall(g *globalOptions, mode string, live bool, under func(string) stri
 			return fmt.Errorf("setup: removed %d of gotrail's rules from the kernel, then: %w", n, err)
 		}
 		fmt.Fprintf(w, "removed %d of gotrail's rules from the kernel\n", n)
+		if done, err := rules.Recompile(); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		} else if done {
+			fmt.Fprintln(w, "rewrote /etc/audit/audit.rules with augenrules: gotrail's rules no longer load at boot")
+		}
 	}
 	fmt.Fprintf(w, "kept %s and %s: the trail is evidence\n", under(g.config), under(gl.stateDir))
 	return nil

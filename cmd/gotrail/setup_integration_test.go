@@ -203,6 +203,28 @@ func TestSetupOnFreshHost(t *testing.T) {
 		}
 		t.Errorf("the plugin's trail in %s has no go env -w by %s; it has %q\nprocesses:\n%s", f.state, user, all, ps)
 	}
+
+	// uninstall: the plugin goes and auditd is told so, gotrail's rules
+	// leave the kernel and the compiled audit.rules, the trail stays
+	out, err = f.run(t, nil, "setup", "--mode", "plugin", "--uninstall")
+	if err != nil {
+		t.Fatalf("setup --uninstall: %v\n%s", err, out)
+	}
+	for _, want := range []string{"removed /etc/audit/plugins.d/gotrail.conf", "to reload: it stops the plugin",
+		"of gotrail's rules from the kernel", "rewrote /etc/audit/audit.rules", "the trail is evidence"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup --uninstall did not say %q:\n%s", want, out)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.etcAudit, "audit.rules")); strings.Contains(string(b), "gotrail-") {
+		t.Errorf("audit.rules still loads gotrail's rules at boot:\n%s", b)
+	}
+	if loaded, _ := (rules.Auditctl{}).List(); slices.ContainsFunc(loaded, func(l string) bool { return strings.Contains(l, "gotrail-") }) {
+		t.Errorf("gotrail rules still loaded after --uninstall: %q", loaded)
+	}
+	if _, err := os.Stat(filepath.Join(f.state, "trail.key")); err != nil {
+		t.Errorf("--uninstall took the trail's key: %v", err)
+	}
 }
 
 func hasGoenvBy(evs []event.Event, home string, uid int) bool {

@@ -59,7 +59,10 @@ var types = func() map[string][]string {
 	return m
 }()
 
-var processCategory = []string{"process"}
+var (
+	processCategory    = []string{"process"}
+	fileConfigCategory = []string{"file", "configuration"}
+)
 
 // fileType is the ECS event.type of a file action.
 func fileType(action string) string {
@@ -95,6 +98,11 @@ func Categorize(e *Event) {
 	}
 	m.Type = types[t]
 	switch e.Auditd.MessageType {
+	case "syscall":
+		if g.Kind == KindTamper && e.File != nil {
+			// a file of auditd's configuration or programs changed
+			m.Category, m.Type = fileConfigCategory, types[fileType(m.Action)]
+		}
 	case "daemon_start", "daemon_resume":
 		m.Category, m.Type = processCategory, types["start"]
 	case "daemon_end", "daemon_abort":

@@ -213,6 +213,22 @@ func (a Auditctl) Load(file string) (string, error) {
 	return aug + " --load", nil
 }
 
+// Recompile rewrites /etc/audit/audit.rules from rules.d with augenrules,
+// loading nothing: after gotrail's file is removed, the rules it held must
+// not come back at boot. Without augenrules there is nothing to do.
+func Recompile() (bool, error) {
+	for _, p := range []string{"/usr/sbin/augenrules", "/sbin/augenrules"} {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if out, err := exec.Command(p).CombinedOutput(); err != nil {
+			return false, fmt.Errorf("%s: %v: %s", p, err, strings.TrimSpace(string(out)))
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
 // ParseLoaded reads back a gotrail rule as auditctl -l lists it; ok is
 // false for anything else (the host's own rules are never touched).
 func ParseLoaded(line string) (Rule, bool) {

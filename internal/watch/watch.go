@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -645,7 +646,7 @@ func (w *Watcher) keepRules(now time.Time) {
 		Event:   event.Meta{ID: "rules:" + now.UTC().Format("20060102T150405.000"), Action: "rules-update", Outcome: "success"},
 		Gotrail: event.Gotrail{Kind: event.KindRules, Severity: "info", Authorized: &ok, Policy: "gotrail"},
 		Host:    event.Host{Name: w.opt.Host},
-		User:    event.User{ID: strconv.Itoa(os.Getuid())},
+		User:    event.User{ID: strconv.Itoa(os.Getuid()), Name: currentUserName()},
 		Process: event.Process{PID: w.opt.Self, Name: "gotrail"},
 		Message: u.String(),
 	}
@@ -667,6 +668,13 @@ func (w *Watcher) keepRules(now time.Time) {
 	if w.opt.OnEvent != nil {
 		w.opt.OnEvent(e)
 	}
+}
+
+func currentUserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // checkLost appends an audit.gap event when the kernel's lost counter grew.
