@@ -18,6 +18,11 @@ type Event struct {
 	// because too many events were waiting.
 	Evicted bool
 
+	// Members are the events a Coalescer folded into this one, the first
+	// (whose Time and Serial the event keeps) included; nil for an event of
+	// its own.
+	Members []Member
+
 	// Owner is the caller's: a reader that lends its read buffer to the
 	// records (see Record.Own) notes here what to give back once the event
 	// is processed.

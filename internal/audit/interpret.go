@@ -89,6 +89,8 @@ type facts struct {
 	op, acct           string
 	opKey              string // CONFIG_CHANGE key
 	configChange       bool
+	changes            []configChange // every CONFIG_CHANGE record, in order
+	changeWords        string         // what they did, for the message
 	daemon             string
 	args               []string
 	argc               int
@@ -326,6 +328,14 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				p.OGID = fl.Value
 			}
 		}
+		if f.configChange {
+			// a rule's directory, as the kernel names the rule: not a
+			// file the event is about
+			if n := len(f.changes); n > 0 && f.changes[n-1].dir == "" {
+				f.changes[n-1].dir = p.Name
+			}
+			break
+		}
 		f.paths = append(f.paths, p)
 	case "PROCTITLE":
 		for _, fl := range fields {
@@ -336,6 +346,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 		}
 	case "CONFIG_CHANGE":
 		f.configChange = true
+		var c configChange
 		for _, fl := range fields {
 			if fl.Enriched {
 				if fl.Key == "AUID" && f.nAuid == "" {
@@ -343,11 +354,13 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				}
 				continue
 			}
+			c.take(fl.Key, fl.Value)
 			switch fl.Key {
 			case "op":
 				f.op = fl.Value
 			case "key":
 				f.opKey, _ = in.text(r.Type, fl)
+				c.key = f.opKey
 			case "auid":
 				if f.auid == "" {
 					f.auid = fl.Value
@@ -360,6 +373,7 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				f.res = fl.Value
 			}
 		}
+		f.changes = append(f.changes, c)
 	default:
 		// user-space and daemon messages: one record with pid, uid, auid, ses
 		// and the fields of msg='…'
@@ -586,12 +600,14 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	}
 	switch {
 	case f.configChange:
-		e.Event.Action = "audit-config"
-		if f.op != "" {
-			e.Event.Action = f.op
-		}
-		if f.opKey != "" && f.opKey != "(null)" {
-			e.Tags = in.splitKeys(f.opKey)
+		// the keys a CONFIG_CHANGE names are of the rules it changed, not
+		// of a rule that fired: they go with the change
+		e.Tags = nil
+		e.Gotrail.AuditChange, e.Event.Action, f.changeWords = summarize(f.changes)
+		if e.Gotrail.AuditChange.Refused == len(f.changes) {
+			e.Event.Outcome = "failure"
+		} else {
+			e.Event.Outcome = "success"
 		}
 	case f.daemon != "":
 		e.Event.Action = strings.ToLower(strings.TrimPrefix(f.daemon, "DAEMON_"))
@@ -753,15 +769,11 @@ func message(e *event.Event, f *facts) string {
 	switch {
 	case f.configChange:
 		if failed {
-			b.WriteString(" change the audit configuration")
+			b.WriteString(" change the audit configuration: ")
 		} else {
-			b.WriteString(" changed the audit configuration")
+			b.WriteString(" ")
 		}
-		b.WriteString(" (" + act)
-		if len(e.Tags) > 0 {
-			b.WriteString(", key " + strings.Join(e.Tags, ","))
-		}
-		b.WriteString(")")
+		b.WriteString(f.changeWords)
 	case f.daemon != "":
 		b.WriteString(": auditd " + act)
 	case act == "exec":

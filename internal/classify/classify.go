@@ -49,7 +49,7 @@ func (c *Classifier) Kind(e *event.Event) string {
 	switch e.Auditd.MessageType {
 	case "config_change":
 		return event.KindTamper
-	case "daemon_end", "daemon_abort", "daemon_config", "daemon_err":
+	case "daemon_start", "daemon_resume", "daemon_end", "daemon_abort", "daemon_config", "daemon_err":
 		return event.KindTamper
 	}
 	act := e.Event.Action

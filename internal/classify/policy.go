@@ -39,12 +39,18 @@ func (p *Policy) Apply(e *event.Event) {
 			e.Gotrail.Severity = "high"
 		}
 		return
-	case kind == event.KindTamper:
-		e.Gotrail.Severity = "critical"
-		return
 	}
 	ok, by := p.authorized(e)
 	e.Gotrail.Authorized, e.Gotrail.Policy = &ok, by
+	if kind == event.KindTamper {
+		// by its effect on auditing; planned maintenance by the users a
+		// [[policy]] names is info
+		e.Gotrail.Severity = TamperSeverity(e)
+		if ok {
+			e.Gotrail.Severity = "info"
+		}
+		return
+	}
 	switch {
 	case ok:
 		e.Gotrail.Severity = "info"

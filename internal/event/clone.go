@@ -55,6 +55,17 @@ func cloneStrings(s []string) []string {
 	return out
 }
 
+func cloneCounts(rs []RuleCount) []RuleCount {
+	if rs == nil {
+		return nil
+	}
+	out := make([]RuleCount, len(rs))
+	for i, r := range rs {
+		out[i] = RuleCount{Key: strings.Clone(r.Key), Dir: strings.Clone(r.Dir), Rules: r.Rules}
+	}
+	return out
+}
+
 func cloneIdent(id *Ident) *Ident {
 	if id == nil {
 		return nil
@@ -69,6 +80,17 @@ func cloneGotrail(g Gotrail) Gotrail {
 	if g.Authorized != nil {
 		b := *g.Authorized
 		c.Authorized = &b
+	}
+	if a := g.AuditChange; a != nil {
+		ca := &AuditChange{Added: cloneCounts(a.Added), Removed: cloneCounts(a.Removed), GotrailRemoved: cloneCounts(a.GotrailRemoved),
+			Missing: cloneStrings(a.Missing), Refused: a.Refused}
+		if a.Settings != nil {
+			ca.Settings = make([]Setting, len(a.Settings))
+			for i, st := range a.Settings {
+				ca.Settings[i] = Setting{Name: cs(st.Name), Old: cs(st.Old), New: cs(st.New)}
+			}
+		}
+		c.AuditChange = ca
 	}
 	if t := g.Toolchain; t != nil {
 		ct := &Toolchain{Version: cs(t.Version), Source: cs(t.Source), URL: cs(t.URL), ArchiveSHA256: cs(t.ArchiveSHA256),

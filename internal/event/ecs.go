@@ -77,7 +77,8 @@ func fileType(action string) string {
 
 // Categorize sets ECS's event.kind, category, type, severity, module and
 // dataset from the gotrail kind, action, severity and verdict, and an
-// outcome where none was known. An unauthorized change is an alert.
+// outcome where none was known. An unauthorized change of more than info
+// severity is an alert.
 func Categorize(e *Event) {
 	m, g := &e.Event, &e.Gotrail
 	c, ok := classes[g.Kind]
@@ -88,7 +89,7 @@ func Categorize(e *Event) {
 	if c.kind != "" {
 		m.Kind = c.kind
 	}
-	if g.Authorized != nil && !*g.Authorized {
+	if g.Authorized != nil && !*g.Authorized && g.Severity != "info" && g.Severity != "" {
 		m.Kind = "alert"
 	}
 	m.Category = c.category

@@ -101,6 +101,37 @@ type Gotrail struct {
 	// exited before /proc could be read).
 	EnvError  string     `json:"env_error,omitempty"`
 	Toolchain *Toolchain `json:"toolchain,omitempty"`
+	// AuditChange is what a change of the audit configuration did: one
+	// event for all the changes one process made in one run.
+	AuditChange *AuditChange `json:"audit_change,omitempty"`
+}
+
+// AuditChange sums up the CONFIG_CHANGE records of one process's run.
+type AuditChange struct {
+	Added   []RuleCount `json:"added,omitempty"`   // rules added, by key
+	Removed []RuleCount `json:"removed,omitempty"` // rules removed, by key
+	// GotrailRemoved are gotrail's rules removed and not added again in
+	// the same run, by key and the directory the kernel names them by.
+	GotrailRemoved []RuleCount `json:"gotrail_removed,omitempty"`
+	// Missing are the rules of gotrail's expected set that the kernel
+	// lacks after the change (live only: gotrail watch asks the kernel).
+	Missing  []string  `json:"missing,omitempty"`
+	Settings []Setting `json:"settings,omitempty"`
+	Refused  int       `json:"refused,omitempty"` // changes the kernel refused (res=0)
+}
+
+// RuleCount is a number of rules with one key (and directory).
+type RuleCount struct {
+	Key   string `json:"key"`
+	Dir   string `json:"dir,omitempty"`
+	Rules int    `json:"rules"`
+}
+
+// Setting is a kernel audit setting changed, old -> new.
+type Setting struct {
+	Name string `json:"name"` // enabled, failure, backlog_limit, backlog_wait_time, rate_limit, loginuid_immutable
+	Old  string `json:"old"`
+	New  string `json:"new"`
 }
 
 // Host is the host.* group.

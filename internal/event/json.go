@@ -124,7 +124,56 @@ func appendGotrail(b []byte, g *Gotrail) []byte {
 		b = append(b, `,"toolchain":`...)
 		b = appendToolchain(b, g.Toolchain)
 	}
+	if c := g.AuditChange; c != nil {
+		b = append(b, `,"audit_change":{`...)
+		b = appendRuleCounts(b, "added", c.Added)
+		b = appendRuleCounts(b, "removed", c.Removed)
+		b = appendRuleCounts(b, "gotrail_removed", c.GotrailRemoved)
+		b = appendOptStrings(b, "missing", c.Missing)
+		if len(c.Settings) > 0 {
+			b = key(b, "settings")
+			b = append(b, '[')
+			for i, st := range c.Settings {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"name":`...)
+				b = AppendString(b, st.Name)
+				b = append(b, `,"old":`...)
+				b = AppendString(b, st.Old)
+				b = append(b, `,"new":`...)
+				b = AppendString(b, st.New)
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+		}
+		if c.Refused != 0 {
+			b = key(b, "refused")
+			b = strconv.AppendInt(b, int64(c.Refused), 10)
+		}
+		b = append(b, '}')
+	}
 	return b
+}
+
+func appendRuleCounts(b []byte, k string, rs []RuleCount) []byte {
+	if len(rs) == 0 {
+		return b
+	}
+	b = key(b, k)
+	b = append(b, '[')
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"key":`...)
+		b = AppendString(b, r.Key)
+		b = appendOptString(b, "dir", r.Dir)
+		b = append(b, `,"rules":`...)
+		b = strconv.AppendInt(b, int64(r.Rules), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // appendOptStrings writes a non-empty string array.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"strconv"
 	"testing"
@@ -179,4 +180,35 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("ParseTime(%q) accepted", bad)
 		}
 	}
+}
+
+// FuzzDecode: any line, old shape or new, decodes without a panic; what
+// AppendJSON writes decodes back to the same event.
+func FuzzDecode(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20 {
+		f.Add(AppendJSON(nil, sample(r)))
+	}
+	legacy, _ := os.ReadFile("../../cmd/gotrail/testdata/legacy-state/trail/trail-20261201-000000000001.jsonl")
+	for l := range bytes.SplitSeq(legacy, []byte("\n")) {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"event":{"kind":"x","severity":"high"},"process":{"ppid":"x","env":{"A":1}}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var e Event
+		if err := Decode(line, &e); err != nil {
+			return
+		}
+		if !bytes.Contains(line, []byte(`"gotrail":{`)) {
+			return // the old shape: read as meant, not byte for byte
+		}
+		out := AppendJSON(nil, &e)
+		var back Event
+		if err := Decode(out, &back); err != nil {
+			t.Fatalf("AppendJSON's output does not decode: %v\n%s", err, out)
+		}
+		if again := AppendJSON(nil, &back); !bytes.Equal(again, out) {
+			t.Fatalf("decode(encode(e)) differs:\n%s\n%s", out, again)
+		}
+	})
 }

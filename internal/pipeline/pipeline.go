@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/audit"
@@ -157,7 +158,8 @@ func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w
 			r.stats.InputErrors = append(r.stats.InputErrors, fmt.Errorf("read %s: %w", in.Name, err))
 		}
 	}
-	r.asm.Flush(r.emit)
+	r.asm.Flush(r.coalesce)
+	r.coal.Flush(r.emit)
 	r.send()
 	close(work)
 	wg.Wait()
@@ -180,6 +182,7 @@ type reader struct {
 	chunk  *chunk      // the chunk being read
 	chunks chan *chunk // free chunks
 	asm    *audit.Assembler
+	coal   audit.Coalescer // a run's audit configuration changes become one event
 	free   chan *batch
 	work   chan *batch
 	ctx    context.Context
@@ -385,8 +388,13 @@ func (r *reader) lines(name string, data []byte, lineNo *int64, skipping *bool) 
 			continue
 		}
 		rec.Line = *lineNo
-		r.asm.Add(rec, r.emit)
+		r.asm.Add(rec, r.coalesce)
 	}
 }
+
+// coalesce passes a complete event through the coalescer on its way to a
+// batch. Files have no quiet time: a group ends with the next event of
+// another process, or the input.
+func (r *reader) coalesce(ev *audit.Event) { r.coal.Add(ev, time.Time{}, r.emit) }
 
 func indexNL(s string) int { return strings.IndexByte(s, '\n') }

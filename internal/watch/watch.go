@@ -84,6 +84,7 @@ type Watcher struct {
 	signer note.Signer
 	in     *audit.Interpreter
 	asm    *audit.Assembler
+	coal   audit.Coalescer
 
 	// exactly-once bookkeeping
 	first   map[string]mark // events in flight: their first line
@@ -221,7 +222,7 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 			for _, l := range lines {
 				w.line(source.Line{Text: l})
 			}
-			w.asm.Flush(w.emit)
+			w.flush()
 			return w.finish(ctx.Err())
 		case <-tick.C:
 			w.idle()
@@ -233,7 +234,7 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 				}
 			}
 			if done {
-				w.asm.Flush(w.emit)
+				w.flush()
 				return w.finish(err)
 			}
 		}
@@ -334,7 +335,7 @@ func (w *Watcher) RunNetlink(ctx context.Context) error {
 		func(l []byte) error { return w.line(source.Line{Text: l}) },
 		func(err error) { w.gap(time.Now(), time.Now().UTC().Format("20060102T150405.000"), err.Error()) },
 		w.idle)
-	w.asm.Flush(w.emit) // nothing to resume from: complete what is in flight
+	w.flush() // nothing to resume from: complete what is in flight
 	return w.finish(err)
 }
 
@@ -445,7 +446,7 @@ func (w *Watcher) line(l source.Line) error {
 		}
 		w.lastOf[k] = at
 	}
-	w.asm.Add(rec, w.emit)
+	w.asm.Add(rec, w.coalesce)
 	return w.failed
 }
 
@@ -458,6 +459,16 @@ func (w *Watcher) nodeOf(r audit.Record) string {
 	return w.opt.Host
 }
 
+// coalesce passes a complete event through the coalescer: the audit
+// configuration changes of one process's run become one event.
+func (w *Watcher) coalesce(ev *audit.Event) { w.coal.Add(ev, time.Now(), w.emit) }
+
+// flush completes everything in flight: the end of the input.
+func (w *Watcher) flush() {
+	w.asm.Flush(w.coalesce)
+	w.coal.Flush(w.emit)
+}
+
 func (w *Watcher) emit(ev *audit.Event) {
 	node := ev.Node
 	if node == "" {
@@ -467,6 +478,19 @@ func (w *Watcher) emit(ev *audit.Event) {
 	first, at := w.first[k], w.lastOf[k]
 	delete(w.first, k)
 	delete(w.lastOf, k)
+	// a coalesced event stands for all its members: their lines are read
+	// once it is in the trail, and a restart reads them again from the first
+	for _, m := range ev.Members {
+		mk := eventKey(node, m.Time, m.Serial)
+		if mk == k {
+			continue
+		}
+		if l, ok := w.lastOf[mk]; ok && at.before(l) {
+			at = l
+		}
+		delete(w.first, mk)
+		delete(w.lastOf, mk)
+	}
 	if w.skip[k] {
 		delete(w.skip, k)
 		// still to be skipped if the log is read again from before its
@@ -605,7 +629,9 @@ func (w *Watcher) idle() {
 		w.lostChecked = now
 		w.checkLost(now)
 	}
-	w.asm.Expire(audit.Stamp{Sec: now.Unix()}, w.emit)
+	w.asm.Expire(audit.Stamp{Sec: now.Unix()}, w.coalesce)
+	// a group closes when its process has been quiet for a second
+	w.coal.Expire(now, time.Second, w.emit)
 	if err := w.sync(); err != nil {
 		w.opt.Log.Error("saving the trail failed", "err", err)
 	}

@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"strings"
+	"time"
+)
+
+// Member names one event folded into a coalesced one.
+type Member struct {
+	Time   Stamp
+	Serial uint64
+}
+
+// Coalescer folds the audit configuration changes that one process makes in
+// one run (auditctl -R, augenrules --load, auditd loading its rules, a
+// hand-typed auditctl) into one event: the kernel logs a CONFIG_CHANGE
+// event for every rule, and a load of a hundred rules is one act, not a
+// hundred. A group ends with an event of any other process (or anything
+// but a configuration change), or when the caller says the stream went
+// quiet (Expire). Events pass through in order.
+type Coalescer struct {
+	pending *Event
+	pid     string
+	seen    time.Time // when the pending group last grew
+}
+
+// Add takes the next complete event and calls emit for every event that is
+// done: a closed group, then ev itself unless it opens or joins a group.
+func (c *Coalescer) Add(ev *Event, now time.Time, emit func(*Event)) {
+	pid, ok := configChangePID(ev)
+	if c.pending != nil && ok && pid == c.pid && ev.Node == c.pending.Node {
+		ownRecords(ev)
+		c.pending.Records = append(c.pending.Records, ev.Records...)
+		c.pending.Members = append(c.pending.Members, Member{Time: ev.Time, Serial: ev.Serial})
+		c.pending.Truncated = c.pending.Truncated || ev.Truncated
+		c.seen = now
+		return
+	}
+	c.Flush(emit)
+	if !ok {
+		emit(ev)
+		return
+	}
+	// held across the reader's buffers: the records own their text
+	ownRecords(ev)
+	ev.Members = []Member{{Time: ev.Time, Serial: ev.Serial}}
+	c.pending, c.pid, c.seen = ev, pid, now
+}
+
+// Expire closes the pending group when nothing joined it for quiet.
+func (c *Coalescer) Expire(now time.Time, quiet time.Duration, emit func(*Event)) {
+	if c.pending != nil && now.Sub(c.seen) >= quiet {
+		c.Flush(emit)
+	}
+}
+
+// Flush closes the pending group: the end of the input.
+func (c *Coalescer) Flush(emit func(*Event)) {
+	if ev := c.pending; ev != nil {
+		c.pending = nil
+		emit(ev)
+	}
+}
+
+// Pending is the group being gathered, nil for none.
+func (c *Coalescer) Pending() *Event { return c.pending }
+
+func ownRecords(ev *Event) {
+	for i := range ev.Records {
+		ev.Records[i].Own()
+	}
+}
+
+// configChangePID reports whether ev is a change of the audit rules or
+// settings, and the pid that made it (from its SYSCALL record, else the
+// CONFIG_CHANGE record's own pid field).
+func configChangePID(ev *Event) (string, bool) {
+	change := false
+	pid := ""
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		switch r.Type {
+		case "CONFIG_CHANGE":
+			change = true
+			if pid == "" {
+				pid = fieldOf(r.Body, "pid")
+			}
+		case "SYSCALL":
+			if p := fieldOf(r.Body, "pid"); p != "" {
+				pid = p
+			}
+		}
+	}
+	return pid, change && pid != ""
+}
+
+// fieldOf is the raw value of key in a record body, "" when absent.
+func fieldOf(body, key string) string {
+	for i := 0; i < len(body); {
+		j := strings.Index(body[i:], key+"=")
+		if j < 0 {
+			return ""
+		}
+		j += i
+		if j == 0 || body[j-1] == ' ' {
+			v := body[j+len(key)+1:]
+			if k := strings.IndexAny(v, " \x1d"); k >= 0 {
+				v = v[:k]
+			}
+			return v
+		}
+		i = j + len(key) + 1
+	}
+	return ""
+}
