@@ -105,9 +105,12 @@ func TestEventsOnRealAuditd(t *testing.T) {
 		return e.File.Path
 	}
 
-	// auditctl adding the rule logs its key but is a configuration change
+	// auditctl adding the rule logs its key but is a configuration change:
+	// the key goes with the change, not into tags (no rule fired)
 	find("auditctl adding the profile rule", func(e *event.Event) bool {
-		return e.Gotrail.Kind == event.KindTamper && e.Event.Action == "add_rule" && slices.Contains(e.Tags, "gotrail-profile")
+		c := e.Gotrail.AuditChange
+		return e.Gotrail.Kind == event.KindTamper && e.Event.Action == "add_rule" && len(e.Tags) == 0 &&
+			c != nil && slices.Contains(c.Added, event.RuleCount{Key: "gotrail-profile", Rules: 1})
 	})
 	for _, e := range events {
 		if e.Process.Name == "auditctl" && e.Gotrail.Kind != event.KindTamper {

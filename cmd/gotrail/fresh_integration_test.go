@@ -140,9 +140,10 @@ func TestWatchCoversNewLoginUser(t *testing.T) {
 			t.Fatalf("no %s loaded 15 s after useradd\nwatcher said:\n%s", goenv, stderr.String())
 		}
 	}
-	fi, err := os.Stat(home + "/.config/go")
-	if st, ok := fi.Sys().(*syscall.Stat_t); err != nil || !ok || st.Uid != uid || fi.Mode().Perm() != 0o700 {
-		t.Errorf("%s/.config/go: %v %v; want it owned by %s, mode 0700", home, fi.Mode(), err, user)
+	if fi, err := os.Stat(home + "/.config/go"); err != nil {
+		t.Errorf("%s/.config/go: %v", home, err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != uid || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s/.config/go: mode %v; want it owned by %s, mode 0700", home, fi.Mode(), user)
 	}
 	if b, _ := os.ReadFile(rules.RulesFile); !strings.Contains(string(b), "\n"+goenv+"\n") {
 		t.Errorf("%s does not have the new user's rule (it would not load at boot)", rules.RulesFile)

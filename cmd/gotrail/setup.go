@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gotrail/gotrail/internal/config"
+	"github.com/gotrail/gotrail/internal/hostfs"
 	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/trail"
 )
@@ -121,21 +122,24 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 		}
 	}
 
-	// 1. configuration
+	// 1. configuration; every write under --root goes through hostfs: an
+	// image's links never lead onto this host
+	h := hostfs.New(g.root)
 	cfgPath := g.config
-	if _, err := os.Stat(under(cfgPath)); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(under(cfgPath)), 0o755); err != nil {
-			return fmt.Errorf("setup: configuration: %w", err)
-		}
-		if err := os.WriteFile(under(cfgPath), []byte(fmt.Sprintf(defaultConfig, g.stateDir)), 0o644); err != nil {
+	if !h.Exists(cfgPath) {
+		if err := h.WriteFile(cfgPath, []byte(fmt.Sprintf(defaultConfig, g.stateDir)), 0o644, 0o755); err != nil {
 			return fmt.Errorf("setup: configuration: %w", err)
 		}
 		fmt.Fprintf(w, "wrote %s\n", under(cfgPath))
 	} else {
 		fmt.Fprintf(w, "kept %s\n", under(cfgPath))
 	}
+	realCfg, err := h.Resolve(cfgPath)
+	if err != nil {
+		return fmt.Errorf("setup: configuration: %w", err)
+	}
 	gl := *g
-	gl.config, gl.configNamed = under(cfgPath), true
+	gl.config, gl.configNamed = h.Abs(realCfg), true
 	cfg, err := gl.loadConfig()
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
@@ -146,7 +150,10 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 	}
 
 	// 2. state directory and key
-	state := under(gl.stateDir)
+	state, err := h.MkdirAll(gl.stateDir, 0o700)
+	if err != nil {
+		return fmt.Errorf("setup: state directory: %w", err)
+	}
 	_, vkey, created, err := trail.Key(state, host)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
@@ -180,7 +187,7 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 	}
 	switch mode {
 	case "plugin":
-		if err := writeGenerated("audisp", bin, cfgPath, gl.stateDir, under(pluginConf), 0o640); err != nil {
+		if err := writeGenerated(h, "audisp", bin, cfgPath, gl.stateDir, pluginConf, 0o640); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "wrote %s\n", under(pluginConf))
@@ -188,7 +195,7 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 			fmt.Fprintln(w, reloadAuditd("it starts the plugin"))
 		}
 	case "systemd":
-		if err := writeGenerated("systemd", bin, cfgPath, gl.stateDir, under(unitFile), 0o644); err != nil {
+		if err := writeGenerated(h, "systemd", bin, cfgPath, gl.stateDir, unitFile, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "wrote %s\n", under(unitFile))
@@ -204,30 +211,15 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 	return nil
 }
 
-// writeGenerated writes what gotrail gen KIND prints to path, atomically.
-func writeGenerated(kind, bin, configFile, stateDir, path string, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".gotrail-*")
-	if err != nil {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("setup: %w", err)
-		}
-		if f, err = os.CreateTemp(filepath.Dir(path), ".gotrail-*"); err != nil {
-			return fmt.Errorf("setup: %w", err)
-		}
+// writeGenerated writes what gotrail gen KIND prints to path under the
+// host's root, atomically.
+func writeGenerated(h hostfs.FS, kind, bin, configFile, stateDir, path string, mode os.FileMode) error {
+	var b bytes.Buffer
+	if err := renderGen(kind, bin, configFile, stateDir, &b); err != nil {
+		return fmt.Errorf("setup: %w", err)
 	}
-	defer os.Remove(f.Name())
-	err = renderGen(kind, bin, configFile, stateDir, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), mode)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("setup: write %s: %w", path, err)
+	if err := h.WriteFile(path, b.Bytes(), mode, 0o755); err != nil {
+		return fmt.Errorf("setup: %w", err)
 	}
 	return nil
 }
@@ -247,6 +239,7 @@ func reloadAuditd(effect string) string {
 }
 
 func uninstall(g *globalOptions, mode string, live bool, under func(string) string, w io.Writer) error {
+	h := hostfs.New(g.root)
 	switch mode {
 	case "systemd":
 		if live {
@@ -256,9 +249,9 @@ func uninstall(g *globalOptions, mode string, live bool, under func(string) stri
 				fmt.Fprintln(w, "stopped and disabled gotrail.service")
 			}
 		}
-		removeIfThere(under(unitFile), w)
+		removeIfThere(h, unitFile, w)
 	case "plugin":
-		if removeIfThere(under(pluginConf), w) && live {
+		if removeIfThere(h, pluginConf, w) && live {
 			fmt.Fprintln(w, reloadAuditd("it stops the plugin"))
 		}
 	}
@@ -266,7 +259,7 @@ func uninstall(g *globalOptions, mode string, live bool, under func(string) stri
 	if _, err := gl.loadConfig(); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	if removeIfThere(under(rules.RulesFile), w) && live {
+	if removeIfThere(h, rules.RulesFile, w) && live {
 		n, err := removeLoadedRules(rules.Auditctl{})
 		if err != nil {
 			return fmt.Errorf("setup: removed %d of gotrail's rules from the kernel, then: %w", n, err)
@@ -300,10 +293,13 @@ func removeLoadedRules(ctl rules.Auditctl) (int, error) {
 	return n, nil
 }
 
-func removeIfThere(path string, w io.Writer) bool {
-	if err := os.Remove(path); err == nil {
-		fmt.Fprintf(w, "removed %s\n", path)
-		return true
+func removeIfThere(h hostfs.FS, path string, w io.Writer) bool {
+	removed, err := h.Remove(path)
+	if err != nil {
+		fmt.Fprintf(w, "could not remove %s: %v\n", h.Abs(path), err)
 	}
-	return false
+	if removed {
+		fmt.Fprintf(w, "removed %s\n", h.Abs(path))
+	}
+	return removed
 }

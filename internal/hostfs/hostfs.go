@@ -5,6 +5,7 @@
 package hostfs
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -204,33 +205,48 @@ func relJoin(dir, base string) string {
 	return dir + "/" + base
 }
 
-// MkdirOwned creates the directory p (its parent must exist) with perm,
-// owned by uid:gid. It reports false, and changes nothing, when p exists
-// already as a directory; anything else at p is an error.
-func (h FS) MkdirOwned(p string, perm fs.FileMode, uid, gid int) (bool, error) {
-	dir, base, err := h.rootRel(p)
+// MkdirOwned creates the directory p under base (a user's home), with
+// perm, owned by uid:gid. base is reached as the host would reach it; below
+// base nothing leads out of it: the user owns what is there, and a link of
+// theirs (~/.config -> /usr/local) must not make root create a directory of
+// theirs elsewhere. The owner and mode are set through the new directory's
+// own descriptor, never by path again. It reports false, changing nothing,
+// when p exists already as a directory.
+func (h FS) MkdirOwned(base, p string, perm fs.FileMode, uid, gid int) (bool, error) {
+	base, p = path.Clean("/"+base), path.Clean("/"+p)
+	rel, ok := strings.CutPrefix(p, base+"/")
+	if !ok || rel == "" {
+		return false, fmt.Errorf("create %s: not under %s", p, base)
+	}
+	real, err := h.Resolve(base)
 	if err != nil {
 		return false, err
 	}
-	r, err := os.OpenRoot(h.Root)
+	r, err := os.OpenRoot(h.Abs(real))
 	if err != nil {
-		return false, err
+		return false, h.hostErr(err)
 	}
 	defer r.Close()
-	rel := relJoin(dir, base)
+	made := true
 	if err := r.Mkdir(rel, perm); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			if fi, serr := r.Lstat(rel); serr == nil && fi.IsDir() {
-				return false, nil
-			}
+		if !errors.Is(err, fs.ErrExist) {
+			return false, fmt.Errorf("create %s: %w", p, h.unroot(err))
 		}
+		made = false
+	}
+	d, err := r.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
 		return false, fmt.Errorf("create %s: %w", p, h.unroot(err))
 	}
-	if err := r.Lchown(rel, uid, gid); err != nil {
+	defer d.Close()
+	if !made {
+		return false, nil // there already, and a directory: left as it is
+	}
+	if err := d.Chown(uid, gid); err != nil {
 		return true, fmt.Errorf("chown %s: %w", p, h.unroot(err))
 	}
 	// Mkdir's mode passes through the umask; the owner gets exactly perm
-	if err := r.Chmod(rel, perm); err != nil {
+	if err := d.Chmod(perm); err != nil {
 		return true, fmt.Errorf("chmod %s: %w", p, h.unroot(err))
 	}
 	return true, nil
@@ -246,13 +262,15 @@ func (h FS) WriteFile(p string, data []byte, perm, dirPerm fs.FileMode) error {
 	}
 	defer r.Close()
 	if err := h.mkdirAll(r, path.Dir(path.Clean("/"+p)), dirPerm); err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", p, err)
 	}
 	dir, base, err := h.rootRel(p)
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", p, err)
 	}
-	tmp := relJoin(dir, fmt.Sprintf(".%s.%d.tmp", base, os.Getpid()))
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	tmp := relJoin(dir, fmt.Sprintf(".%s.%x.tmp", base, rnd))
 	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, h.unroot(err))
@@ -279,6 +297,25 @@ func (h FS) WriteFile(p string, data []byte, perm, dirPerm fs.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// MkdirAll makes the directory p and its missing parents under the root,
+// and returns where it really is on this machine (links resolved inside
+// the root), for code that then works in it by path.
+func (h FS) MkdirAll(p string, perm fs.FileMode) (string, error) {
+	r, err := os.OpenRoot(h.Root)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	if err := h.mkdirAll(r, path.Clean("/"+p), perm); err != nil {
+		return "", err
+	}
+	real, err := h.Resolve(p)
+	if err != nil {
+		return "", err
+	}
+	return h.Abs(real), nil
 }
 
 // mkdirAll makes the directory p and its missing parents, one element at a

@@ -161,8 +161,15 @@ func makePrefix(prefix string, r *Result) error {
 	if err := makePrefix(filepath.Dir(prefix), r); err != nil {
 		return err
 	}
-	if err := os.Mkdir(prefix, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("prefix: %w", err)
+	if err := os.Mkdir(prefix, 0o755); err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("prefix: %w", err)
+		}
+		// made meanwhile by someone else: theirs, not recorded as ours
+		if fi, err := os.Lstat(prefix); err != nil || !fi.IsDir() {
+			return fmt.Errorf("prefix %s: not a directory", prefix)
+		}
+		return nil
 	}
 	if err := os.Chmod(prefix, 0o755); err != nil { // past the umask
 		return fmt.Errorf("prefix: %w", err)

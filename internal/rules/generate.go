@@ -23,6 +23,7 @@ const (
 // directory).
 type Dir struct {
 	Path     string
+	Home     string // the user's home it lies in: nothing below it leads out
 	UID, GID int
 }
 
@@ -95,7 +96,7 @@ func Generate(host *Host) *Plan {
 		if !h.isDir(dir) {
 			for _, d := range []string{u.Home + "/.config", dir} {
 				if !h.isDir(d) {
-					p.Dirs = append(p.Dirs, Dir{Path: d, UID: u.UID, GID: u.GID})
+					p.Dirs = append(p.Dirs, Dir{Path: d, Home: u.Home, UID: u.UID, GID: u.GID})
 				}
 			}
 			r.Pending = dir + " does not exist yet, and the kernel watches a file through its directory; " +

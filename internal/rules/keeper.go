@@ -29,6 +29,7 @@ type Keeper struct {
 	plan    *Plan
 	users   []string
 	passwd  passwdStamp
+	waiting bool // a login user's home is still missing
 }
 
 // passwdStamp tells whether /etc/passwd changed: useradd and userdel
@@ -53,12 +54,12 @@ func stampOf(h hostfs.FS) passwdStamp {
 // NewKeeper reads the host as it is now; it changes nothing.
 func NewKeeper(root string, goroots []string, kernel Kernel) (*Keeper, error) {
 	k := &Keeper{root: root, goroots: goroots, kernel: kernel}
-	k.passwd = stampOf(hostfs.New(root))
+	st := stampOf(hostfs.New(root))
 	plan, users, err := k.generate()
 	if err != nil {
 		return nil, err
 	}
-	k.plan, k.users = plan, users
+	k.commit(st, plan, users)
 	return k, nil
 }
 
@@ -67,9 +68,13 @@ func (k *Keeper) generate() (*Plan, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// the users covered: a login user without a home has no rules yet
 	var users []string
+	h := hostfs.New(k.root)
 	for _, u := range host.Users {
-		users = append(users, u.Name)
+		if h.IsDir(u.Home) {
+			users = append(users, u.Name)
+		}
 	}
 	return Generate(host), users, nil
 }
@@ -119,13 +124,29 @@ func (k *Keeper) Poll() (Update, error) {
 	var u Update
 	h := hostfs.New(k.root)
 	st := stampOf(h)
-	if st == k.passwd {
+	if st == k.passwd && !k.waiting {
 		return u, nil
 	}
-	k.passwd = st
 	plan, users, err := k.generate()
 	if err != nil {
 		return u, err
+	}
+	for _, d := range plan.Dirs {
+		made, err := h.MkdirOwned(d.Home, d.Path, 0o700, d.UID, d.GID)
+		if err != nil {
+			return u, err
+		}
+		if made {
+			u.Dirs = append(u.Dirs, d.Path)
+		}
+	}
+	plan.Activate(h)
+	// what counts is the rules: a user's new home or shell changes them
+	// as surely as a new user does
+	old, want := ruleSet(All(k.plan.Groups)), All(plan.Groups)
+	if sameRules(old, want) && len(u.Dirs) == 0 {
+		k.commit(st, plan, users)
+		return u, nil
 	}
 	for _, name := range users {
 		if !slices.Contains(k.users, name) {
@@ -137,26 +158,42 @@ func (k *Keeper) Poll() (Update, error) {
 			u.UsersRemoved = append(u.UsersRemoved, name)
 		}
 	}
-	for _, d := range plan.Dirs {
-		made, err := h.MkdirOwned(d.Path, 0o700, d.UID, d.GID)
-		if err != nil {
-			return u, err
-		}
-		if made {
-			u.Dirs = append(u.Dirs, d.Path)
-		}
-	}
-	plan.Activate(h)
-	old := ruleSet(All(k.plan.Groups))
-	k.plan, k.users = plan, users
-	if len(u.UsersAdded)+len(u.UsersRemoved)+len(u.Dirs) == 0 {
-		return u, nil // passwd changed, but not its login users
-	}
 	if err := h.WriteFile(RulesFile, []byte(Render(plan.Groups)), 0o640, 0o750); err != nil {
 		return u, err
 	}
 	u.File = RulesFile
-	return u, k.apply(&u, old, All(plan.Groups))
+	if err := k.apply(&u, old, want); err != nil {
+		return u, err // the old plan stays: the next poll tries again
+	}
+	k.commit(st, plan, users)
+	return u, nil
+}
+
+// commit takes the plan as the one in force. A login user whose home does
+// not exist yet (useradd writes passwd before it makes the home) keeps the
+// keeper looking every poll until it does.
+func (k *Keeper) commit(st passwdStamp, plan *Plan, users []string) {
+	k.passwd, k.plan, k.users = st, plan, users
+	k.waiting = false
+	for _, g := range plan.Groups {
+		for _, n := range g.Notes {
+			if strings.Contains(n, ": home ") && strings.HasSuffix(n, " does not exist") {
+				k.waiting = true
+			}
+		}
+	}
+}
+
+func sameRules(old map[string]Rule, want []Rule) bool {
+	if len(old) != len(want) {
+		return false
+	}
+	for _, r := range want {
+		if _, ok := old[r.String()]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func ruleSet(rs []Rule) map[string]Rule {

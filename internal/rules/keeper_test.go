@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,8 +139,8 @@ func TestInstallStaysInRoot(t *testing.T) {
 	// the root (there, nowhere): never to the host's directory
 	os.Remove(filepath.Join(root, "home/alice/.config"))
 	plan = Generate(h)
-	if _, err := Install(root, plan); err == nil {
-		t.Errorf("Install wrote through etc/audit -> %s", host)
+	if _, err := Install(root, plan); err == nil || !strings.Contains(err.Error(), "/etc/audit") {
+		t.Errorf("Install through etc/audit -> %s: %v; want a refusal naming /etc/audit", host, err)
 	}
 	filepath.Walk(host, func(p string, fi os.FileInfo, err error) error {
 		if p != host && p != filepath.Join(host, "audit") && p != filepath.Join(host, "config") {
@@ -147,4 +148,58 @@ func TestInstallStaysInRoot(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// failingKernel refuses every Add until it is told to work.
+type failingKernel struct {
+	fakeKernel
+	fail bool
+}
+
+func (k *failingKernel) Add(r Rule) error {
+	if k.fail {
+		return errors.New("auditctl: Error sending add rule data request (No buffer space available)")
+	}
+	return k.fakeKernel.Add(r)
+}
+
+// TestKeeperCatchesUpLater: a load that failed is tried again at the next
+// poll; a user whose home appears after passwd is written is covered when it
+// does; a user whose home moves gets the new home's rules.
+func TestKeeperCatchesUpLater(t *testing.T) {
+	root, uid := keeperRoot(t)
+	kernel := &failingKernel{fail: true}
+	k, err := NewKeeper(root, nil, kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "root:x:0:0:root:/root:/bin/bash\nalice:x:" + uid + ":" + uid + "::/home/alice:/bin/bash\n"
+	writePasswd(t, root, base+"bob:x:"+uid+":"+uid+"::/home/bob:/bin/bash\n")
+	if _, err := k.Poll(); err == nil {
+		t.Fatal("a refused load was reported as done")
+	}
+	kernel.fail = false
+	if _, err := k.Poll(); err != nil || !slices.Contains(kernel.loaded, "-w /home/bob/.config/go/env -p wa -k gotrail-goenv") {
+		t.Fatalf("the next poll did not load bob's rules: %v %q", err, kernel.loaded)
+	}
+
+	// carol's passwd line comes before her home
+	writePasswd(t, root, base+"bob:x:"+uid+":"+uid+"::/home/bob:/bin/bash\ncarol:x:"+uid+":"+uid+"::/home/carol:/bin/bash\n")
+	if u, err := k.Poll(); err != nil || len(u.Added) != 0 {
+		t.Fatalf("carol without a home: %+v %v", u, err)
+	}
+	os.MkdirAll(filepath.Join(root, "home/carol"), 0o755)
+	if u, err := k.Poll(); err != nil || !slices.Contains(u.UsersAdded, "carol") || !slices.Contains(kernel.loaded, "-w /home/carol/.bashrc -p wa -k gotrail-profile") {
+		t.Fatalf("carol's home appeared: %+v %v %q", u, err, kernel.loaded)
+	}
+
+	// bob's home moves (usermod -d)
+	os.MkdirAll(filepath.Join(root, "srv/bob"), 0o755)
+	writePasswd(t, root, base+"bob:x:"+uid+":"+uid+"::/srv/bob:/bin/bash\ncarol:x:"+uid+":"+uid+"::/home/carol:/bin/bash\n")
+	if _, err := k.Poll(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(kernel.loaded, "-w /srv/bob/.bashrc -p wa -k gotrail-profile") || slices.Contains(kernel.loaded, "-w /home/bob/.bashrc -p wa -k gotrail-profile") {
+		t.Errorf("after usermod -d: %q", kernel.loaded)
+	}
 }

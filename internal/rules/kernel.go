@@ -157,7 +157,7 @@ const RulesFile = "/etc/audit/rules.d/60-gotrail.rules"
 func Install(root string, plan *Plan) (string, error) {
 	h := hostfs.New(root)
 	for _, d := range plan.Dirs {
-		if _, err := h.MkdirOwned(d.Path, 0o700, d.UID, d.GID); err != nil {
+		if _, err := h.MkdirOwned(d.Home, d.Path, 0o700, d.UID, d.GID); err != nil {
 			return "", err
 		}
 	}

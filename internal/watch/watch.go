@@ -106,6 +106,7 @@ type Watcher struct {
 	sinceCP      int
 	lastCP       time.Time
 	rulesPolled  time.Time
+	started      time.Time // a little before New: audit times are in milliseconds
 	Stats        Stats
 	positionFile string
 }
@@ -184,6 +185,7 @@ func New(opt Options) (*Watcher, error) {
 		lost:         -1,
 		skip:         map[string]bool{},
 		lastCP:       time.Now(),
+		started:      time.Now().Add(-time.Second).Truncate(time.Millisecond),
 		positionFile: filepath.Join(opt.StateDir, "position.json"),
 	}, nil
 }
@@ -526,7 +528,9 @@ func (w *Watcher) emit(ev *audit.Event) {
 		p.Name = w.opt.Proc.Name(p.PID)
 	}
 	w.opt.Policy.Apply(e)
-	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID() == self) {
+	// gotrail's own upkeep: this daemon or its auditctl, since it started
+	// (a pid of a record read again after a restart may be anyone's)
+	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID() == self) && !e.Time.Before(w.started) {
 		ok := true // gotrail's own upkeep (its rules file, its auditctl)
 		e.Gotrail.Authorized, e.Gotrail.Severity, e.Gotrail.Policy = &ok, "info", "gotrail"
 	}
@@ -685,7 +689,8 @@ func (w *Watcher) keepRules(now time.Time) {
 	}
 	event.Categorize(e)
 	if err := w.trail.Append(e); err != nil {
-		w.opt.Log.Error("trail append failed", "event", e.Event.ID, "err", err)
+		// the rules changed and the trail cannot say so: stop, as emit does
+		w.failed = fmt.Errorf("trail append of event %s: %w", e.Event.ID, err)
 		return
 	}
 	w.dirty = true

@@ -18,6 +18,7 @@ import (
 type Host struct {
 	t      testing.TB
 	lock   *hostLock
+	taken  bool     // the host was found free and its state recorded
 	before []string // auditctl -l
 	status string   // auditctl -s
 }
@@ -58,6 +59,7 @@ func TakeHost(t testing.TB) *Host {
 	if h.before, err = loadedRules(); err != nil {
 		t.Fatalf("auditdtest: %v", err)
 	}
+	h.taken = true
 	return h
 }
 
@@ -78,8 +80,17 @@ func loadedRules() ([]string, error) {
 // release stops the daemon the kernel reports, deletes the rules added and
 // restores the settings, then lets the next test have the daemon.
 func (h *Host) release() {
-	if h.lock == nil {
+	if !h.taken {
+		// TakeHost failed before it recorded anything: whatever runs is
+		// not ours to stop, and no rule is ours to delete
+		var err error
+		if h.lock != nil {
+			err = h.lock.release()
+		}
 		unlockProcess()
+		if err != nil {
+			h.t.Errorf("auditdtest: releasing the host: %v", err)
+		}
 		return
 	}
 	var errs []error
@@ -98,6 +109,16 @@ func (h *Host) release() {
 		}
 		if err != nil && !isNoSuchRule(err) {
 			errs = append(errs, fmt.Errorf("deleting %q: %w", r, err))
+		}
+	}
+	// a daemon that loaded audit.rules began with -D: the rules the host
+	// had go back, in their order
+	for _, r := range h.before {
+		if slices.Contains(now, r) {
+			continue
+		}
+		if _, err := auditctl(strings.Fields(r)...); err != nil {
+			errs = append(errs, fmt.Errorf("restoring %q: %w", r, err))
 		}
 	}
 	errs = append(errs, restoreSettings(h.status))
