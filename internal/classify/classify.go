@@ -46,6 +46,23 @@ var modifying = map[string]bool{
 // (an existing rule set, the shared corpus) are classified by path: the
 // login-chain files, Go env files, GOROOTs and go binaries.
 func (c *Classifier) Kind(e *event.Event) string {
+	k := c.kind(e)
+	if k == event.KindExec && telemetryChild(e) {
+		// go starting itself again to upload telemetry: not a command a
+		// user ran, so neither listed as one nor alerted (still in --all)
+		return event.KindOther
+	}
+	return k
+}
+
+// telemetryChild reports whether e is the go command's telemetry child,
+// which go starts as `go ** telemetry **` (cmd/go's telemetry.MaybeChild).
+func telemetryChild(e *event.Event) bool {
+	a := e.Process.Args
+	return len(a) == 4 && a[1] == "**" && a[2] == "telemetry" && a[3] == "**"
+}
+
+func (c *Classifier) kind(e *event.Event) string {
 	switch e.Auditd.MessageType {
 	case "config_change":
 		return event.KindTamper

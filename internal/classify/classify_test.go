@@ -121,3 +121,69 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestTelemetryChild: go's telemetry child is not a command a user ran.
+func TestTelemetryChild(t *testing.T) {
+	cl := &Classifier{}
+	mk := func(args ...string) *event.Event {
+		e := &event.Event{Event: event.Meta{Action: "exec"}, Tags: []string{"gotrail-exec"}, Process: event.Process{Executable: "/usr/local/go/bin/go", Args: args}}
+		return e
+	}
+	if k := cl.Kind(mk("/usr/local/go/bin/go", "**", "telemetry", "**")); k != event.KindOther {
+		t.Errorf("telemetry child: %s", k)
+	}
+	if k := cl.Kind(mk("go", "env", "-w", "GOPROXY=direct")); k != event.KindExec {
+		t.Errorf("go env -w: %s", k)
+	}
+}
+
+// TestTamperSeverity: audit configuration changes graded by their effect.
+func TestTamperSeverity(t *testing.T) {
+	change := func(c event.AuditChange) *event.Event {
+		return &event.Event{Auditd: event.Auditd{MessageType: "config_change"}, Gotrail: event.Gotrail{Kind: event.KindTamper, AuditChange: &c}}
+	}
+	set := func(name, old, new string) *event.Event {
+		return change(event.AuditChange{Settings: []event.Setting{{Name: name, Old: old, New: new}}})
+	}
+	rc := func(key string, n int) []event.RuleCount { return []event.RuleCount{{Key: key, Rules: n}} }
+	for _, tt := range []struct {
+		name string
+		e    *event.Event
+		want string
+	}{
+		{"a load that keeps gotrail's rules", change(event.AuditChange{Removed: rc("gotrail-profile", 54), Added: rc("gotrail-profile", 54)}), "info"},
+		{"rules added", change(event.AuditChange{Added: rc("gotrail-goenv", 1)}), "info"},
+		{"a gotrail rule removed", change(event.AuditChange{Removed: rc("gotrail-profile", 1), GotrailRemoved: []event.RuleCount{{Key: "gotrail-profile", Dir: "/etc/", Rules: 1}}}), "critical"},
+		{"the host's own rules fewer", change(event.AuditChange{Removed: rc("identity", 2)}), "medium"},
+		{"backlog raised (auditctl -b 8192)", set("backlog_limit", "64", "8192"), "info"},
+		{"backlog lowered", set("backlog_limit", "8192", "64"), "critical"},
+		{"auditing disabled (auditctl -e 0)", set("enabled", "1", "0"), "critical"},
+		{"rules locked (auditctl -e 2)", set("enabled", "1", "2"), "info"},
+		{"failure mode lowered", set("failure", "2", "0"), "critical"},
+		{"a rate limit set", set("rate_limit", "0", "10"), "critical"},
+		{"the rate limit lifted", set("rate_limit", "10", "0"), "info"},
+		{"loginuid made mutable", set("loginuid_immutable", "1", "0"), "high"},
+		{"auditd starting", &event.Event{Auditd: event.Auditd{MessageType: "daemon_start"}}, "info"},
+		{"auditd stopping", &event.Event{Auditd: event.Auditd{MessageType: "daemon_end"}}, "critical"},
+		{"auditd aborting", &event.Event{Auditd: event.Auditd{MessageType: "daemon_abort"}}, "critical"},
+		{"a file under /etc/audit written", &event.Event{Auditd: event.Auditd{MessageType: "syscall"}}, "critical"},
+	} {
+		if got := TamperSeverity(tt.e); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	// planned maintenance by a user a [[policy]] names is info
+	p := &Policy{Rules: []config.Policy{{Kinds: []string{event.KindTamper}, AllowUsers: []string{"ops"}}}}
+	e := set("enabled", "1", "0")
+	e.User.Audit = &event.Ident{ID: "1", Name: "ops"}
+	p.Apply(e)
+	if e.Gotrail.Severity != "info" || e.Gotrail.Authorized == nil || !*e.Gotrail.Authorized {
+		t.Errorf("ops disabling auditing under a policy: %s %v", e.Gotrail.Severity, e.Gotrail.Authorized)
+	}
+	e = set("enabled", "1", "0")
+	e.User.Audit = &event.Ident{ID: "2", Name: "mallory"}
+	p.Apply(e)
+	if e.Gotrail.Severity != "critical" || *e.Gotrail.Authorized {
+		t.Errorf("mallory disabling auditing: %s %v", e.Gotrail.Severity, *e.Gotrail.Authorized)
+	}
+}

@@ -34,7 +34,7 @@ func TamperSeverity(e *event.Event) string {
 			sev = s
 		}
 	}
-	if len(c.GotrailRemoved) > 0 {
+	if len(c.GotrailRemoved) > 0 || len(c.Missing) > 0 {
 		raise("critical")
 	}
 	added, removed := 0, 0

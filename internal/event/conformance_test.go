@@ -252,6 +252,8 @@ func (o *oneUpdate) Poll() (rules.Update, error) {
 	return rules.Update{UsersAdded: []string{"bob"}, Dirs: []string{"/home/bob/.config/go"}, Added: []rules.Rule{{Watch: "/home/bob/.config/go/env", Perm: "wa", Key: rules.KeyGoenv}}}, nil
 }
 
+func (o *oneUpdate) Missing() ([]rules.Rule, error) { return nil, nil }
+
 // watchedTrail runs a watcher with a policy over testdata/audit-config.log
 // and returns its trail's lines and what it sent to the sinks.
 func watchedTrail(t *testing.T) (trailLines, sent [][]byte) {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"syscall"
@@ -242,4 +243,41 @@ func (k *Keeper) apply(u *Update, old map[string]Rule, want []Rule) error {
 	}
 	slices.SortFunc(u.Removed, func(a, b Rule) int { return strings.Compare(a.String(), b.String()) })
 	return nil
+}
+
+// Missing are the rules of the plan in force that the kernel lacks now.
+func (k *Keeper) Missing() ([]Rule, error) {
+	loaded, err := k.kernel.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []Rule
+	for _, r := range All(k.plan.Groups) {
+		if !slices.Contains(loaded, r.String()) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// NamedBy reports whether r is a rule the kernel names by key and dir in a
+// CONFIG_CHANGE: a watch by its directory (or itself, for a directory
+// watch), a syscall rule by the directory of its exe.
+func (r Rule) NamedBy(key, dir string) bool {
+	if r.Key != key {
+		return false
+	}
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return true
+	}
+	if r.Watch != "" {
+		return r.Watch == dir || path.Dir(r.Watch) == dir
+	}
+	for _, f := range r.Fields {
+		if exe, ok := strings.CutPrefix(f, "exe="); ok && (path.Dir(exe) == dir || exe == dir) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 type alertText struct {
 	title, host, who, as, what, program, when, why, id string
 	unauthorized, weakened, tamper, gap, test          string
+	more                                               string
 }
 
 var texts = map[string]alertText{
@@ -22,18 +24,20 @@ var texts = map[string]alertText{
 		program: "Program", when: "When", why: "Why", id: "Event",
 		unauthorized: "no [[policy]] allows %s to make a %s change",
 		weakened:     "the go process runs with supply-chain checks weakened: %s",
-		tamper:       "the audit configuration was changed or auditd stopped",
+		tamper:       "auditing was weakened: the audit rules or settings changed, or auditd stopped",
 		gap:          "audit records were lost: changes in that time may be missing",
 		test:         "a test message from gotrail test-alert",
+		more:         "and %d more:",
 	},
 	"zh": {
 		title: "gotrail: Go 环境告警", host: "主机", who: "登录用户", as: "身份", what: "操作",
 		program: "程序", when: "时间", why: "原因", id: "事件",
 		unauthorized: "没有任何 [[policy]] 允许 %s 进行 %s 变更",
 		weakened:     "go 进程在削弱了供应链校验的环境下运行: %s",
-		tamper:       "审计配置被修改或 auditd 已停止",
+		tamper:       "审计被削弱: 审计规则或设置被修改, 或 auditd 已停止",
 		gap:          "审计记录丢失: 期间的变更可能未被记录",
 		test:         "来自 gotrail test-alert 的测试消息",
+		more:         "另有 %d 条:",
 	},
 }
 
@@ -70,7 +74,9 @@ func lines(t alertText, e *event.Event) [][2]string {
 		who += " (" + t.as + " " + eff + ")"
 	}
 	what := e.Gotrail.Kind + " " + e.Event.Action
-	if e.File != nil && e.File.Path != "" {
+	if e.Gotrail.AuditChange != nil {
+		what = e.Gotrail.Kind + ": " + e.Message // the rules and settings it changed
+	} else if e.File != nil && e.File.Path != "" {
 		what += " " + e.File.Path
 		if e.Gotrail.PreviousPath != "" {
 			what += " ← " + e.Gotrail.PreviousPath
@@ -92,6 +98,38 @@ func lines(t alertText, e *event.Event) [][2]string {
 		[2]string{t.id, safe(e.Event.ID)},
 	)
 	return out
+}
+
+// maxListed is how many alerts of a burst are listed one by one.
+const maxListed = 10
+
+// summarize counts alerts by kind, severity and login user, the largest
+// groups first: "audit.tamper critical alice ×3, profile.modify high bob ×1".
+func summarize(events []*event.Event) string {
+	type group struct {
+		what string
+		n    int
+	}
+	var groups []group
+	for _, e := range events {
+		what := e.Gotrail.Kind + " " + e.Gotrail.Severity + " " + string(AppendSafe(nil, e.LoginName()))
+		i := slices.IndexFunc(groups, func(g group) bool { return g.what == what })
+		if i < 0 {
+			groups = append(groups, group{what: what})
+			i = len(groups) - 1
+		}
+		groups[i].n++
+	}
+	slices.SortStableFunc(groups, func(a, b group) int { return b.n - a.n })
+	var parts []string
+	for i, g := range groups {
+		if i == maxListed {
+			parts = append(parts, fmt.Sprintf("… (%d more groups)", len(groups)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%d", g.what, g.n))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // RenderBurst builds one message for the alerts of a burst: the alert
@@ -125,13 +163,25 @@ func (w *Webhook) RenderBurst(events []*event.Event) ([]byte, error) {
 	var md, plain strings.Builder
 	md.WriteString("**" + title + "**\n")
 	plain.WriteString(title + "\n")
-	for _, e := range events {
+	// the worst first, in full; the rest summed up by kind and login user,
+	// so that a storm never hides the alert that matters nor cuts the count
+	sorted := slices.Clone(events)
+	slices.SortStableFunc(sorted, func(a, b *event.Event) int {
+		return severities[b.Gotrail.Severity] - severities[a.Gotrail.Severity]
+	})
+	listed := min(len(sorted), maxListed)
+	for _, e := range sorted[:listed] {
 		f := lines(t, e)
 		// who, what, when, why
 		line := f[1][1] + " · " + f[2][1] + " · " + e.Time.UTC().Format("15:04:05") + " · " + reason(t, e)
 		line = string(AppendSafe(nil, line))
 		md.WriteString("> " + line + "\n")
 		plain.WriteString("- " + line + "\n")
+	}
+	if rest := sorted[listed:]; len(rest) > 0 {
+		sum := fmt.Sprintf(t.more, len(rest)) + " " + summarize(rest)
+		md.WriteString(sum + "\n")
+		plain.WriteString(sum + "\n")
 	}
 	return w.body(title, md.String(), plain.String())
 }

@@ -147,7 +147,7 @@ func (w *Webhook) deliver() {
 		if !w.sleep(wait) {
 			return
 		}
-		lines, _, err := w.spool.peekN(maxAggregate)
+		lines, _, err := w.spool.peekN(maxBurst)
 		if err != nil {
 			w.log.Error("reading the spool failed", "err", err)
 		}
@@ -201,9 +201,10 @@ func (w *Webhook) deliver() {
 // shorten it).
 var aggregateWindow = 2 * time.Second
 
-// maxAggregate bounds the alerts of one message: a chat message has a size
-// limit (WeCom: 4096 bytes of markdown).
-const maxAggregate = 20
+// maxBurst bounds the alerts one message stands for. All that waited go
+// out together, the worst listed first and the rest counted (RenderBurst),
+// so a critical alert never waits behind lower ones for the rate limit.
+const maxBurst = 1000
 
 func (w *Webhook) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -226,3 +226,43 @@ func TestWebhookAggregatesBursts(t *testing.T) {
 		t.Errorf("%d messages for a burst of 5: %s", n, got[0])
 	}
 }
+
+// TestBurstPutsTheWorstFirst: a storm of 105 info alerts with one critical
+// removal last is one message that lists the removal first and counts the
+// rest by kind, severity and user: nothing is cut at twenty.
+func TestBurstPutsTheWorstFirst(t *testing.T) {
+	w := &Webhook{format: "wecom", lang: "en"}
+	var events []*event.Event
+	for i := range 105 {
+		e := hostile()
+		e.Event.ID = fmt.Sprintf("load-%d", i)
+		e.Gotrail.Kind, e.Gotrail.Severity = event.KindTamper, "info"
+		e.User.Audit = &event.Ident{ID: "0", Name: "root"}
+		events = append(events, e)
+	}
+	rm := hostile()
+	rm.Event.ID, rm.Gotrail.Kind, rm.Gotrail.Severity = "removal", event.KindTamper, "critical"
+	rm.Gotrail.AuditChange = &event.AuditChange{Removed: []event.RuleCount{{Key: "gotrail-profile", Rules: 1}}}
+	rm.Message = "alice (as root) removed 1 rule (gotrail-profile in /etc/) with auditctl"
+	events = append(events, rm)
+	b, err := w.RenderBurst(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg struct {
+		Markdown struct{ Content string } `json:"markdown"`
+	}
+	if err := json.Unmarshal(b, &msg); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	lines := strings.Split(msg.Markdown.Content, "\n")
+	if !strings.Contains(lines[0], "[CRITICAL] ×106") || !strings.Contains(lines[1], "removed 1 rule (gotrail-profile in /etc/)") {
+		t.Errorf("the removal is not first:\n%s", msg.Markdown.Content)
+	}
+	if !strings.Contains(msg.Markdown.Content, "and 96 more: audit.tamper info root ×96") {
+		t.Errorf("the rest is not counted:\n%s", msg.Markdown.Content)
+	}
+	if n := strings.Count(msg.Markdown.Content, "\n> "); n != maxListed {
+		t.Errorf("%d alerts listed one by one, want %d", n, maxListed)
+	}
+}

@@ -75,6 +75,8 @@ type Options struct {
 // RulesKeeper keeps the loaded rules in step with the host (rules.Keeper).
 type RulesKeeper interface {
 	Poll() (rules.Update, error)
+	// Missing are the expected rules the kernel lacks now.
+	Missing() ([]rules.Rule, error)
 }
 
 // Watcher runs the daemon's pipeline.
@@ -461,6 +463,32 @@ func (w *Watcher) nodeOf(r audit.Record) string {
 	return w.opt.Host
 }
 
+// missingAfter names, for a live removal of gotrail's rules, exactly which
+// of the expected rules the kernel now lacks: the kernel's records name a
+// removed watch by its directory only.
+func (w *Watcher) missingAfter(e *event.Event) {
+	c := e.Gotrail.AuditChange
+	if c == nil || len(c.GotrailRemoved) == 0 || w.opt.Rules == nil || e.Time.Before(w.started) {
+		return
+	}
+	missing, err := w.opt.Rules.Missing()
+	if err != nil {
+		w.opt.Log.Warn("listing the kernel's rules after a removal failed", "err", err)
+		return
+	}
+	for _, r := range missing {
+		for _, g := range c.GotrailRemoved {
+			if r.NamedBy(g.Key, g.Dir) {
+				c.Missing = append(c.Missing, r.String())
+				break
+			}
+		}
+	}
+	if len(c.Missing) > 0 {
+		e.Message += "; now missing: " + strings.Join(c.Missing, "; ")
+	}
+}
+
 // coalesce passes a complete event through the coalescer: the audit
 // configuration changes of one process's run become one event.
 func (w *Watcher) coalesce(ev *audit.Event) { w.coal.Add(ev, time.Now(), w.emit) }
@@ -527,6 +555,7 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if p := e.Process.Parent; p != nil {
 		p.Name = w.opt.Proc.Name(p.PID)
 	}
+	w.missingAfter(e)
 	w.opt.Policy.Apply(e)
 	// gotrail's own upkeep: this daemon or its auditctl, since it started
 	// (a pid of a record read again after a restart may be anyone's)
