@@ -20,13 +20,29 @@ type Member struct {
 // quiet (Expire). Events pass through in order.
 type Coalescer struct {
 	pending *Event
-	pid     string
+	pid     string    // of a configuration change; "" for a stopped auditd
 	seen    time.Time // when the pending group last grew
 }
+
+// How long a group waits for more: a process's changes come in one burst;
+// auditd restarting writes its DAEMON_START within moments of DAEMON_END.
+const (
+	ConfigQuiet  = time.Second
+	RestartQuiet = 5 * time.Second
+	goneQuiet    = 200 * time.Millisecond
+)
 
 // Add takes the next complete event and calls emit for every event that is
 // done: a closed group, then ev itself unless it opens or joins a group.
 func (c *Coalescer) Add(ev *Event, now time.Time, emit func(*Event)) {
+	// auditd stopping and starting again at once is a restart: one event
+	if c.pending != nil && c.pid == "" && ev.Node == c.pending.Node && hasType(ev, "DAEMON_START") {
+		ownRecords(ev)
+		c.pending.Records = append(c.pending.Records, ev.Records...)
+		c.pending.Members = append(c.pending.Members, Member{Time: ev.Time, Serial: ev.Serial})
+		c.Flush(emit)
+		return
+	}
 	pid, ok := configChangePID(ev)
 	if c.pending != nil && ok && pid == c.pid && ev.Node == c.pending.Node {
 		ownRecords(ev)
@@ -37,6 +53,12 @@ func (c *Coalescer) Add(ev *Event, now time.Time, emit func(*Event)) {
 		return
 	}
 	c.Flush(emit)
+	if hasType(ev, "DAEMON_END") {
+		ownRecords(ev)
+		ev.Members = []Member{{Time: ev.Time, Serial: ev.Serial}}
+		c.pending, c.pid, c.seen = ev, "", now
+		return
+	}
 	if !ok {
 		emit(ev)
 		return
@@ -47,11 +69,31 @@ func (c *Coalescer) Add(ev *Event, now time.Time, emit func(*Event)) {
 	c.pending, c.pid, c.seen = ev, pid, now
 }
 
-// Expire closes the pending group when nothing joined it for quiet.
-func (c *Coalescer) Expire(now time.Time, quiet time.Duration, emit func(*Event)) {
-	if c.pending != nil && now.Sub(c.seen) >= quiet {
+// Expire closes the pending group when nothing joined it for its quiet
+// time, or, for a configuration change, when its process is gone (gone may
+// be nil: files have no processes to ask).
+func (c *Coalescer) Expire(now time.Time, gone func(pid string) bool, emit func(*Event)) {
+	if c.pending == nil {
+		return
+	}
+	quiet := ConfigQuiet
+	if c.pid == "" {
+		quiet = RestartQuiet
+	}
+	// the records of a process come after it is gone (the kernel queues
+	// them): gone only closes a group that has had a moment's quiet too
+	if now.Sub(c.seen) >= quiet || (c.pid != "" && gone != nil && now.Sub(c.seen) >= goneQuiet && gone(c.pid)) {
 		c.Flush(emit)
 	}
+}
+
+func hasType(ev *Event, typ string) bool {
+	for i := range ev.Records {
+		if ev.Records[i].Type == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // Flush closes the pending group: the end of the input.

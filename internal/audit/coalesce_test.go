@@ -51,11 +51,11 @@ func TestCoalescer(t *testing.T) {
 		t.Fatalf("after another process: %d events; first has %d members", len(out), len(out[0].Members))
 	}
 	// quiet for a second: it closes
-	c.Expire(now.Add(500*time.Millisecond), time.Second, emit)
+	c.Expire(now.Add(500*time.Millisecond), nil, emit)
 	if len(out) != 1 {
 		t.Fatal("closed before a second of quiet")
 	}
-	c.Expire(now.Add(time.Second), time.Second, emit)
+	c.Expire(now.Add(time.Second), nil, emit)
 	if len(out) != 2 || len(out[1].Members) != 1 {
 		t.Fatalf("after a second of quiet: %d events", len(out))
 	}

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/gotrail/gotrail/internal/event"
@@ -43,9 +42,11 @@ func (c *configChange) take(k, v string) {
 // and the words of the message.
 func summarize(changes []configChange) (*event.AuditChange, string, string) {
 	ac := &event.AuditChange{}
-	type kd struct{ key, dir string }
-	net := map[kd]int{}
-	var order []kd
+	// by key: the kernel names a rule it adds by its directory, but one it
+	// deletes with all the others (-D) by nothing
+	net := map[string]int{}
+	dirs := map[string]string{} // of the removals of a key, when they agree
+	var order []string
 	count := func(list *[]event.RuleCount, key string) {
 		for i := range *list {
 			if (*list)[i].Key == key {
@@ -64,26 +65,28 @@ func summarize(changes []configChange) (*event.AuditChange, string, string) {
 		if key == "" || key == "(null)" {
 			key = "-"
 		}
-		id := kd{key, c.dir}
 		switch c.op {
 		case "add_rule":
 			count(&ac.Added, key)
-			net[id]--
+			net[key]--
 		case "remove_rule":
 			count(&ac.Removed, key)
-			if !slices.Contains(order, id) {
-				order = append(order, id)
+			if d, seen := dirs[key]; !seen {
+				order = append(order, key)
+				dirs[key] = c.dir
+			} else if d != c.dir {
+				dirs[key] = ""
 			}
-			net[id]++
+			net[key]++
 		default:
-			if c.setting != "" {
+			if c.setting != "" && c.old != c.new {
 				ac.Settings = append(ac.Settings, event.Setting{Name: c.setting, Old: c.old, New: c.new})
 			}
 		}
 	}
-	for _, id := range order {
-		if n := net[id]; n > 0 && strings.HasPrefix(id.key, "gotrail-") {
-			ac.GotrailRemoved = append(ac.GotrailRemoved, event.RuleCount{Key: id.key, Dir: id.dir, Rules: n})
+	for _, key := range order {
+		if n := net[key]; n > 0 && strings.HasPrefix(key, "gotrail-") {
+			ac.GotrailRemoved = append(ac.GotrailRemoved, event.RuleCount{Key: key, Dir: dirs[key], Rules: n})
 		}
 	}
 	return ac, changeAction(ac), changeWords(ac)

@@ -609,6 +609,8 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 		} else {
 			e.Event.Outcome = "success"
 		}
+	case f.daemon == "DAEMON_START" && f.firstType == "DAEMON_END":
+		e.Event.Action = "restart" // coalesced: auditd stopped and started at once
 	case f.daemon != "":
 		e.Event.Action = strings.ToLower(strings.TrimPrefix(f.daemon, "DAEMON_"))
 	case e.Auditd.Syscall != "":
@@ -774,6 +776,11 @@ func message(e *event.Event, f *facts) string {
 			b.WriteString(" ")
 		}
 		b.WriteString(f.changeWords)
+		if e.Process.Title != "" {
+			prog = e.Process.Title // the command line says what was meant
+		}
+	case act == "restart":
+		b.WriteString(": auditd restarted (it stopped and started again at once)")
 	case f.daemon != "":
 		b.WriteString(": auditd " + act)
 	case act == "exec":

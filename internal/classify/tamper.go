@@ -17,6 +17,9 @@ func TamperSeverity(e *event.Event) string {
 	case "daemon_start", "daemon_resume":
 		return "info"
 	case "daemon_end", "daemon_abort":
+		if e.Event.Action == "restart" {
+			return "info" // stopped and started again at once: nothing missed
+		}
 		return "critical"
 	case "daemon_config", "daemon_err":
 		return "medium"

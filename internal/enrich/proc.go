@@ -74,6 +74,16 @@ func (p Proc) path(parts ...string) string {
 	return filepath.Join(append([]string{root, "proc"}, parts...)...)
 }
 
+// Gone reports whether the process pid (a decimal string, as audit records
+// write it) has exited: its /proc entry is no more.
+func (p Proc) Gone(pid string) bool {
+	if _, err := strconv.Atoi(pid); err != nil {
+		return false
+	}
+	_, err := os.Lstat(p.path(pid))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // Name is a process's command name (/proc/PID/comm), "" when gone.
 func (p Proc) Name(pid int) string {
 	if pid <= 0 {

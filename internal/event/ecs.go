@@ -60,6 +60,7 @@ var types = func() map[string][]string {
 }()
 
 var (
+	endStart           = []string{"end", "start"}
 	processCategory    = []string{"process"}
 	fileConfigCategory = []string{"file", "configuration"}
 )
@@ -108,6 +109,9 @@ func Categorize(e *Event) {
 		m.Category, m.Type = processCategory, types["start"]
 	case "daemon_end", "daemon_abort":
 		m.Category, m.Type = processCategory, types["end"]
+		if m.Action == "restart" {
+			m.Type = endStart
+		}
 	}
 	if m.Outcome == "" {
 		m.Outcome = "unknown"

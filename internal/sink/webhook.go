@@ -130,7 +130,8 @@ func (w *Webhook) deliver() {
 	backoff := time.Second
 	var last time.Time
 	for {
-		if _, ok, _ := w.spool.peekN(1); !ok {
+		head, ok, _ := w.spool.peekN(1)
+		if !ok {
 			select {
 			case <-w.wake:
 				continue
@@ -139,8 +140,12 @@ func (w *Webhook) deliver() {
 			}
 		}
 		// a burst becomes one message: wait a moment for the rest of it,
-		// and for the robot's rate limit
+		// and for the robot's rate limit. A critical alert waits for the
+		// rate limit only.
 		wait := w.aggregate
+		if critical(head) {
+			wait = 0
+		}
 		if d := time.Until(last.Add(w.every)); d > wait {
 			wait = d
 		}
@@ -195,6 +200,12 @@ func (w *Webhook) deliver() {
 			return
 		}
 	}
+}
+
+// critical reports whether the first spooled alert is critical.
+func critical(lines [][]byte) bool {
+	var e event.Event
+	return len(lines) > 0 && event.Decode(lines[0], &e) == nil && e.Gotrail.Severity == "critical"
 }
 
 // aggregateWindow is how long alerts are gathered into one message (tests

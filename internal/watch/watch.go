@@ -478,7 +478,9 @@ func (w *Watcher) missingAfter(e *event.Event) {
 	}
 	for _, r := range missing {
 		for _, g := range c.GotrailRemoved {
-			if r.NamedBy(g.Key, g.Dir) {
+			// without the directory the kernel named, which rule went is
+			// not known: not guessed
+			if g.Dir != "" && r.NamedBy(g.Key, g.Dir) {
 				c.Missing = append(c.Missing, r.String())
 				break
 			}
@@ -583,7 +585,7 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if w.opt.OnEvent != nil {
 		w.opt.OnEvent(e)
 	}
-	if mt := e.Auditd.MessageType; mt == "daemon_end" || mt == "daemon_abort" {
+	if mt := e.Auditd.MessageType; (mt == "daemon_end" || mt == "daemon_abort") && e.Event.Action != "restart" {
 		w.gap(e.Time.Time, e.Event.ID, fmt.Sprintf("auditd stopped (%s): changes until it runs again are not recorded", strings.ToUpper(mt)))
 	}
 }
@@ -663,8 +665,8 @@ func (w *Watcher) idle() {
 		w.checkLost(now)
 	}
 	w.asm.Expire(audit.Stamp{Sec: now.Unix()}, w.coalesce)
-	// a group closes when its process has been quiet for a second
-	w.coal.Expire(now, time.Second, w.emit)
+	// a group closes when its process is gone or has been quiet a second
+	w.coal.Expire(now, w.opt.Proc.Gone, w.emit)
 	if err := w.sync(); err != nil {
 		w.opt.Log.Error("saving the trail failed", "err", err)
 	}

@@ -185,3 +185,22 @@ func DaemonPID() int {
 	}
 	return st.pid
 }
+
+// Restart stops the test's auditd and starts it again on the same
+// configuration and log, as `service auditd restart` does: DAEMON_END, then
+// DAEMON_START of the new daemon.
+func (a *Auditd) Restart(t testing.TB) {
+	t.Helper()
+	if err := a.proc.terminate(); err != nil {
+		t.Fatalf("auditdtest: restart: %v", err)
+	}
+	proc, err := spawn(a.dir)
+	if err != nil {
+		t.Fatalf("auditdtest: restart: %v", err)
+	}
+	a.proc = proc
+	a.host.update(func(j *journal) { j.AuditdPID = proc.pid() })
+	if err := proc.waitReady(a.logPath, startTimeout); err != nil {
+		t.Fatalf("auditdtest: restart: %v", err)
+	}
+}
