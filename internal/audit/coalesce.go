@@ -19,6 +19,10 @@ type Member struct {
 // but a configuration change), or when the caller says the stream went
 // quiet (Expire). Events pass through in order.
 type Coalescer struct {
+	// RestartQuiet, when set, replaces the default wait for a DAEMON_START
+	// after a DAEMON_END (tests shorten it).
+	RestartQuiet time.Duration
+
 	pending *Event
 	pid     string    // of a configuration change; "" for a stopped auditd
 	seen    time.Time // when the pending group last grew
@@ -79,6 +83,9 @@ func (c *Coalescer) Expire(now time.Time, gone func(pid string) bool, emit func(
 	quiet := ConfigQuiet
 	if c.pid == "" {
 		quiet = RestartQuiet
+		if c.RestartQuiet > 0 {
+			quiet = c.RestartQuiet
+		}
 	}
 	// the records of a process come after it is gone (the kernel queues
 	// them): gone only closes a group that has had a moment's quiet too

@@ -67,6 +67,9 @@ type Options struct {
 	// Rules, when set, is asked every second to keep the audit rules in step
 	// with the login users; what it did becomes an audit.rules event.
 	Rules RulesKeeper
+	// RestartWindow is how long a stopped auditd is given to start again
+	// before its stop counts as one (default audit.RestartQuiet).
+	RestartWindow time.Duration
 	// Self is the daemon's pid: what it and its children (auditctl) do is
 	// gotrail's own upkeep, authorized whatever the policy says. 0: none.
 	Self int
@@ -180,6 +183,7 @@ func New(opt Options) (*Watcher, error) {
 		opt: opt, trail: tw, signer: signer,
 		in:           audit.NewInterpreter(opt.Names, opt.Host, false),
 		asm:          audit.NewAssembler(),
+		coal:         audit.Coalescer{RestartQuiet: opt.RestartWindow},
 		first:        map[string]mark{},
 		lastOf:       map[string]mark{},
 		tasks:        make(chan func(), 8),

@@ -39,7 +39,7 @@ func appendLog(t *testing.T, path, text string) {
 // timeout), then stops it as SIGTERM would.
 func runUntil(t *testing.T, state, log string, n int) {
 	t.Helper()
-	w, err := New(Options{StateDir: state, Host: "test"})
+	w, err := New(Options{StateDir: state, Host: "test", RestartWindow: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,5 +276,61 @@ func TestReaderTakesALastLineWithoutNewline(t *testing.T) {
 	}
 	if got := ids(t, state); len(got) != 1 {
 		t.Errorf("trail ids %q, want the one event", got)
+	}
+}
+
+// configChange is one CONFIG_CHANGE event of auditctl run as pid.
+func configChange(sec, serial, pid int) string {
+	return fmt.Sprintf("type=CONFIG_CHANGE msg=audit(%d.000:%d): auid=1001 ses=3 op=add_rule key=\"gotrail-profile\" list=4 res=1\n", sec, serial) +
+		fmt.Sprintf("type=SYSCALL msg=audit(%d.000:%d): arch=c000003e syscall=44 success=yes exit=1084 a0=4 a1=1 a2=43c a3=0 items=0 ppid=1 pid=%d auid=1001 uid=0 gid=0 euid=0 tty=pts0 ses=3 comm=\"auditctl\" exe=\"/usr/sbin/auditctl\" key=(null)\n", sec, serial, pid) +
+		fmt.Sprintf("type=PROCTITLE msg=audit(%d.000:%d): proctitle=617564697463746C\n", sec, serial)
+}
+
+// TestPartialGroupExactlyOnce: the watcher stops while a process's rule
+// changes are still being gathered; restarted, it reads them again and the
+// trail gets the whole group once.
+func TestPartialGroupExactlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	log, state := filepath.Join(dir, "audit.log"), filepath.Join(dir, "state")
+	now, pid := int(time.Now().Unix()), os.Getpid() // a live pid: the group waits
+	appendLog(t, log, configChange(now, 1, pid)+configChange(now, 2, pid)+configChange(now, 3, pid))
+	w, err := New(Options{StateDir: state, Host: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.RunFile(ctx, log) }()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(state, "position.json")); err == nil {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, state); len(got) != 0 {
+		t.Fatalf("a group still being gathered reached the trail: %q", got)
+	}
+	appendLog(t, log, configChange(now, 4, pid)+configChange(now, 5, pid)+profileEvent(now, 6, true))
+	runUntil(t, state, log, 2)
+	var added []int
+	trail.Read(state, func(line []byte) error {
+		var e event.Event
+		event.Decode(line, &e)
+		if c := e.Gotrail.AuditChange; c != nil {
+			added = append(added, c.Added[0].Rules)
+		}
+		return nil
+	})
+	if got := ids(t, state); len(got) != 2 || len(added) != 1 || added[0] != 5 {
+		t.Errorf("trail %q, groups adding %v rules; want one group of 5 and the profile write", got, added)
+	}
+	// and a third run moves on from after the group: nothing again
+	appendLog(t, log, profileEvent(now, 7, true))
+	runUntil(t, state, log, 3)
+	if got := ids(t, state); len(got) != 3 {
+		t.Errorf("third run: trail %q, want the group, 6 and 7 once each", got)
 	}
 }
