@@ -117,7 +117,7 @@ func TestWatchCoversNewLoginUser(t *testing.T) {
 	}
 	goBin, _ = filepath.EvalSymlinks(goBin)
 	const user, uid = "gotraillate", 4320
-	exec.Command("userdel", "-r", user).Run() // left by a killed run
+	removeUser(t, user, uid) // left by a killed run
 	home := "/home/" + user
 	restoreFile(t, rules.RulesFile)
 	keepHomes(t)
@@ -175,8 +175,16 @@ func TestWatchCoversNewLoginUser(t *testing.T) {
 
 	// the user goes (without -r: the kernel drops the watches of a
 	// directory that goes by itself): so do their rules
-	if out, err := exec.Command("userdel", user).CombinedOutput(); err != nil {
-		t.Fatalf("userdel: %v %s", err, out)
+	exec.Command("pkill", "-KILL", "-u", strconv.Itoa(uid)).Run() // go's telemetry child
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, err := exec.Command("userdel", user).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("userdel: %v %s", err, out)
+		}
+		exec.Command("pkill", "-KILL", "-u", strconv.Itoa(uid)).Run()
 	}
 	t.Cleanup(func() { os.RemoveAll(home) })
 	var upkeep []event.Event

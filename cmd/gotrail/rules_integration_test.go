@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/rules"
@@ -22,12 +25,35 @@ import (
 // test and removes it, home and all, at the end.
 func addLoginUser(t *testing.T, name string, uid int) (home string) {
 	t.Helper()
-	exec.Command("userdel", "-r", name).Run() // left by a killed run
+	removeUser(t, name, uid) // left by a killed run
 	if out, err := exec.Command("useradd", "-m", "-u", strconv.Itoa(uid), "-U", "-s", "/bin/bash", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd %s: %v\n%s", name, err, out)
 	}
-	t.Cleanup(func() { exec.Command("userdel", "-r", name).Run() })
+	t.Cleanup(func() {
+		if err := removeUser(t, name, uid); err != nil {
+			t.Errorf("removing the test's user %s: %v", name, err)
+		}
+	})
 	return "/home/" + name
+}
+
+// removeUser ends the processes the test's user still runs (go starts a
+// telemetry child that outlives the command) and removes the user, home and
+// all. A user that is not there is no error.
+func removeUser(t *testing.T, name string, uid int) error {
+	t.Helper()
+	if _, err := user.Lookup(name); err != nil {
+		return nil
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if exec.Command("pkill", "-KILL", "-u", strconv.Itoa(uid)).Run() != nil || time.Now().After(deadline) {
+			break // none left (pkill exits 1), or give up and let userdel say why
+		}
+	}
+	if out, err := exec.Command("userdel", "-r", name).CombinedOutput(); err != nil {
+		return fmt.Errorf("userdel -r %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // restoreFile puts a host file back as it was when the test ends (or

@@ -119,10 +119,9 @@ func TestSetupOnFreshHost(t *testing.T) {
 	auditdtest.TakeHost(t)
 	keepHomes(t)
 	const user, uid = "gotrailfresh", 4330
-	exec.Command("userdel", "-r", user).Run()
+	removeUser(t, user, uid) // left by a killed run
 	home := "/home/" + user
 	deleteRulesOf(t, home)
-	t.Cleanup(func() { exec.Command("userdel", "-r", user).Run() })
 
 	out, err := f.run(t, nil, "setup", "--mode", "plugin", "--bin", f.bin)
 	pid := auditdtest.DaemonPID()
