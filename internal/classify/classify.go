@@ -56,10 +56,11 @@ func (c *Classifier) Kind(e *event.Event) string {
 }
 
 // telemetryChild reports whether e is the go command's telemetry child,
-// which go starts as `go ** telemetry **` (cmd/go's telemetry.MaybeChild).
+// which go starts with the one argument "** telemetry **"
+// (golang.org/x/telemetry's child mode).
 func telemetryChild(e *event.Event) bool {
 	a := e.Process.Args
-	return len(a) == 4 && a[1] == "**" && a[2] == "telemetry" && a[3] == "**"
+	return len(a) == 2 && a[1] == "** telemetry **"
 }
 
 func (c *Classifier) kind(e *event.Event) string {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Proc reads live facts about processes from /proc under a root.
@@ -38,6 +39,10 @@ func GoVariable(name string) bool {
 	return true
 }
 
+// ErrEmptyEnv: /proc/PID/environ read empty, as it does for a process that
+// is exiting (or one started with no environment at all).
+var ErrEmptyEnv = errors.New("its environment read empty: exiting, or started with none")
+
 // GoEnv reads the Go variables of process pid from /proc/PID/environ: the
 // environment it was started with (a process's own setenv is invisible).
 func (p Proc) GoEnv(pid int) (map[string]string, error) {
@@ -50,11 +55,20 @@ func (p Proc) GoEnv(pid int) (map[string]string, error) {
 	}
 	path := filepath.Join(root, "proc", strconv.Itoa(pid), "environ")
 	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, os.ErrProcessDone) {
+	// ESRCH: a zombie, exited but not reaped yet
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, os.ErrProcessDone) || errors.Is(err, syscall.ESRCH) {
 		return nil, fmt.Errorf("pid %d: %w", pid, ErrGone)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) == 0 {
+		// an exiting process's environ reads empty too: the event says
+		// which of the two it could be, never that it had no Go variables
+		if p.exited(pid) {
+			return nil, fmt.Errorf("pid %d: %w", pid, ErrGone)
+		}
+		return nil, fmt.Errorf("pid %d: %w", pid, ErrEmptyEnv)
 	}
 	env := map[string]string{}
 	for _, kv := range bytes.Split(data, []byte{0}) {
@@ -72,6 +86,20 @@ func (p Proc) path(parts ...string) string {
 		root = "/"
 	}
 	return filepath.Join(append([]string{root, "proc"}, parts...)...)
+}
+
+// exited reports whether pid is gone or a zombie (state Z or X in
+// /proc/PID/stat, after the command name in parentheses).
+func (p Proc) exited(pid int) bool {
+	stat, err := os.ReadFile(p.path(strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return true
+	}
+	return stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
 
 // Gone reports whether the process pid (a decimal string, as audit records

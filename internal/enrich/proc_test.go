@@ -81,3 +81,34 @@ func TestContainerID(t *testing.T) {
 		t.Error("Name of this process is empty")
 	}
 }
+
+// TestGoEnvOfAZombie: a process that exited before its environment was
+// read (not yet reaped: its environ reads empty) is gone, not a process
+// with an empty environment.
+func TestGoEnvOfAZombie(t *testing.T) {
+	cmd := exec.Command("true")
+	cmd.Env = []string{"GOPROXY=http://proxy.corp"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	p := Proc{}
+	for deadline := time.Now().Add(5 * time.Second); !p.exited(cmd.Process.Pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("true did not exit")
+		}
+	}
+	if env, err := p.GoEnv(cmd.Process.Pid); !errors.Is(err, ErrGone) {
+		t.Errorf("GoEnv of a zombie = %v, %v; want ErrGone", env, err)
+	}
+	// a live process whose environ reads empty says so
+	live := exec.Command("sleep", "5")
+	live.Env = []string{}
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { live.Process.Kill(); live.Wait() }()
+	if env, err := p.GoEnv(live.Process.Pid); !errors.Is(err, ErrEmptyEnv) {
+		t.Errorf("GoEnv of a live process without environment = %v, %v; want ErrEmptyEnv", env, err)
+	}
+}
