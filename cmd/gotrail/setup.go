@@ -275,22 +275,26 @@ func uninstall(g *globalOptions, mode string, live bool, under func(string) stri
 	return nil
 }
 
-// removeLoadedRules deletes every loaded rule with a gotrail key.
+// removeLoadedRules deletes every loaded rule with a gotrail key, in one
+// auditctl run (one event in the trail).
 func removeLoadedRules(ctl rules.Auditctl) (int, error) {
 	loaded, err := ctl.List()
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	var del []rules.Rule
 	for _, l := range loaded {
 		if r, ok := rules.ParseLoaded(l); ok {
-			if err := ctl.Delete(r); err != nil {
-				return n, err
-			}
-			n++
+			del = append(del, r)
 		}
 	}
-	return n, nil
+	if len(del) == 0 {
+		return 0, nil
+	}
+	if err := ctl.Apply(nil, del); err != nil {
+		return 0, err
+	}
+	return len(del), nil
 }
 
 func removeIfThere(h hostfs.FS, path string, w io.Writer) bool {

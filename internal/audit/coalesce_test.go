@@ -101,3 +101,33 @@ func TestCoalescedLoadInterpreted(t *testing.T) {
 		t.Errorf("a rule's directory became a path of the event: %+v", e.Auditd.Paths)
 	}
 }
+
+// TestRelativeNamesOfAtCalls: a name relative to a directory descriptor is
+// not joined with the working directory (it would name another file).
+func TestRelativeNamesOfAtCalls(t *testing.T) {
+	for _, tc := range []struct {
+		a0, want string
+	}{
+		{"ffffff9c", "/root/notes.txt"}, // AT_FDCWD
+		{"5", "notes.txt"},              // a directory of the program's own
+	} {
+		asm := NewAssembler()
+		var ev *Event
+		for _, line := range []string{
+			`type=SYSCALL msg=audit(1795637801.100:9): arch=c000003e syscall=257 success=yes exit=3 a0=` + tc.a0 + ` a1=1 a2=241 a3=1b6 items=1 ppid=1 pid=2 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="vim" exe="/usr/bin/vim" key="gotrail-audit"`,
+			`type=CWD msg=audit(1795637801.100:9): cwd="/root"`,
+			`type=PATH msg=audit(1795637801.100:9): item=0 name="notes.txt" inode=5 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE`,
+			`type=PROCTITLE msg=audit(1795637801.100:9): proctitle=76696D`,
+		} {
+			r, err := ParseRecord(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asm.Add(r, func(e *Event) { ev = e })
+		}
+		e := NewInterpreter(nil, "h", false).Interpret(ev)
+		if e.File == nil || e.File.Path != tc.want {
+			t.Errorf("openat(%s, \"notes.txt\") from /root: file %+v, want %s", tc.a0, e.File, tc.want)
+		}
+	}
+}

@@ -77,7 +77,7 @@ type facts struct {
 	syscall            string
 	success, res       string
 	exit               string
-	a1, a2             string
+	a0, a1, a2         string
 	pid, ppid          string
 	auid, uid, euid    string
 	gid                string
@@ -234,6 +234,8 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 				f.success = fl.Value
 			case "exit":
 				f.exit = fl.Value
+			case "a0":
+				f.a0 = fl.Value
 			case "a1":
 				f.a1 = fl.Value
 			case "a2":
@@ -581,10 +583,16 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 		}
 	}
 	e.Auditd.Paths = f.paths
-	for i := range f.paths {
-		p := &f.paths[i]
-		if p.Name != "" && !strings.HasPrefix(p.Name, "/") && f.cwd != "" {
-			p.Name = path.Join(f.cwd, p.Name)
+	// a relative name is relative to the working directory only when the
+	// call took none of its own (openat(dirfd, …) of a program that works
+	// under an open directory, as gotrail's own writes under a root do):
+	// then it stays relative, not made into a wrong absolute path
+	if relativeToCwd(e.Auditd.Syscall, f.a0) {
+		for i := range f.paths {
+			p := &f.paths[i]
+			if p.Name != "" && !strings.HasPrefix(p.Name, "/") && f.cwd != "" {
+				p.Name = path.Join(f.cwd, p.Name)
+			}
 		}
 	}
 	e.Tags = in.splitKeys(f.key)
@@ -634,6 +642,22 @@ const (
 )
 
 // action names what a syscall did to its file.
+// atFDCWD is AT_FDCWD (-100) as the kernel logs a syscall argument.
+const atFDCWD = "ffffff9c"
+
+// relativeToCwd reports whether the relative names of syscall sc resolve
+// from the working directory: a *at call whose first directory descriptor
+// (a0) is not AT_FDCWD resolves them from that directory, which the records
+// do not name.
+func relativeToCwd(sc, a0 string) bool {
+	switch sc {
+	case "openat", "openat2", "mkdirat", "mknodat", "fchownat", "futimesat", "newfstatat", "unlinkat",
+		"renameat", "renameat2", "linkat", "fchmodat", "fchmodat2", "faccessat", "faccessat2", "execveat", "utimensat", "name_to_handle_at":
+		return a0 == atFDCWD || strings.HasPrefix(a0, "ffffffffffffff9c")
+	}
+	return true
+}
+
 func action(sc, a1, a2 string, paths []event.Path) string {
 	created := false
 	for _, p := range paths {
@@ -823,6 +847,8 @@ func message(e *event.Event, f *facts) string {
 		b.WriteString(" " + v)
 		if e.File != nil && e.File.Path != "" {
 			b.WriteString(" " + e.File.Path)
+		} else if strings.HasSuffix(v, " of") || v == "wrote" {
+			b.WriteString(" a file it had open") // fchmod, fchown, write by descriptor: no name logged
 		}
 	}
 	if prog == "" && act != "exec" && e.Process.Executable != "" {

@@ -184,6 +184,36 @@ func Mode(m fs.FileMode) string {
 // neither a link in the image nor one swapped in meanwhile takes a write or
 // a chown outside it.
 
+// dirOps are the calls the writes need, relative to the root: an os.Root
+// for an image, and for this host ("/") plain calls on absolute names, so
+// that the kernel's audit records of gotrail's own writes name the file.
+type dirOps interface {
+	OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error)
+	Open(name string) (*os.File, error)
+	Mkdir(name string, perm fs.FileMode) error
+	Rename(oldname, newname string) error
+	Remove(name string) error
+	Close() error
+}
+
+type hostOps struct{}
+
+func (hostOps) OpenFile(n string, flag int, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile("/"+n, flag, perm)
+}
+func (hostOps) Open(n string) (*os.File, error)        { return os.Open("/" + n) }
+func (hostOps) Mkdir(n string, perm fs.FileMode) error { return os.Mkdir("/"+n, perm) }
+func (hostOps) Rename(o, n string) error               { return os.Rename("/"+o, "/"+n) }
+func (hostOps) Remove(n string) error                  { return os.Remove("/" + n) }
+func (hostOps) Close() error                           { return nil }
+
+func (h FS) ops() (dirOps, error) {
+	if filepath.Clean(h.Root) == "/" {
+		return hostOps{}, nil
+	}
+	return os.OpenRoot(h.Root)
+}
+
 // rootRel is where p's parent really is under the root, relative to it, and
 // p's last element.
 func (h FS) rootRel(p string) (dir, base string, err error) {
@@ -256,7 +286,7 @@ func (h FS) MkdirOwned(base, p string, perm fs.FileMode, uid, gid int) (bool, er
 // the same directory, synced, renamed over p, the directory synced). Missing
 // parent directories are made with dirPerm.
 func (h FS) WriteFile(p string, data []byte, perm, dirPerm fs.FileMode) error {
-	r, err := os.OpenRoot(h.Root)
+	r, err := h.ops()
 	if err != nil {
 		return err
 	}
@@ -303,7 +333,7 @@ func (h FS) WriteFile(p string, data []byte, perm, dirPerm fs.FileMode) error {
 // and returns where it really is on this machine (links resolved inside
 // the root), for code that then works in it by path.
 func (h FS) MkdirAll(p string, perm fs.FileMode) (string, error) {
-	r, err := os.OpenRoot(h.Root)
+	r, err := h.ops()
 	if err != nil {
 		return "", err
 	}
@@ -320,7 +350,7 @@ func (h FS) MkdirAll(p string, perm fs.FileMode) (string, error) {
 
 // mkdirAll makes the directory p and its missing parents, one element at a
 // time, each resolved under the root.
-func (h FS) mkdirAll(r *os.Root, p string, perm fs.FileMode) error {
+func (h FS) mkdirAll(r dirOps, p string, perm fs.FileMode) error {
 	if p == "/" || h.IsDir(p) {
 		return nil
 	}
@@ -346,7 +376,7 @@ func (h FS) Remove(p string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r, err := os.OpenRoot(h.Root)
+	r, err := h.ops()
 	if err != nil {
 		return false, err
 	}

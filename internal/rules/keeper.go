@@ -15,8 +15,9 @@ import (
 // one.
 type Kernel interface {
 	List() ([]string, error)
-	Add(Rule) error
-	Delete(Rule) error
+	// Apply removes del and adds add in one run (auditctl -R): one
+	// configuration change in the trail, not one a rule.
+	Apply(add, del []Rule) error
 }
 
 // Keeper keeps the loaded rules in step with the host's login users: a user
@@ -219,14 +220,11 @@ func (k *Keeper) apply(u *Update, old map[string]Rule, want []Rule) error {
 		have[l] = true
 	}
 	wanted := ruleSet(want)
+	var add, del []Rule
 	for _, r := range want {
-		if _, before := old[r.String()]; before || have[r.String()] {
-			continue
+		if _, before := old[r.String()]; !before && !have[r.String()] {
+			add = append(add, r)
 		}
-		if err := k.kernel.Add(r); err != nil {
-			return err
-		}
-		u.Added = append(u.Added, r)
 	}
 	for s, r := range old {
 		if _, keep := wanted[s]; keep {
@@ -236,12 +234,16 @@ func (k *Keeper) apply(u *Update, old map[string]Rule, want []Rule) error {
 			u.Gone++
 			continue
 		}
-		if err := k.kernel.Delete(r); err != nil {
-			return err
-		}
-		u.Removed = append(u.Removed, r)
+		del = append(del, r)
 	}
-	slices.SortFunc(u.Removed, func(a, b Rule) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(del, func(a, b Rule) int { return strings.Compare(a.String(), b.String()) })
+	if len(add)+len(del) == 0 {
+		return nil
+	}
+	if err := k.kernel.Apply(add, del); err != nil {
+		return err
+	}
+	u.Added, u.Removed = add, del
 	return nil
 }
 

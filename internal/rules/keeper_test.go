@@ -11,12 +11,20 @@ import (
 )
 
 // fakeKernel is the kernel's rule list as auditctl -l would print it.
-type fakeKernel struct{ loaded []string }
+type fakeKernel struct {
+	loaded []string
+	runs   int // auditctl runs: one per change
+}
 
 func (k *fakeKernel) List() ([]string, error) { return slices.Clone(k.loaded), nil }
-func (k *fakeKernel) Add(r Rule) error        { k.loaded = append(k.loaded, r.String()); return nil }
-func (k *fakeKernel) Delete(r Rule) error {
-	k.loaded = slices.DeleteFunc(k.loaded, func(l string) bool { return l == r.String() })
+func (k *fakeKernel) Apply(add, del []Rule) error {
+	for _, r := range del {
+		k.loaded = slices.DeleteFunc(k.loaded, func(l string) bool { return l == r.String() })
+	}
+	for _, r := range add {
+		k.loaded = append(k.loaded, r.String())
+	}
+	k.runs++
 	return nil
 }
 
@@ -81,6 +89,9 @@ func TestKeeperFollowsPasswd(t *testing.T) {
 		if !strings.Contains(l, "/home/bob/") {
 			t.Errorf("loaded %q, which is not new: only the new user's rules are added", l)
 		}
+	}
+	if kernel.runs != 1 {
+		t.Errorf("%d auditctl runs for one new user, want 1 (one event in the trail)", kernel.runs)
 	}
 	file, _ := os.ReadFile(filepath.Join(root, RulesFile))
 	if !strings.Contains(string(file), "\n"+goenv+"\n") {
@@ -156,11 +167,11 @@ type failingKernel struct {
 	fail bool
 }
 
-func (k *failingKernel) Add(r Rule) error {
+func (k *failingKernel) Apply(add, del []Rule) error {
 	if k.fail {
 		return errors.New("auditctl: Error sending add rule data request (No buffer space available)")
 	}
-	return k.fakeKernel.Add(r)
+	return k.fakeKernel.Apply(add, del)
 }
 
 // TestKeeperCatchesUpLater: a load that failed is tried again at the next

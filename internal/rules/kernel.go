@@ -264,6 +264,32 @@ func ParseLoaded(line string) (Rule, bool) {
 	return Rule{}, false
 }
 
+// Apply removes del and adds add with one auditctl -R of a rules file, so
+// that the kernel logs them as one process's run.
+func (a Auditctl) Apply(add, del []Rule) error {
+	var b strings.Builder
+	for _, r := range del {
+		b.WriteString(strings.Join(r.DeleteArgs(), " ") + "\n")
+	}
+	for _, r := range add {
+		b.WriteString(r.String() + "\n")
+	}
+	f, err := os.CreateTemp("", "gotrail-rules-*.rules")
+	if err != nil {
+		return fmt.Errorf("rules file for auditctl -R: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.WriteString(b.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	_, err = a.run("-R", f.Name())
+	return err
+}
+
 // Add loads one rule into the kernel.
 func (a Auditctl) Add(r Rule) error {
 	_, err := a.run(r.Args()...)
