@@ -27,6 +27,10 @@ func FuzzPipeline(f *testing.F) {
 		f.Add([]byte(strings.Join(lines[i:i+12], "")))
 	}
 	f.Add([]byte("type=SYSCALL msg=audit(1.1:1): a=1\r\ntype=EOE msg=audit(1.1:1): \ngarbage\x00\xff\n"))
+	// audit configuration changes, which the coalescer folds by process
+	if cfg, err := os.ReadFile("../event/testdata/audit-config.log"); err == nil {
+		f.Add(cfg)
+	}
 	f.Add([]byte("type=EXECVE msg=audit(1.1:1): argc=3 a0=\"x\" a2_len=4 a2[1]=4142 a2[0]=\"CD\" a9999999=\"y\""))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
