@@ -20,6 +20,7 @@ import (
 
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 	"github.com/gotrail/gotrail/internal/trail"
 	"github.com/gotrail/gotrail/internal/watch"
 )
@@ -29,9 +30,7 @@ import (
 // machine's auditd.
 func needBench(t *testing.T) {
 	t.Helper()
-	if os.Getenv("GOTRAIL_BENCH") != "1" {
-		t.Skip("a live benchmark: runs with GOTRAIL_BENCH=1 (make bench)")
-	}
+	integration.Bench(t)
 	auditdtest.Required(t)
 }
 

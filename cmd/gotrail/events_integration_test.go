@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,13 +19,7 @@ import (
 // gotrail events says about them.
 func TestEventsOnRealAuditd(t *testing.T) {
 	auditdtest.Required(t)
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to record a go exec: %v", err)
-	}
-	if goBin, err = filepath.EvalSymlinks(goBin); err != nil {
-		t.Fatal(err)
-	}
+	goBin := goBinary(t)
 	// bob must reach the file to be refused by its mode, not by the path
 	dir := t.TempDir()
 	for _, d := range []string{filepath.Dir(dir), dir} {

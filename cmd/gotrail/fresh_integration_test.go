@@ -111,11 +111,7 @@ func TestPrintedRulesLoad(t *testing.T) {
 func TestWatchCoversNewLoginUser(t *testing.T) {
 	auditdtest.Required(t)
 	bin := buildGotrail(t)
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBin, _ = filepath.EvalSymlinks(goBin)
+	goBin := goBinary(t)
 	const user, uid = "gotraillate", 4320
 	removeUser(t, user, uid) // left by a killed run
 	home := "/home/" + user

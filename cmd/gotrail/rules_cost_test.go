@@ -18,11 +18,7 @@ import (
 // The README quotes the numbers this test logs.
 func TestRulesRecordCost(t *testing.T) {
 	auditdtest.Required(t)
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBin, _ = filepath.EvalSymlinks(goBin)
+	goBin := goBinary(t)
 	const user, uid = "gotrailcost", 4301
 	home := addLoginUser(t, user, uid)
 	mod := filepath.Join(home, "hello")

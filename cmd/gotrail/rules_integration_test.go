@@ -84,11 +84,7 @@ func TestRulesOnRealAuditd(t *testing.T) {
 			t.Fatalf("%s is needed (Debian packages passwd, auditd): %v", tool, err)
 		}
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBin, _ = filepath.EvalSymlinks(goBin)
+	goBin := goBinary(t)
 
 	// a login user of our own, with a PATH directory in its home
 	const user, uid = "gotrailtest", 4300

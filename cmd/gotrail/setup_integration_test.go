@@ -110,11 +110,7 @@ func TestSetupOnFreshHost(t *testing.T) {
 	if _, err := os.Stat("/run/systemd/system"); err == nil {
 		t.Fatal("systemd runs here: this test is for a host without a service manager")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBin, _ = filepath.EvalSymlinks(goBin)
+	goBin := goBinary(t)
 	f := newFreshHost(t)
 	auditdtest.TakeHost(t)
 	keepHomes(t)

@@ -212,11 +212,7 @@ func TestWatchExactlyOnce(t *testing.T) {
 func TestWatchCapturesGoEnvironment(t *testing.T) {
 	auditdtest.Required(t)
 	bin := buildGotrail(t)
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBin, _ = filepath.EvalSymlinks(goBin)
+	goBin := goBinary(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	cfg := filepath.Join(dir, "gotrail.toml")
@@ -320,11 +316,7 @@ func TestWatchReloadsOnSIGHUP(t *testing.T) {
 func TestWatchAsAuditdPlugin(t *testing.T) {
 	auditdtest.Required(t)
 	bin := buildGotrail(t)
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBin, _ = filepath.EvalSymlinks(goBin)
+	goBin := goBinary(t)
 	dir := t.TempDir()
 	for _, d := range []string{filepath.Dir(dir), dir} {
 		os.Chmod(d, 0o755)
@@ -441,4 +433,18 @@ func TestWatchFromNetlink(t *testing.T) {
 func getenv(e *event.Event, name string) string {
 	v, _ := e.Process.Getenv(name)
 	return v
+}
+
+// goBinary is the real path of the go command the tests run (the exec
+// rules match the executable, not a symlink to it).
+func goBinary(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed: %v", err)
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	return p
 }

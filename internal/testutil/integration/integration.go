@@ -74,6 +74,20 @@ func Tool(t testing.TB, name, pkg string) string {
 	return p
 }
 
+// BenchEnv is the variable `make bench` sets for the live benchmarks.
+const BenchEnv = "GOTRAIL_BENCH"
+
+// Bench lets a live benchmark (minutes of load on the machine's auditd) run
+// only when asked with GOTRAIL_BENCH=1, as `make bench` does; `make test`
+// skips it. It is not a missing part: asked for, the benchmark then needs
+// its parts through Require like any integration test.
+func Bench(t testing.TB) {
+	t.Helper()
+	if os.Getenv(BenchEnv) != "1" {
+		t.Skipf("a live benchmark: runs with %s=1 (make bench)", BenchEnv)
+	}
+}
+
 // Root is the error Require takes for a test that needs root, nil as root.
 func Root() error {
 	if os.Geteuid() != 0 {

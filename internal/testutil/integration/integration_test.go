@@ -57,9 +57,11 @@ func TestHelpers(t *testing.T) {
 		{"Tool finds sh", "", func(t testing.TB) { Tool(t, "sh", "dash") }, true, "", ""},
 		{"Tool skips what is not installed", "", func(t testing.TB) { Tool(t, "no-such-tool-gotrail", "gotrail-x") }, false, "", "apt-get install gotrail-x"},
 		{"Tool fails what is not installed under the variable", "1", func(t testing.TB) { Tool(t, "no-such-tool-gotrail", "gotrail-x") }, false, "apt-get install gotrail-x", ""},
+		{"Bench skips unless asked, even under the variable", "1", func(t testing.TB) { Bench(t) }, false, "", "GOTRAIL_BENCH=1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(Env, tc.env)
+			t.Setenv(BenchEnv, "")
 			r := &recorder{TB: t}
 			wentOn := r.run(func() { tc.call(r) })
 			if wentOn != tc.wentOn {
