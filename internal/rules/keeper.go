@@ -31,7 +31,7 @@ type Keeper struct {
 	plan    *Plan
 	users   []string
 	passwd  passwdStamp
-	waiting bool // a login user's home is still missing
+	waiting []string // homes of login users that do not exist yet
 }
 
 // passwdStamp tells whether /etc/passwd changed: useradd and userdel
@@ -57,28 +57,36 @@ func stampOf(h hostfs.FS) passwdStamp {
 func NewKeeper(root string, goroots []string, kernel Kernel) (*Keeper, error) {
 	k := &Keeper{root: root, goroots: goroots, kernel: kernel}
 	st := stampOf(hostfs.New(root))
-	plan, users, err := k.generate()
+	plan, users, waiting, err := k.generate()
 	if err != nil {
 		return nil, err
 	}
-	k.commit(st, plan, users)
+	k.commit(st, plan, users, waiting)
 	return k, nil
 }
 
-func (k *Keeper) generate() (*Plan, []string, error) {
+// generate plans the rules of the host as it is now: the login users
+// covered, and the homes of those not yet covered (useradd writes passwd
+// before it makes the home).
+func (k *Keeper) generate() (plan *Plan, users, waiting []string, err error) {
 	host, err := Discover(k.root, k.goroots)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	// the users covered: a login user without a home has no rules yet
-	var users []string
 	h := hostfs.New(k.root)
 	for _, u := range host.Users {
 		if h.IsDir(u.Home) {
 			users = append(users, u.Name)
+		} else {
+			waiting = append(waiting, u.Home)
 		}
 	}
-	return Generate(host), users, nil
+	return Generate(host), users, waiting, nil
+}
+
+// homeAppeared reports whether a home the keeper waits for exists now.
+func (k *Keeper) homeAppeared(h hostfs.FS) bool {
+	return slices.ContainsFunc(k.waiting, h.IsDir)
 }
 
 // Update is what the keeper did.
@@ -126,10 +134,10 @@ func (k *Keeper) Poll() (Update, error) {
 	var u Update
 	h := hostfs.New(k.root)
 	st := stampOf(h)
-	if st == k.passwd && !k.waiting {
+	if st == k.passwd && !k.homeAppeared(h) {
 		return u, nil
 	}
-	plan, users, err := k.generate()
+	plan, users, waiting, err := k.generate()
 	if err != nil {
 		return u, err
 	}
@@ -147,7 +155,7 @@ func (k *Keeper) Poll() (Update, error) {
 	// as surely as a new user does
 	old, want := ruleSet(All(k.plan.Groups)), All(plan.Groups)
 	if sameRules(old, want) && len(u.Dirs) == 0 {
-		k.commit(st, plan, users)
+		k.commit(st, plan, users, waiting)
 		return u, nil
 	}
 	for _, name := range users {
@@ -167,23 +175,13 @@ func (k *Keeper) Poll() (Update, error) {
 	if err := k.apply(&u, old, want); err != nil {
 		return u, err // the old plan stays: the next poll tries again
 	}
-	k.commit(st, plan, users)
+	k.commit(st, plan, users, waiting)
 	return u, nil
 }
 
-// commit takes the plan as the one in force. A login user whose home does
-// not exist yet (useradd writes passwd before it makes the home) keeps the
-// keeper looking every poll until it does.
-func (k *Keeper) commit(st passwdStamp, plan *Plan, users []string) {
-	k.passwd, k.plan, k.users = st, plan, users
-	k.waiting = false
-	for _, g := range plan.Groups {
-		for _, n := range g.Notes {
-			if strings.Contains(n, ": home ") && strings.HasSuffix(n, " does not exist") {
-				k.waiting = true
-			}
-		}
-	}
+// commit takes the plan as the one in force.
+func (k *Keeper) commit(st passwdStamp, plan *Plan, users, waiting []string) {
+	k.passwd, k.plan, k.users, k.waiting = st, plan, users, waiting
 }
 
 func sameRules(old map[string]Rule, want []Rule) bool {

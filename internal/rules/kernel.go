@@ -290,12 +290,6 @@ func (a Auditctl) Apply(add, del []Rule) error {
 	return err
 }
 
-// Add loads one rule into the kernel.
-func (a Auditctl) Add(r Rule) error {
-	_, err := a.run(r.Args()...)
-	return err
-}
-
 // Delete removes a rule from the kernel.
 func (a Auditctl) Delete(r Rule) error {
 	_, err := a.run(r.DeleteArgs()...)

@@ -193,25 +193,7 @@ func StartWithPlugins(t testing.TB, plugins map[string]string) *Auditd {
 	a := &Auditd{t: t, dir: dir, logPath: filepath.Join(dir, "audit.log"), began: time.Now()}
 	t.Cleanup(a.Stop)
 
-	host, note, err := acquireHostLock(t.Logf)
-	if err != nil {
-		t.Fatalf("auditdtest: %v", err)
-	}
-	a.host = host
-	if note != "" {
-		t.Logf("auditdtest: %s", note)
-	}
-
-	// Checked again under the lock: a foreign daemon may have started since
-	// Available, and a harness daemon registered now is a leftover nobody owns.
-	st, err := readStatus()
-	if err != nil {
-		t.Fatalf("auditdtest: %v", err)
-	}
-	if st.pid != 0 && alive(st.pid) {
-		t.Fatalf("auditdtest: another auditd (pid %d: %s) is registered with the kernel; only one audit daemon can run at a time, stop it first",
-			st.pid, cmdline(st.pid))
-	}
+	st := takeFreeHost(t, func(h *hostLock) { a.host = h })
 
 	if err := writeConfig(dir, a.logPath, true); err != nil {
 		t.Fatalf("auditdtest: %v", err)
@@ -238,6 +220,32 @@ func StartWithPlugins(t testing.TB, plugins map[string]string) *Auditd {
 	}
 	t.Logf("auditdtest: auditd pid %d ready in %v, log %s", proc.pid(), time.Since(a.began).Round(time.Millisecond), a.logPath)
 	return a
+}
+
+// takeFreeHost takes the cross-process lock (handed to keep at once, so
+// that the caller's cleanup releases it whatever fails next) and returns the
+// kernel's status, failing t when an audit daemon is registered. Checked
+// under the lock: a foreign daemon may have started since Available, and a
+// harness daemon registered now is a leftover nobody owns.
+func takeFreeHost(t testing.TB, keep func(*hostLock)) status {
+	t.Helper()
+	host, note, err := acquireHostLock(t.Logf)
+	if err != nil {
+		t.Fatalf("auditdtest: %v", err)
+	}
+	keep(host)
+	if note != "" {
+		t.Logf("auditdtest: %s", note)
+	}
+	st, err := readStatus()
+	if err != nil {
+		t.Fatalf("auditdtest: %v", err)
+	}
+	if st.pid != 0 && alive(st.pid) {
+		t.Fatalf("auditdtest: another auditd (pid %d: %s) is registered with the kernel; only one audit daemon can run at a time, stop it first",
+			st.pid, cmdline(st.pid))
+	}
+	return st
 }
 
 // lockProcess takes procMu for t, failing t instead of deadlocking when t or

@@ -36,21 +36,7 @@ func TakeHost(t testing.TB) *Host {
 	lockProcess(t)
 	h := &Host{t: t}
 	t.Cleanup(h.release)
-	lock, note, err := acquireHostLock(t.Logf)
-	if err != nil {
-		t.Fatalf("auditdtest: %v", err)
-	}
-	h.lock = lock
-	if note != "" {
-		t.Logf("auditdtest: %s", note)
-	}
-	st, err := readStatus()
-	if err != nil {
-		t.Fatalf("auditdtest: %v", err)
-	}
-	if st.pid != 0 && alive(st.pid) {
-		t.Fatalf("auditdtest: another auditd (pid %d: %s) is registered with the kernel; only one audit daemon can run at a time, stop it first", st.pid, cmdline(st.pid))
-	}
+	takeFreeHost(t, func(l *hostLock) { h.lock = l })
 	out, err := auditctl("-s")
 	if err != nil {
 		t.Fatalf("auditdtest: %v", err)
