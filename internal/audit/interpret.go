@@ -583,6 +583,7 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 		}
 	}
 	e.Auditd.Paths = f.paths
+	script := scriptArg(f) // compared with the names as the caller gave them
 	// a relative name is relative to the working directory only when the
 	// call took none of its own (openat(dirfd, …) of a program that works
 	// under an open directory, as gotrail's own writes under a root do):
@@ -629,7 +630,34 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 		e.Event.Action = strings.ToLower(f.firstType)
 	}
 	e.File, e.Gotrail.PreviousPath = file(e.Event.Action, f.paths)
+	if script > 0 && e.Event.Action == "exec" && e.File != nil {
+		// what ran is the script; the interpreter is how
+		e.Gotrail.Interpreter = e.Process.Executable
+		e.Process.Executable = e.File.Path
+		e.Process.Args = e.Process.Args[script:]
+	}
 	e.Message = message(e, f)
+}
+
+// scriptArg finds a #! script run as a command: the kernel runs its
+// interpreter (exe, the second PATH record) with the arguments
+// [interpreter, its one optional argument, the script's name as the caller
+// gave it, the caller's arguments…]. It returns the index of the script's
+// name in the arguments, 0 when the exec was not of a script. A go binary
+// is never an interpreter: it is the program itself, whatever its argv[0].
+func scriptArg(f *facts) int {
+	if len(f.paths) < 2 || len(f.args) < 2 || f.paths[0].Name == "" || f.args[0] != f.paths[1].Name {
+		return 0
+	}
+	if b := path.Base(f.exe); b == "go" || b == "gofmt" {
+		return 0
+	}
+	for i := 1; i <= 2 && i < len(f.args); i++ {
+		if f.args[i] == f.paths[0].Name {
+			return i
+		}
+	}
+	return 0
 }
 
 // Open flags that make an open a write (asm-generic values, shared by
@@ -820,6 +848,9 @@ func message(e *event.Event, f *facts) string {
 			b.WriteString(e.Process.Title)
 		default:
 			b.WriteString(e.Process.Executable)
+		}
+		if e.Gotrail.Interpreter != "" {
+			b.WriteString(" (a script: " + e.Process.Executable + " run by " + e.Gotrail.Interpreter + ")")
 		}
 		prog = ""
 	case act == "rename" && e.File != nil:

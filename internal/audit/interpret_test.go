@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -67,5 +68,39 @@ func TestInterpretKeepsEvents(t *testing.T) {
 		`type=EXECVE msg=audit(2.000:2): argc=2 a0=74776F a1=`+strings.Repeat("42", 100))
 	if first[0] != "one" || first[1] != strings.Repeat("A", 100) {
 		t.Errorf("first event changed to %q", first)
+	}
+}
+
+// TestScriptExec: a #! script is what ran, its interpreter is named apart
+// and its arguments are the caller's; a binary stays itself whatever its
+// argv[0] says.
+func TestScriptExec(t *testing.T) {
+	data, err := os.ReadFile("testdata/script-exec.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := NewInterpreter(nil, "", false)
+	type got struct{ exe, interp, args, msg string }
+	var evs []got
+	asm := NewAssembler()
+	emit := func(ev *Event) {
+		e := in.Interpret(ev)
+		evs = append(evs, got{e.Process.Executable, e.Gotrail.Interpreter, strings.Join(e.Process.Args, " "), e.Message})
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		asm.Add(rec(t, l), emit)
+	}
+	asm.Flush(emit)
+	want := []got{
+		{"/usr/local/go/bin/go", "/usr/bin/dash", "/usr/local/go/bin/go version x",
+			"4242 (as root) ran /usr/local/go/bin/go version x (a script: /usr/local/go/bin/go run by /usr/bin/dash)"},
+		{"/usr/local/go/bin/go", "/usr/bin/dash", "./go rel",
+			"4242 (as root) ran ./go rel (a script: /usr/local/go/bin/go run by /usr/bin/dash)"},
+		{"/usr/local/go/bin/go", "", "go build", "4242 (as 1001) ran go build"},
+		{"/usr/local/go/bin/go", "", "/lib64/ld-linux-x86-64.so.2 /usr/local/go/bin/go env",
+			"4242 (as 1001) ran /lib64/ld-linux-x86-64.so.2 /usr/local/go/bin/go env"},
+	}
+	if !slices.Equal(evs, want) {
+		t.Errorf("events:\n%q\nwant\n%q", evs, want)
 	}
 }

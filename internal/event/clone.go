@@ -76,7 +76,7 @@ func cloneIdent(id *Ident) *Ident {
 func cloneGotrail(g Gotrail) Gotrail {
 	cs := strings.Clone
 	c := Gotrail{Kind: cs(g.Kind), Severity: cs(g.Severity), Policy: cs(g.Policy), PreviousPath: cs(g.PreviousPath),
-		Sudo: cloneIdent(g.Sudo), EnvError: cs(g.EnvError)}
+		Sudo: cloneIdent(g.Sudo), EnvError: cs(g.EnvError), Interpreter: cs(g.Interpreter)}
 	if g.Authorized != nil {
 		b := *g.Authorized
 		c.Authorized = &b

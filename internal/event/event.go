@@ -99,8 +99,11 @@ type Gotrail struct {
 	Sudo *Ident `json:"sudo,omitempty"`
 	// EnvError says why process.env_vars is missing for a go process (it
 	// exited before /proc could be read).
-	EnvError  string     `json:"env_error,omitempty"`
-	Toolchain *Toolchain `json:"toolchain,omitempty"`
+	EnvError string `json:"env_error,omitempty"`
+	// Interpreter is the program that ran a script exec'd as a command
+	// (its #! line): process.executable is then the script.
+	Interpreter string     `json:"interpreter,omitempty"`
+	Toolchain   *Toolchain `json:"toolchain,omitempty"`
 	// AuditChange is what a change of the audit configuration did: one
 	// event for all the changes one process made in one run.
 	AuditChange *AuditChange `json:"audit_change,omitempty"`

@@ -120,6 +120,7 @@ func appendGotrail(b []byte, g *Gotrail) []byte {
 	b = appendOptString(b, "previous_path", g.PreviousPath)
 	b = appendIdent(b, "sudo", g.Sudo)
 	b = appendOptString(b, "env_error", g.EnvError)
+	b = appendOptString(b, "interpreter", g.Interpreter)
 	if g.Toolchain != nil {
 		b = append(b, `,"toolchain":`...)
 		b = appendToolchain(b, g.Toolchain)

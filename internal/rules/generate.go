@@ -132,16 +132,17 @@ func Generate(host *Host) *Plan {
 		watch(&shadow, d+"/gofmt", "wa", KeyPath)
 	}
 
-	exec := Group{Title: "Go executions", Why: "Every run of a toolchain's go and gofmt, by the executable that ran (never all execs),\n" +
-		"for 64- and 32-bit callers."}
+	exec := Group{Title: "Go executions", Why: "Every run of a toolchain's go and gofmt, by the file executed (never all execs), for 64- and\n" +
+		"32-bit callers: path= matches the file whatever runs it, so a go that is a script (a wrapper,\n" +
+		"or a binary replaced by one) is caught, which exe= (the interpreter then) would miss."}
 	for _, g := range host.GOROOTs {
 		for _, bin := range []string{"go", "gofmt"} {
 			exe := g.Path + "/bin/" + bin
 			if !h.exists(exe) {
 				continue
 			}
-			add(&exec, Rule{Arch: "b64", Syscalls: []string{"execve", "execveat"}, Fields: []string{"exe=" + exe}, Key: KeyExec})
-			add(&exec, Rule{Arch: "b32", Syscalls: []string{"execve", "execveat"}, Fields: []string{"exe=" + exe}, Key: KeyExec})
+			add(&exec, Rule{Arch: "b64", Syscalls: []string{"execve", "execveat"}, Fields: []string{"path=" + exe}, Key: KeyExec})
+			add(&exec, Rule{Arch: "b32", Syscalls: []string{"execve", "execveat"}, Fields: []string{"path=" + exe}, Key: KeyExec})
 		}
 	}
 

@@ -262,7 +262,7 @@ func (k *Keeper) Missing() ([]Rule, error) {
 
 // NamedBy reports whether r is a rule the kernel names by key and dir in a
 // CONFIG_CHANGE: a watch by its directory (or itself, for a directory
-// watch), a syscall rule by the directory of its exe.
+// watch), a syscall rule by the directory of the file it names (path=, exe=).
 func (r Rule) NamedBy(key, dir string) bool {
 	if r.Key != key {
 		return false
@@ -275,7 +275,11 @@ func (r Rule) NamedBy(key, dir string) bool {
 		return r.Watch == dir || path.Dir(r.Watch) == dir
 	}
 	for _, f := range r.Fields {
-		if exe, ok := strings.CutPrefix(f, "exe="); ok && (path.Dir(exe) == dir || exe == dir) {
+		name, ok := strings.CutPrefix(f, "path=")
+		if !ok {
+			name, ok = strings.CutPrefix(f, "exe=")
+		}
+		if ok && (path.Dir(name) == dir || name == dir) {
 			return true
 		}
 	}

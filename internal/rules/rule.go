@@ -19,7 +19,7 @@ type Rule struct {
 	// Arch, Syscalls and Fields make a syscall rule (always,exit).
 	Arch     string // b64 | b32
 	Syscalls []string
-	Fields   []string // "exe=/usr/local/go/bin/go"
+	Fields   []string // "path=/usr/local/go/bin/go"
 
 	Key string
 
