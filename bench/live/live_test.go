@@ -117,38 +117,86 @@ func TestBurst(t *testing.T) {
 	}
 }
 
-// TestPluginEnvCapture runs RUNS (default 1000) short `go version` runs
-// with gotrail as auditd's plugin and reports the share whose Go
-// environment was captured.
-func TestPluginEnvCapture(t *testing.T) {
+// TestEnvCapture runs RUNS (default 1000) short `go version` runs by a
+// login user (auid and uid 4273) under each deployment and reports the
+// share whose Go environment reached the trail: gotrail as auditd's plugin,
+// the daemon following the log with the exec catcher (the default), and
+// following the log without it (--catch-execs=false), for comparison.
+func TestEnvCapture(t *testing.T) {
 	needBench(t)
 	runs := envInt("ENV_RUNS", 1000)
 	dir := t.TempDir()
 	for _, d := range []string{filepath.Dir(dir), dir} {
 		os.Chmod(d, 0o755)
 	}
-	bin := filepath.Join(dir, "gotrail")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gotrail").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	goBin, _ := exec.LookPath("go")
 	goBin, _ = filepath.EvalSymlinks(goBin)
-	state := filepath.Join(dir, "state")
-	cfg := filepath.Join(dir, "gotrail.toml")
-	os.WriteFile(cfg, []byte("state_dir = \""+state+"\"\n"), 0o644)
-	conf := fmt.Sprintf("active = yes\ndirection = out\npath = %s\ntype = always\nargs = plugin %s\nformat = string\n", bin, cfg)
-	a := auditdtest.StartWithPlugins(t, map[string]string{"gotrail.conf": conf})
-	a.AddRule(t, "-a", "always,exit", "-F", "arch=b64", "-S", "execve,execveat", "-F", "exe="+goBin, "-F", "key=gotrail-exec")
-	for range runs {
-		cmd := exec.Command(goBin, "version")
-		cmd.Env = []string{"GOFLAGS=-mod=mod", "HOME=" + dir}
-		if err := cmd.Run(); err != nil {
-			t.Fatal(err)
+	execRule := []string{"-a", "always,exit", "-F", "arch=b64", "-S", "execve,execveat", "-F", "path=" + goBin, "-F", "key=gotrail-exec"}
+	login := auditdtest.Login{AUID: 4273, UID: 4273, GID: 4273}
+	goRuns := func(t *testing.T) {
+		for range runs {
+			cmd := exec.Command(goBin, "version")
+			cmd.Env = []string{"GOFLAGS=-mod=mod", "HOME=" + dir}
+			if err := auditdtest.StartAs(login, cmd); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	a.Sync(t)
+	report := func(t *testing.T, state, deployment string) {
+		seen, captured := countCaptured(state, runs)
+		t.Logf("%s: %d go version runs, %d in the trail, environment captured for %d (%.1f%%)",
+			deployment, runs, seen, captured, 100*float64(captured)/float64(runs))
+		if seen != runs {
+			t.Errorf("%d of %d runs reached the trail", seen, runs)
+		}
+	}
+	t.Run("plugin", func(t *testing.T) {
+		bin := filepath.Join(dir, "gotrail")
+		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gotrail").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		state := filepath.Join(dir, "plugin-state")
+		cfg := filepath.Join(dir, "gotrail.toml")
+		os.WriteFile(cfg, []byte("state_dir = \""+state+"\"\n"), 0o644)
+		conf := fmt.Sprintf("active = yes\ndirection = out\npath = %s\ntype = always\nargs = plugin %s\nformat = string\n", bin, cfg)
+		a := auditdtest.StartWithPlugins(t, map[string]string{"gotrail.conf": conf})
+		a.AddRule(t, execRule...)
+		goRuns(t)
+		a.Sync(t)
+		report(t, state, "auditd's plugin, with the catcher")
+	})
+	for _, catch := range []bool{true, false} {
+		name := map[bool]string{true: "file", false: "file-no-catcher"}[catch]
+		t.Run(name, func(t *testing.T) {
+			state := filepath.Join(dir, name+"-state")
+			a := auditdtest.Start(t)
+			a.AddRule(t, execRule...)
+			w, err := watch.New(watch.Options{StateDir: state, Host: "bench", CatchExecs: catch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.RunFile(ctx, a.LogPath()) }()
+			time.Sleep(300 * time.Millisecond)
+			goRuns(t)
+			a.Sync(t)
+			report(t, state, fmt.Sprintf("following the log, catcher %v", catch))
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// countCaptured waits (a minute at most) until the trail in state holds
+// runs `go version` execs and counts those whose GOFLAGS was read.
+func countCaptured(state string, runs int) (seen, captured int) {
 	deadline := time.Now().Add(60 * time.Second)
-	seen, captured := 0, 0
 	for time.Now().Before(deadline) {
 		seen, captured = 0, 0
 		trail.Read(state, func(line []byte) error {
@@ -166,11 +214,7 @@ func TestPluginEnvCapture(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("plugin mode: %d go version runs, %d in the trail, environment captured for %d (%.1f%%)",
-		runs, seen, captured, 100*float64(captured)/float64(runs))
-	if seen != runs {
-		t.Errorf("%d of %d runs reached the trail", seen, runs)
-	}
+	return seen, captured
 }
 
 // getenv is the value of name in the event's process.env_vars.

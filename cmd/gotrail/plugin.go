@@ -22,7 +22,7 @@ EXIT STATUS
 			if len(args) == 1 {
 				g.config, g.configNamed = args[0], true
 			}
-			return runWatch(cmd.Context(), g, &watchOptions{source: "stdin", checkpointEvery: 1000})
+			return runWatch(cmd.Context(), g, &watchOptions{source: "stdin", checkpointEvery: 1000, catchExecs: true})
 		},
 	}
 }

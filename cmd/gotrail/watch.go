@@ -31,6 +31,7 @@ type watchOptions struct {
 	auditLog        string
 	host            string
 	checkpointEvery int
+	catchExecs      bool
 }
 
 func newWatchCmd(g *globalOptions) *cobra.Command {
@@ -49,6 +50,12 @@ clean or after SIGKILL, neither loses nor repeats an event. --source stdin reads
 records as an auditd plugin (audisp) and drains them at once. --source netlink
 reads the kernel's audit multicast group (CAP_AUDIT_READ), for hosts without
 auditd; what happens while gotrail is down is not seen.
+
+With --source file or stdin, the Go environment of each go process is read the
+moment the kernel reports its exec on the audit multicast group (beside auditd,
+with CAP_AUDIT_READ), not when auditd's log or plugin feed brings it: by then a
+short go version or go env -w has often exited. The trail itself is fed by
+auditd alone.
 
 The trail's signing key is made on first start; its public key is logged: keep
 it off the host for gotrail verify --pubkey.
@@ -70,6 +77,7 @@ EXIT STATUS
 	f.StringVar(&o.auditLog, "audit-log", "", "the audit log to follow (default: [audit] log of the configuration, /var/log/audit/audit.log)")
 	f.StringVar(&o.host, "host", "", "host.name of the events (default: the configuration's host, else the hostname)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` (/metrics), e.g. 127.0.0.1:9469")
+	f.BoolVar(&o.catchExecs, "catch-execs", true, "read go processes as the kernel reports their exec (multicast), not when auditd hands it over; false misses most short runs")
 	f.IntVar(&o.checkpointEvery, "checkpoint-every", 1000, "sign a checkpoint after this many events (and at least every 10 minutes)")
 	return cmd
 }
@@ -154,7 +162,8 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		}
 	}
 	var keeper watch.RulesKeeper
-	if live := g.root == "" || g.root == "/"; live && os.Geteuid() == 0 {
+	live := g.root == "" || g.root == "/"
+	if live && os.Geteuid() == 0 {
 		// a login user added later gets ~/.config/go and their rules
 		k, err := rules.NewKeeper("/", cfg.GOROOTs, ctl)
 		if err != nil {
@@ -164,9 +173,10 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		}
 	}
 	w, err := watch.New(watch.Options{
-		Rules:     keeper,
-		Self:      os.Getpid(),
-		Retention: retention,
+		CatchExecs: o.catchExecs && live && o.source != "netlink",
+		Rules:      keeper,
+		Self:       os.Getpid(),
+		Retention:  retention,
 		OnEvent: func(e *event.Event) {
 			for _, q := range queues {
 				q.Offer(e)
@@ -243,7 +253,7 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		return &usageError{fmt.Errorf("watch: --source %q: want file, stdin or netlink", o.source)}
 	}
 	log.Info("stopped", "events", w.Stats.Events, "skipped_as_already_in_trail", w.Stats.Skipped,
-		"malformed_lines", w.Stats.Malformed, "env_missed", w.Stats.EnvMissed)
+		"malformed_lines", w.Stats.Malformed, "env_caught_as_run", w.Stats.EnvCaught, "env_missed", w.Stats.EnvMissed)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}

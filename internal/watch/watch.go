@@ -70,6 +70,12 @@ type Options struct {
 	// RestartWindow is how long a stopped auditd is given to start again
 	// before its stop counts as one (default audit.RestartQuiet).
 	RestartWindow time.Duration
+	// CatchExecs (RunFile, RunReader) reads the facts of each go process
+	// as the kernel reports its exec on the audit multicast group, beside
+	// auditd, instead of when auditd's log or plugin feed brings it: most
+	// short go runs have exited by then. Needs CAP_AUDIT_READ; without it
+	// the facts are read late.
+	CatchExecs bool
 	// Self is the daemon's pid: what it and its children (auditctl) do is
 	// gotrail's own upkeep, authorized whatever the policy says. 0: none.
 	Self int
@@ -112,6 +118,8 @@ type Watcher struct {
 	lastCP       time.Time
 	rulesPolled  time.Time
 	started      time.Time // a little before New: audit times are in milliseconds
+	catcher      *execCatcher
+	catchErr     error // why there is no catcher, when one was asked for
 	Stats        Stats
 	positionFile string
 }
@@ -119,6 +127,8 @@ type Watcher struct {
 // Stats count what the watcher did.
 type Stats struct {
 	Events, Skipped, Malformed, EnvMissed int
+	// EnvCaught counts go processes read by the exec catcher as they ran.
+	EnvCaught int
 }
 
 // mark is a position made comparable across files.
@@ -209,6 +219,7 @@ func (w *Watcher) RunFile(ctx context.Context, path string) error {
 	}
 	w.lastIno = st.Position.Ino
 	w.last = mark{pos: st.Position}
+	defer w.catchExecs(ctx)()
 	f := &source.Follower{Path: path}
 	err = f.Run(ctx, st.Position, w.line, w.idle)
 	return w.finish(err)
@@ -218,6 +229,7 @@ func (w *Watcher) RunFile(ctx context.Context, path string) error {
 // input) until it ends or ctx does. There is no position to keep: auditd
 // hands each record to its plugins once.
 func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
+	defer w.catchExecs(ctx)()
 	q := &lineQueue{ready: make(chan struct{}, 1)}
 	go q.fill(r, w.opt.Log)
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -247,6 +259,24 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 			}
 		}
 	}
+}
+
+// catchExecs starts the exec catcher when asked for, and returns what
+// stops it.
+func (w *Watcher) catchExecs(ctx context.Context) (stop func()) {
+	if !w.opt.CatchExecs {
+		return func() {}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	c, done, err := startExecCatcher(cctx, w.opt.Proc, w.opt.Log)
+	if err != nil {
+		cancel()
+		w.catchErr = fmt.Errorf("the kernel's multicast group could not be joined: %w", err)
+		w.opt.Log.Warn("the environment of go processes is read when auditd hands over their exec, which misses most short runs", "err", err)
+		return func() {}
+	}
+	w.catcher = c
+	return func() { cancel(); <-done }
 }
 
 // lineQueue takes lines from auditd as fast as it writes them, however far
@@ -543,23 +573,29 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if e.Gotrail.Kind == event.KindOther {
 		return // the trail keeps what concerns the Go environment
 	}
+	var caught *procFacts
 	if e.Gotrail.Kind == event.KindExec && e.Process.PID > 0 {
-		env, err := w.opt.Proc.GoEnv(e.Process.PID)
-		if err != nil {
+		f := w.execFacts(execKey{ev.Time, ev.Serial}, e.Process.PID, e.Process.PPID())
+		if f.envErr != nil {
 			w.Stats.EnvMissed++
 			if m := w.opt.Metrics; m != nil {
 				m.EnvMisses.Inc()
 			}
-			e.Gotrail.EnvError = err.Error()
+			e.Gotrail.EnvError = f.envErr.Error()
 		} else {
-			e.Process.EnvVars = event.EnvVars(env)
+			e.Process.EnvVars = event.EnvVars(f.env)
 		}
-		if id := w.opt.Proc.ContainerID(e.Process.PID); id != "" {
-			e.Container = &event.Container{ID: id}
+		if f.container != "" {
+			e.Container = &event.Container{ID: f.container}
 		}
+		caught = &f
 	}
 	if p := e.Process.Parent; p != nil {
-		p.Name = w.opt.Proc.Name(p.PID)
+		if caught != nil {
+			p.Name = caught.parent
+		} else {
+			p.Name = w.opt.Proc.Name(p.PID)
+		}
 	}
 	w.missingAfter(e)
 	w.opt.Policy.Apply(e)
@@ -592,6 +628,26 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if mt := e.Auditd.MessageType; (mt == "daemon_end" || mt == "daemon_abort") && e.Event.Action != "restart" {
 		w.gap(e.Time.Time, e.Event.ID, fmt.Sprintf("auditd stopped (%s): changes until it runs again are not recorded", strings.ToUpper(mt)))
 	}
+}
+
+// execFacts are the facts of the go process of an exec event: as the exec
+// catcher read them while it ran, else read now, with why not earlier.
+func (w *Watcher) execFacts(k execKey, pid, ppid int) procFacts {
+	late := w.catchErr
+	if w.catcher != nil {
+		f, ok, why := w.catcher.take(k)
+		if ok {
+			w.Stats.EnvCaught++
+			return f
+		}
+		late = why
+	}
+	f := procFacts{container: w.opt.Proc.ContainerID(pid), parent: w.opt.Proc.Name(ppid)}
+	f.env, f.envErr = w.opt.Proc.GoEnv(pid)
+	if f.envErr != nil && late != nil {
+		f.envErr = fmt.Errorf("%w, read when auditd handed over its exec: %v", f.envErr, late)
+	}
+	return f
 }
 
 // gap appends an audit.gap event: a stretch of time whose records are
