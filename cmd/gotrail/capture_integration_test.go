@@ -239,3 +239,73 @@ func TestScriptGoIsExec(t *testing.T) {
 		t.Logf("audit log:\n%s", tailOf(b, 8000))
 	}
 }
+
+// TestDiffNamesShadowedGoEnv: a login user whose ~/.profile sets GOPROXY
+// changes GOPROXY with `go env -w`. What their login shell sees does not
+// change, but the trail has the goenv.modify and `gotrail diff` names the
+// file and the shadowed value.
+func TestDiffNamesShadowedGoEnv(t *testing.T) {
+	auditdtest.Required(t)
+	bin := buildGotrail(t)
+	goBin := goBinary(t)
+	const name, uid = "gtshadow", 4274
+	home := addLoginUser(t, name, uid)
+	login := auditdtest.Login{AUID: uid, UID: uid, GID: uid}
+	profile := home + "/.profile"
+	old, _ := os.ReadFile(profile)
+	if err := os.WriteFile(profile, append(old, "export GOPROXY=https://goproxy.corp.example,direct\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Count(string(old), "\n") + 1
+	runGo(t, login, home, goBin, "env", "-w", "GOPROXY=https://proxy.golang.org,direct")
+
+	dir := t.TempDir()
+	state, cfg := filepath.Join(dir, "state"), filepath.Join(dir, "gotrail.toml")
+	os.WriteFile(cfg, nil, 0o644)
+	gotrail := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"--config", cfg, "--state-dir", state}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := gotrail("snapshot", "--save", "--user", name); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, out)
+	}
+	a := auditdtest.Start(t)
+	host, err := rules.Discover("/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envFile := home + "/.config/go/env"
+	for _, r := range rules.All(rules.Generate(host).Groups) {
+		if r.Key == rules.KeyGoenv && r.Watch == envFile {
+			a.AddRule(t, r.Args()...)
+		}
+	}
+	runGo(t, login, home, goBin, "env", "-w", "GOPROXY=direct")
+	a.Sync(t)
+	if out, err := gotrail("snapshot", "--save", "--user", name); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, out)
+	}
+
+	out, err := gotrail("diff", "--format", "text")
+	var ee *exec.ExitError
+	if !asExit(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("diff: %v, want exit status 1\n%s", err, out)
+	}
+	shadow := fmt.Sprintf("(shadowed by %s:%d)", profile, line)
+	want := fmt.Sprintf("~ user %s goenv %s GOPROXY: https://proxy.golang.org,direct %s -> direct %s", name, envFile, shadow, shadow)
+	if !strings.Contains(out, want+"\n") {
+		t.Errorf("diff does not name the shadowed change %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "user "+name+" env GOPROXY") {
+		t.Errorf("diff says the login's GOPROXY changed; it did not:\n%s", out)
+	}
+
+	evs, err := gotrail("events", "--kind", "goenv.modify", "--format", "json", a.LogPath())
+	if err != nil {
+		t.Fatalf("events: %v\n%s", err, evs)
+	}
+	if !strings.Contains(evs, `"audit":{"id":"4274","name":"gtshadow"}`) || !strings.Contains(evs, envFile) {
+		t.Errorf("no goenv.modify of %s by %s in the log:\n%s", envFile, name, evs)
+	}
+}

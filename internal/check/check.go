@@ -140,6 +140,29 @@ func (c *checker) user(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Re
 	c.path(u, ue, res)
 	c.supply(u, ue)
 	c.chain(u, res)
+	c.shadowed(u, ue)
+}
+
+// shadowed finds values of a user's Go env file (`go env -w`) that a login
+// file overrides: what `go env` shows in a login shell is not what a go run
+// without one (cron, a systemd unit, an IDE) uses.
+func (c *checker) shadowed(u shellchain.User, ue hostenv.UserEnv) {
+	if len(ue.GoEnvFiles) == 0 || ue.GoEnvFiles[0].Path != ue.Env["GOENV"].Value {
+		return
+	}
+	f := ue.GoEnvFiles[0]
+	for _, v := range f.Values {
+		by := v.ShadowedBy
+		if by == nil || by.Kind != "login" {
+			continue
+		}
+		c.add(Finding{ID: "goenv.shadowed", Severity: "info", User: u.Name, Variable: v.Name, Path: f.Path,
+			Where: fmt.Sprintf("%s:%d", f.Path, v.Line),
+			Title: "a value of the Go env file is shadowed by a login file",
+			Detail: fmt.Sprintf("%s=%s in %s:%d is overridden by %s (%s): go run from %s's login shell uses that, go run without one (cron, a systemd unit, an IDE) uses this",
+				v.Name, v.Value, f.Path, v.Line, by.String(), ue.Env[v.Name].Value, u.Name),
+			Remediation: fmt.Sprintf("keep %s in one place: `go env -u %s` as %s, or remove it from %s", v.Name, v.Name, u.Name, by.File)})
+	}
 }
 
 // loc is where a value is set, or "" for the go command's own default.

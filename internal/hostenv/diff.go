@@ -39,6 +39,9 @@ func Flatten(s *Snapshot) map[string]string {
 		if t.Error != "" {
 			m[k+" error"] = t.Error
 		}
+		if t.GoEnv != nil {
+			flattenGoEnvFile(m, k+" go.env", *t.GoEnv)
+		}
 	}
 	for _, u := range s.Users {
 		p := "user " + u.Name + " "
@@ -68,8 +71,31 @@ func Flatten(s *Snapshot) map[string]string {
 			}
 			m[p+"chain "+c.Path] = state
 		}
+		for _, f := range u.GoEnvFiles {
+			flattenGoEnvFile(m, p+"goenv "+f.Path, f)
+		}
 	}
 	return m
+}
+
+// flattenGoEnvFile lists a Go env file under item: the file itself, then
+// each value it sets, and what it does for the user.
+func flattenGoEnvFile(m map[string]string, item string, f GoEnvFile) {
+	if !f.Exists {
+		m[item] = "missing"
+		return
+	}
+	m[item] = fmt.Sprintf("%s:%s %s sha256:%s", f.Owner, f.Group, f.Mode, f.SHA256)
+	for _, v := range f.Values {
+		state := v.Value
+		switch {
+		case v.ShadowedBy != nil:
+			state += " (shadowed by " + v.ShadowedBy.String() + ")"
+		case v.InEffect != nil:
+			state += " (in effect)"
+		}
+		m[item+" "+v.Name] = state
+	}
 }
 
 // Diff compares two snapshots, in item order.

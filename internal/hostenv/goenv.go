@@ -234,3 +234,68 @@ func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
 	def("CXX", "g++")
 	return out, bin
 }
+
+// GoEnvFile is a Go env file as a snapshot keeps it: a user's GOENV file
+// (what `go env -w` writes) or a toolchain's $GOROOT/go.env.
+type GoEnvFile struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	Owner  string `json:"owner,omitempty"`
+	Group  string `json:"group,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Values are what the file sets, in line order.
+	Values []GoEnvValue `json:"values,omitempty"`
+}
+
+// GoEnvValue is one setting of a Go env file. For a user, InEffect says
+// whether the go command takes it, and ShadowedBy where the value it takes
+// instead comes from (the login chain wins over the GOENV file, which wins
+// over go.env). A toolchain's go.env lists its values without a verdict:
+// that is each user's.
+type GoEnvValue struct {
+	Name       string  `json:"name"`
+	Value      string  `json:"value"`
+	Line       int     `json:"line"`
+	InEffect   *bool   `json:"in_effect,omitempty"`
+	ShadowedBy *Source `json:"shadowed_by,omitempty"`
+}
+
+// ReadGoEnvFileState describes the Go env file at p: owner, mode, digest
+// and the values it sets; when env is not nil, each value's verdict for the
+// user whose resolved environment env is. The go command ignores GOENV in
+// a Go env file and GOROOT in go.env; so does this.
+func ReadGoEnvFileState(h hostfs.FS, p string, names Owners, env map[string]Value) GoEnvFile {
+	f := GoEnvFile{Path: p}
+	fi, err := h.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return f
+	}
+	f.Exists = true
+	f.Owner, f.Group = ownerNames(fi, names)
+	f.Mode = hostfs.Mode(fi.Mode())
+	data, err := h.ReadFile(p)
+	if err != nil {
+		return f
+	}
+	f.SHA256 = sha256Hex(data)
+	m, _ := ReadGoEnvFile(h, p)
+	for name, e := range m {
+		if name == "GOENV" || name == "GOROOT" && path.Base(p) == "go.env" {
+			continue
+		}
+		v := GoEnvValue{Name: name, Value: e.Value, Line: e.Line}
+		if env != nil {
+			cur, known := env[name]
+			in := !known || cur.Source.File == p && cur.Source.Line == e.Line
+			v.InEffect = &in
+			if !in {
+				src := cur.Source
+				v.ShadowedBy = &src
+			}
+		}
+		f.Values = append(f.Values, v)
+	}
+	slices.SortFunc(f.Values, func(a, b GoEnvValue) int { return a.Line - b.Line })
+	return f
+}

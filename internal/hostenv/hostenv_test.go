@@ -2,6 +2,7 @@ package hostenv
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,5 +200,75 @@ func TestGoEnvNoGoEnvFile(t *testing.T) {
 	env, _ := GoEnv(h, res)
 	if v := env["GOTOOLCHAIN"]; v.Value != "" || v.Source.Kind != "default" {
 		t.Errorf("GOTOOLCHAIN = %+v", v)
+	}
+}
+
+// TestSnapshotShadowedGoEnv: a value of the Go env file that a login file
+// shadows changes nothing the login sees, but the snapshot keeps it and the
+// diff names the file and the value; a Go env file appearing and going
+// shows too.
+func TestSnapshotShadowedGoEnv(t *testing.T) {
+	files := maps.Clone(base)
+	files["home/alice/.config/go/env"] = "GOPROXY=https://proxy.corp.example.com\nGOFLAGS=-mod=mod\n"
+	files["etc/passwd"] += "bob:x:1001:1001::/home/bob:/bin/bash\n"
+	files["home/bob/.profile"] = ""
+	root := writeRoot(t, files)
+	take := func() *Snapshot {
+		t.Helper()
+		host, err := Load(context.Background(), root, "fixture", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Take(context.Background(), host, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := take()
+	var alice UserEnv
+	for _, u := range a.Users {
+		if u.Name == "alice" {
+			alice = u
+		}
+	}
+	if len(alice.GoEnvFiles) != 2 {
+		t.Fatalf("alice's Go env files: %+v", alice.GoEnvFiles)
+	}
+	f := alice.GoEnvFiles[0]
+	if f.Path != "/home/alice/.config/go/env" || !f.Exists || f.SHA256 == "" || len(f.Values) != 2 {
+		t.Fatalf("alice's GOENV file: %+v", f)
+	}
+	proxy, flags := f.Values[0], f.Values[1]
+	if proxy.Name != "GOPROXY" || *proxy.InEffect || proxy.ShadowedBy == nil || proxy.ShadowedBy.String() != "/home/alice/.profile:1" {
+		t.Errorf("GOPROXY of the Go env file, shadowed by .profile: %+v", proxy)
+	}
+	if flags.Name != "GOFLAGS" || !*flags.InEffect || flags.ShadowedBy != nil {
+		t.Errorf("GOFLAGS of the Go env file, in effect: %+v", flags)
+	}
+
+	os.WriteFile(filepath.Join(root, "home/alice/.config/go/env"), []byte("GOPROXY=direct\nGOFLAGS=-mod=mod\n"), 0o644)
+	os.MkdirAll(filepath.Join(root, "home/bob/.config/go"), 0o755)
+	os.WriteFile(filepath.Join(root, "home/bob/.config/go/env"), []byte("GOSUMDB=off\n"), 0o644)
+	b := take()
+	got := map[string]Change{}
+	for _, c := range Diff(a, b) {
+		got[c.Item] = c
+	}
+	if _, ok := got["user alice env GOPROXY"]; ok {
+		t.Errorf("the login's GOPROXY did not change, the diff says it did: %+v", got)
+	}
+	c, ok := got["user alice goenv /home/alice/.config/go/env GOPROXY"]
+	if !ok || *c.Before != "https://proxy.corp.example.com (shadowed by /home/alice/.profile:1)" || *c.After != "direct (shadowed by /home/alice/.profile:1)" {
+		t.Errorf("the shadowed GOPROXY change: %+v (diff %v)", c, slices.Collect(maps.Keys(got)))
+	}
+	if c, ok := got["user bob goenv /home/bob/.config/go/env"]; !ok || *c.Before != "missing" || c.After == nil {
+		t.Errorf("bob's Go env file appearing: %+v", c)
+	}
+	if c, ok := got["user bob goenv /home/bob/.config/go/env GOSUMDB"]; !ok || c.Before != nil || *c.After != "off (in effect)" {
+		t.Errorf("bob's new GOSUMDB: %+v", c)
+	}
+	if c, ok := got["toolchain /usr/local/go/bin/go go.env GOSUMDB"]; ok {
+		t.Errorf("go.env did not change: %+v", c)
 	}
 }

@@ -45,18 +45,23 @@ type Toolchain struct {
 	Digest string   `json:"digest,omitempty"`
 	Files  int      `json:"files,omitempty"`
 	OnPath []string `json:"on_path_of,omitempty"` // the users whose login PATH has it
+	// GoEnv is $GOROOT/go.env, the toolchain's own defaults.
+	GoEnv *GoEnvFile `json:"go_env,omitempty"`
 }
 
 // UserEnv is one login user's Go environment.
 type UserEnv struct {
-	Name       string                  `json:"name"`
-	UID        int                     `json:"uid"`
-	Shell      string                  `json:"shell"`
-	Mode       string                  `json:"mode"`
-	Go         *GoBinary               `json:"go"`
-	Env        map[string]Value        `json:"env"`
-	Path       []PathEntry             `json:"path"`
-	Chain      []ChainFileState        `json:"chain"`
+	Name  string           `json:"name"`
+	UID   int              `json:"uid"`
+	Shell string           `json:"shell"`
+	Mode  string           `json:"mode"`
+	Go    *GoBinary        `json:"go"`
+	Env   map[string]Value `json:"env"`
+	Path  []PathEntry      `json:"path"`
+	Chain []ChainFileState `json:"chain"`
+	// GoEnvFiles are the user's GOENV file and the go.env of the
+	// toolchain on their PATH, with what each value they set does.
+	GoEnvFiles []GoEnvFile             `json:"go_env_files,omitempty"`
 	Unresolved []shellchain.Unresolved `json:"unresolved,omitempty"`
 	Problems   []string                `json:"problems,omitempty"`
 }
@@ -122,13 +127,31 @@ func Inspect(ctx context.Context, h hostfs.FS, u shellchain.User, host shellchai
 			cs.Owner, cs.Group = ownerNames(fi, names)
 			cs.Mode = hostfs.Mode(fi.Mode())
 			if data, err := h.ReadFile(f.Path); err == nil {
-				sum := sha256.Sum256(data)
-				cs.SHA256 = hex.EncodeToString(sum[:])
+				cs.SHA256 = sha256Hex(data)
 			}
 		}
 		ue.Chain = append(ue.Chain, cs)
 	}
+	ue.GoEnvFiles = goEnvFiles(h, env, names)
 	return ue, res, nil
+}
+
+// goEnvFiles are the Go env files the go command of a user reads: the
+// GOENV file (unless GOENV=off) and $GOROOT/go.env.
+func goEnvFiles(h hostfs.FS, env map[string]Value, names Owners) []GoEnvFile {
+	var out []GoEnvFile
+	if p := env["GOENV"].Value; strings.HasPrefix(p, "/") {
+		out = append(out, ReadGoEnvFileState(h, p, names, env))
+	}
+	if gr := env["GOROOT"].Value; strings.HasPrefix(gr, "/") {
+		out = append(out, ReadGoEnvFileState(h, gr+"/go.env", names, env))
+	}
+	return out
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func ownerNames(fi fs.FileInfo, names Owners) (string, string) {

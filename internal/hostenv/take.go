@@ -151,6 +151,8 @@ func Take(ctx context.Context, host *Host, now time.Time) (*Snapshot, error) {
 		if t.GOROOT == "" {
 			continue
 		}
+		ge := ReadGoEnvFileState(host.FS, t.GOROOT+"/go.env", host.Names, nil)
+		t.GoEnv = &ge
 		d, n, err := Digest(ctx, host.FS, t.GOROOT)
 		if err != nil {
 			if ctx.Err() != nil {
