@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/hostfs"
 	"github.com/gotrail/gotrail/internal/pipeline"
 	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/source"
@@ -258,7 +258,8 @@ func hostName(root string) string {
 			return h
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(root, "etc/hostname")); err == nil {
+	// an image's own file, never one its links lead to on this machine
+	if b, err := hostfs.New(root).ReadFileMax("/etc/hostname", 256); err == nil {
 		if h := strings.TrimSpace(string(b)); h != "" {
 			return h
 		}

@@ -70,7 +70,13 @@ func (c *checker) walkGOROOT(root string) (r struct {
 	total    int
 }) {
 	r.root = root
-	base := c.fs.Abs(root)
+	// walked at its real path: a link in the image never leads the walk
+	// out of it
+	real, err := c.fs.Resolve(root)
+	if err != nil {
+		return r
+	}
+	base := c.fs.Abs(real)
 	top, err := c.fs.Stat(root)
 	if err != nil {
 		return r

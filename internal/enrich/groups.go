@@ -1,32 +1,30 @@
 package enrich
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
 // Groups answers which groups a user is in, from ROOT/etc/passwd (the
-// primary group) and ROOT/etc/group (the members lists), read once.
+// primary group) and ROOT/etc/group (the members lists), read once, as the
+// host would reach them.
 type Groups struct {
-	root string
+	fs   hostfs.FS
 	once sync.Once
 	of   map[string][]string
 }
 
 // NewGroups reads group membership under root.
 func NewGroups(root string) *Groups {
-	if root == "" {
-		root = "/"
-	}
-	return &Groups{root: root}
+	return &Groups{fs: hostfs.New(root)}
 }
 
 func (g *Groups) load() {
 	g.of = map[string][]string{}
 	names := map[string]string{} // gid -> group name
-	if data, err := os.ReadFile(filepath.Join(g.root, "etc/group")); err == nil {
+	if data, err := g.fs.ReadFile("/etc/group"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			p := strings.Split(line, ":")
 			if len(p) < 4 || p[0] == "" || p[0][0] == '#' {
@@ -40,7 +38,7 @@ func (g *Groups) load() {
 			}
 		}
 	}
-	if data, err := os.ReadFile(filepath.Join(g.root, "etc/passwd")); err == nil {
+	if data, err := g.fs.ReadFile("/etc/passwd"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			p := strings.Split(line, ":")
 			if len(p) < 4 || p[0] == "" {

@@ -9,18 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
 // Names maps uids and gids to names from ROOT/etc/passwd and ROOT/etc/group.
 // The files are read once, on first use; a missing file names nothing.
 // Safe for concurrent use.
 type Names struct {
-	root string
+	fs hostfs.FS
 
 	once   sync.Once
 	users  map[uint32]string
@@ -30,18 +30,15 @@ type Names struct {
 
 // NewNames reads names under root ("" or "/" for the host itself).
 func NewNames(root string) *Names {
-	if root == "" {
-		root = "/"
-	}
-	return &Names{root: root}
+	return &Names{fs: hostfs.New(root)}
 }
 
 func (n *Names) load() {
 	var errs []error
 	var err error
-	n.users, err = readIDFile(filepath.Join(n.root, "etc/passwd"))
+	n.users, err = readIDFile(n.fs, "/etc/passwd")
 	errs = append(errs, err)
-	n.groups, err = readIDFile(filepath.Join(n.root, "etc/group"))
+	n.groups, err = readIDFile(n.fs, "/etc/group")
 	errs = append(errs, err)
 	n.err = errors.Join(errs...)
 }
@@ -68,9 +65,11 @@ func (n *Names) GroupName(id uint32) (string, bool) {
 
 // readIDFile reads name:x:id:… lines (passwd and group share the layout of
 // their first three fields). The first entry for an id wins, as getpwuid does.
-func readIDFile(path string) (map[uint32]string, error) {
+// The file is read as the host would reach it, never through a link out of
+// the root.
+func readIDFile(h hostfs.FS, path string) (map[uint32]string, error) {
 	m := make(map[uint32]string)
-	f, err := os.Open(path)
+	f, err := h.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
 	}

@@ -86,6 +86,9 @@ func flattenGoEnvFile(m map[string]string, item string, f GoEnvFile) {
 		return
 	}
 	m[item] = fmt.Sprintf("%s:%s %s sha256:%s", f.Owner, f.Group, f.Mode, f.SHA256)
+	if f.Error != "" {
+		m[item] = fmt.Sprintf("%s:%s %s unreadable: %s", f.Owner, f.Group, f.Mode, f.Error)
+	}
 	for _, v := range f.Values {
 		state := v.Value
 		switch {

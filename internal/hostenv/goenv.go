@@ -104,7 +104,13 @@ func ReadGoBinary(h hostfs.FS, p string) GoBinary {
 		return b
 	}
 	b.Real = real
-	if info, err := buildinfo.ReadFile(h.Abs(real)); err == nil {
+	// a FIFO or a device named go would hang or never end the read
+	if fi, err := h.Lstat(real); err != nil || !fi.Mode().IsRegular() {
+		b.Error = "not a regular file"
+		if err != nil {
+			b.Error = err.Error()
+		}
+	} else if info, err := buildinfo.ReadFile(h.Abs(real)); err == nil {
 		b.Version = info.GoVersion
 	} else {
 		// the error names the file under the root; say it with the host's path
@@ -244,6 +250,8 @@ type GoEnvFile struct {
 	Group  string `json:"group,omitempty"`
 	Mode   string `json:"mode,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
+	// Error says why a file that is there could not be read (a FIFO).
+	Error string `json:"error,omitempty"`
 	// Values are what the file sets, in line order.
 	Values []GoEnvValue `json:"values,omitempty"`
 }
@@ -268,7 +276,7 @@ type GoEnvValue struct {
 func ReadGoEnvFileState(h hostfs.FS, p string, names Owners, env map[string]Value) GoEnvFile {
 	f := GoEnvFile{Path: p}
 	fi, err := h.Stat(p)
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil {
 		return f
 	}
 	f.Exists = true
@@ -276,6 +284,7 @@ func ReadGoEnvFileState(h hostfs.FS, p string, names Owners, env map[string]Valu
 	f.Mode = hostfs.Mode(fi.Mode())
 	data, err := h.ReadFile(p)
 	if err != nil {
+		f.Error = err.Error()
 		return f
 	}
 	f.SHA256 = sha256Hex(data)

@@ -176,7 +176,11 @@ func Digest(ctx context.Context, h hostfs.FS, goroot string) (string, int, error
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
-	entries, err := install.BuildManifest(h.Abs(goroot))
+	real, err := h.Resolve(goroot) // never a link out of the root
+	if err != nil {
+		return "", 0, fmt.Errorf("digest %s: %w", goroot, err)
+	}
+	entries, err := install.BuildManifest(h.Abs(real))
 	if err != nil {
 		return "", 0, fmt.Errorf("digest %s: %w", goroot, err)
 	}

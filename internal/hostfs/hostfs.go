@@ -71,48 +71,6 @@ func (h FS) Exists(p string) bool {
 	return err == nil
 }
 
-// Open opens p for reading.
-func (h FS) Open(p string) (*os.File, error) {
-	real, err := h.Resolve(p)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(h.Abs(real))
-	return f, h.hostErr(err)
-}
-
-// ReadFile reads the whole of p.
-func (h FS) ReadFile(p string) ([]byte, error) {
-	real, err := h.Resolve(p)
-	if err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(h.Abs(real))
-	return data, h.hostErr(err)
-}
-
-// ReadDir lists the directory p.
-func (h FS) ReadDir(p string) ([]fs.DirEntry, error) {
-	real, err := h.Resolve(p)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir(h.Abs(real))
-	return entries, h.hostErr(err)
-}
-
-// Glob matches a host path pattern, returning host paths.
-func (h FS) Glob(pattern string) []string {
-	matches, _ := filepath.Glob(h.Abs(pattern))
-	out := matches[:0]
-	for _, m := range matches {
-		if rel, err := filepath.Rel(h.Root, m); err == nil {
-			out = append(out, "/"+filepath.ToSlash(rel))
-		}
-	}
-	return out
-}
-
 // ErrLoop is returned for a chain of more than 40 links.
 var ErrLoop = errors.New("too many levels of symbolic links")
 
