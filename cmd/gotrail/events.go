@@ -247,6 +247,13 @@ func report(w io.Writer, st pipeline.Stats) bool {
 	if a.Evicted > 0 {
 		fmt.Fprintf(w, "gotrail: %d event(s) were emitted before they were complete because too many were open at once (marked auditd.incomplete=evicted)\n", a.Evicted)
 	}
+	if a.Collisions > 0 {
+		problems = true
+		fmt.Fprintf(w, "gotrail: %d event(s) had the node, time and serial of another (two logs of one host concatenated, or forged records): kept apart (marked auditd.incomplete=collision)\n", a.Collisions)
+	}
+	if a.ClockSteps > 0 {
+		fmt.Fprintf(w, "gotrail: the records went back in time %d time(s) (a clock stepped back, or a record stamped ahead of its time); events were kept whole\n", a.ClockSteps)
+	}
 	return problems
 }
 

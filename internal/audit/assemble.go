@@ -3,6 +3,7 @@ package audit
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Event is the records that share one msg=audit(TIME:SERIAL) header.
@@ -23,12 +24,16 @@ type Event struct {
 	// its own.
 	Members []Member
 
+	// Collision is set on an event whose node, time and serial another
+	// event had already (see AssemblerStats.Collisions).
+	Collision bool
+
 	// Owner is the caller's: a reader that lends its read buffer to the
 	// records (see Record.Own) notes here what to give back once the event
 	// is processed.
 	Owner any
 
-	done bool // emitted; still in the assembler's queue until it reaches the front
+	st eventState
 }
 
 // ID is auditd's event id, SEC.MILLI:SERIAL, as ausearch -a and DESIGN.md's
@@ -63,31 +68,58 @@ func (e *Event) Record(typ string) *Record {
 type AssemblerStats struct {
 	Records        uint64 // records added
 	Events         uint64 // events emitted
-	DroppedRecords uint64 // records dropped because their event was over MaxRecords
-	Evicted        uint64 // events emitted early because MaxInFlight was reached
+	DroppedRecords uint64 // records dropped because their event was over MaxRecords or MaxEventBytes
+	Evicted        uint64 // events emitted early because MaxInFlight or MaxBytes was reached
+	// Collisions are records that named an event already holding a record
+	// of their kind (a second SYSCALL): two events with the same node, time
+	// and serial, kept apart.
+	Collisions uint64
+	// ClockSteps are the times a node's stream went back in time by more
+	// than Window: a clock stepped back, or a record stamped in the future
+	// before it.
+	ClockSteps uint64
 }
 
 // Assembler groups records into events. Records of different events may
 // interleave. An event is complete on EOE, on its PROCTITLE (the kernel writes
 // it last), on a record type that always stands alone (user-space and daemon
-// messages), once the stream has moved Window seconds past it, or at Flush.
+// messages), once its node's stream has moved Window seconds past it or
+// Motion records beyond its last one, when the caller's clock says it has
+// been quiet Window seconds (Expire), or at Flush.
 //
-// Memory is bounded: at most MaxInFlight events wait for completion (the
-// oldest is emitted early when one more arrives) and an event keeps at most
-// MaxRecords records (the rest are counted and dropped).
+// Each node (node= prefix) is a stream of its own, with its own time: two
+// hosts' clocks apart in one file, a clock stepped back, or a record
+// stamped in the future never complete another's events early. A node's
+// time follows its records forward, and back when a record is more than
+// Window behind it (a step); events from before a step back complete by
+// motion instead.
 //
-// The caller owns time: Add advances it by the records' own stamps, Expire
-// lets a live reader complete events when the stream is quiet.
+// Memory is bounded: at most MaxInFlight events and MaxBytes of records
+// wait for completion (the oldest is emitted early when one more arrives),
+// and an event keeps at most MaxRecords records and MaxEventBytes (the rest
+// are counted and dropped).
 type Assembler struct {
-	MaxInFlight int
-	MaxRecords  int
-	Window      int64 // seconds
+	MaxInFlight   int
+	MaxRecords    int
+	MaxBytes      int64
+	MaxEventBytes int64
+	Window        int64 // seconds
+	Motion        uint64
 
 	pending map[eventKey]*Event
-	queue   []*Event // by first record; done events are skipped when popped
+	nodes   map[string]*nodeStream
+	queue   []*Event // every node's, by first record, for eviction
 	head    int
-	latest  Stamp
+	bytes   int64 // of the records in flight
 	stats   AssemblerStats
+}
+
+// nodeStream is one node's part of the input.
+type nodeStream struct {
+	latest Stamp    // the node's time: its records', stepping back with them
+	seq    uint64   // records of this node so far
+	queue  []*Event // its events, by first record
+	head   int
 }
 
 type eventKey struct {
@@ -97,18 +129,41 @@ type eventKey struct {
 	serial uint64
 }
 
+// eventState is the assembler's bookkeeping of an event in flight.
+type eventState struct {
+	done    bool   // emitted; still in queues until it reaches their front
+	lastSeq uint64 // its node's record count at its last record
+	seenSeq uint64 // lastSeq as Expire last saw it
+	touched time.Time
+	bytes   int64
+}
+
 // Defaults used by NewAssembler. A SYSCALL event has a handful of records; a
 // long command line is split into EXECVE records of ~8 KiB, so 2048 records
 // hold every argv the kernel logs (it stops at MAX_ARG_STRLEN per argument).
+// 64 MiB in flight and 16 MiB an event are far beyond any real event and
+// far below what hurts; 1000 records of motion are more than the kernel
+// interleaves between the records of one event (it writes them together,
+// at the syscall's exit).
 const (
-	DefaultMaxInFlight = 4096
-	DefaultMaxRecords  = 2048
-	DefaultWindow      = 2
+	DefaultMaxInFlight   = 4096
+	DefaultMaxRecords    = 2048
+	DefaultMaxBytes      = 64 << 20
+	DefaultMaxEventBytes = 16 << 20
+	DefaultWindow        = 2
+	DefaultMotion        = 1000
 )
 
 // NewAssembler returns an assembler with the default bounds.
 func NewAssembler() *Assembler {
 	return &Assembler{MaxInFlight: DefaultMaxInFlight, MaxRecords: DefaultMaxRecords, Window: DefaultWindow}
+}
+
+func orDefault[T int | int64 | uint64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Pending calls fn for each event still waiting for completion, for a
@@ -126,68 +181,131 @@ func (a *Assembler) Stats() AssemblerStats { return a.stats }
 // InFlight is the number of events waiting for completion.
 func (a *Assembler) InFlight() int { return len(a.pending) }
 
+// singleton record types: an event has one of each, so a second is another
+// event's.
+func singleton(t string) bool { return t == "SYSCALL" || t == "CWD" }
+
 // Add adds a record and calls emit for every event that is complete.
 func (a *Assembler) Add(r Record, emit func(*Event)) {
 	if a.pending == nil {
 		a.pending = make(map[eventKey]*Event)
+		a.nodes = make(map[string]*nodeStream)
 	}
 	a.stats.Records++
-	if a.latest.Before(r.Time) {
-		a.latest = r.Time
-	}
+	ns := a.node(r)
+	ns.seq++
 	k := eventKey{r.Node, r.Time.Sec, r.Time.Milli, r.Serial}
 	ev := a.pending[k]
 	if r.Type == "EOE" {
 		if ev != nil {
 			a.complete(k, ev, emit)
 		}
-		a.expire(emit)
+		a.expire(ns, emit)
 		return
+	}
+	collided := ev != nil && singleton(r.Type) && ev.Record(r.Type) != nil
+	if collided {
+		a.stats.Collisions++
+		a.complete(k, ev, emit)
+		ev = nil
 	}
 	if ev == nil {
 		if standalone(r.Type) {
 			a.stats.Events++
 			emit(&Event{Node: r.Node, Time: r.Time, Serial: r.Serial, Records: []Record{r}})
-			a.expire(emit)
+			a.expire(ns, emit)
 			return
 		}
-		max := a.MaxInFlight
-		if max <= 0 {
-			max = DefaultMaxInFlight
-		}
-		for len(a.pending) >= max {
-			a.evictOldest(emit)
-		}
-		// the node name outlives the read buffer it came from: the reader
-		// may reuse that buffer while the event waits here
-		k.node = strings.Clone(k.node)
-		ev = &Event{Node: k.node, Time: r.Time, Serial: r.Serial, Records: make([]Record, 0, 8)}
-		a.pending[k] = ev
-		a.queue = append(a.queue, ev)
+		ev = a.open(k, r, ns, emit)
+		ev.Collision = collided
 	}
-	maxRec := a.MaxRecords
-	if maxRec <= 0 {
-		maxRec = DefaultMaxRecords
-	}
-	if len(ev.Records) >= maxRec {
-		a.stats.DroppedRecords++
-		ev.Truncated = true
-	} else {
-		ev.Records = append(ev.Records, r)
-	}
+	a.keep(ev, r, ns, emit)
 	if r.Type == "PROCTITLE" {
 		a.complete(k, ev, emit)
 	}
-	a.expire(emit)
+	a.expire(ns, emit)
 }
 
-// Expire completes the events that are Window seconds older than now, for a
-// live reader whose stream has gone quiet.
-func (a *Assembler) Expire(now Stamp, emit func(*Event)) {
-	if a.latest.Before(now) {
-		a.latest = now
+// node is the stream of r's node, its time moved by r.
+func (a *Assembler) node(r Record) *nodeStream {
+	ns := a.nodes[r.Node]
+	if ns == nil {
+		ns = &nodeStream{latest: r.Time}
+		a.nodes[strings.Clone(r.Node)] = ns
 	}
-	a.expire(emit)
+	w := orDefault(a.Window, DefaultWindow)
+	switch {
+	case ns.latest.Before(r.Time):
+		ns.latest = r.Time
+	case r.Time.Sec+w < ns.latest.Sec:
+		ns.latest = r.Time // stepped back: the node's time is this now
+		a.stats.ClockSteps++
+	}
+	return ns
+}
+
+// open starts the event of key k, making room within the bounds first.
+func (a *Assembler) open(k eventKey, r Record, ns *nodeStream, emit func(*Event)) *Event {
+	for len(a.pending) >= orDefault(a.MaxInFlight, DefaultMaxInFlight) {
+		a.evictOldest(emit)
+	}
+	// the node name outlives the read buffer it came from: the reader
+	// may reuse that buffer while the event waits here
+	k.node = strings.Clone(k.node)
+	ev := &Event{Node: k.node, Time: r.Time, Serial: r.Serial, Records: make([]Record, 0, 8)}
+	a.pending[k] = ev
+	a.queue = append(a.queue, ev)
+	ns.queue = append(ns.queue, ev)
+	return ev
+}
+
+// keep adds r to ev within the per-event and in-flight bounds.
+func (a *Assembler) keep(ev *Event, r Record, ns *nodeStream, emit func(*Event)) {
+	size := int64(len(r.Body))
+	if len(ev.Records) >= orDefault(a.MaxRecords, DefaultMaxRecords) || ev.st.bytes+size > orDefault(a.MaxEventBytes, DefaultMaxEventBytes) {
+		a.stats.DroppedRecords++
+		ev.Truncated = true
+		return
+	}
+	for a.bytes+size > orDefault(a.MaxBytes, DefaultMaxBytes) && a.oldestOther(ev) {
+		a.evictOldest(emit)
+	}
+	ev.Records = append(ev.Records, r)
+	ev.st.bytes += size
+	ev.st.lastSeq = ns.seq
+	a.bytes += size
+}
+
+// oldestOther reports whether an event other than ev is in flight to be
+// evicted before it.
+func (a *Assembler) oldestOther(ev *Event) bool {
+	for i := a.head; i < len(a.queue); i++ {
+		if e := a.queue[i]; !e.st.done {
+			return e != ev
+		}
+	}
+	return false
+}
+
+// Expire completes the events the caller's clock has seen quiet for Window
+// seconds: a live reader's stream that has gone quiet. now is the caller's
+// monotonic clock (time.Now()), so a step of the wall clock changes
+// nothing; an event is quiet from the first Expire that saw it as it is.
+func (a *Assembler) Expire(now time.Time, emit func(*Event)) {
+	w := time.Duration(orDefault(a.Window, DefaultWindow)) * time.Second
+	for i := a.head; i < len(a.queue); i++ {
+		ev := a.queue[i]
+		switch {
+		case ev.st.done:
+		case ev.st.seenSeq != ev.st.lastSeq || ev.st.touched.IsZero():
+			ev.st.seenSeq, ev.st.touched = ev.st.lastSeq, now
+		case now.Sub(ev.st.touched) >= w:
+			a.complete(keyOf(ev), ev, emit)
+		}
+	}
+	for _, ns := range a.nodes {
+		a.expire(ns, emit)
+	}
 }
 
 // Flush emits every waiting event, oldest first: the end of the input.
@@ -196,40 +314,48 @@ func (a *Assembler) Flush(emit func(*Event)) {
 		ev := a.queue[a.head]
 		a.queue[a.head] = nil
 		a.head++
-		if !ev.done {
+		if !ev.st.done {
 			a.complete(keyOf(ev), ev, emit)
 		}
 	}
 	a.queue = a.queue[:0]
 	a.head = 0
+	for _, ns := range a.nodes {
+		clear(ns.queue)
+		ns.queue, ns.head = ns.queue[:0], 0
+	}
 }
 
 func keyOf(ev *Event) eventKey { return eventKey{ev.Node, ev.Time.Sec, ev.Time.Milli, ev.Serial} }
 
 func (a *Assembler) complete(k eventKey, ev *Event, emit func(*Event)) {
-	delete(a.pending, k)
-	ev.done = true
+	if a.pending[k] == ev {
+		delete(a.pending, k)
+	}
+	ev.st.done = true
+	a.bytes -= ev.st.bytes
 	a.stats.Events++
 	emit(ev)
 }
 
-func (a *Assembler) expire(emit func(*Event)) {
-	w := a.Window
-	if w <= 0 {
-		w = DefaultWindow
-	}
-	for a.head < len(a.queue) {
-		ev := a.queue[a.head]
-		if !ev.done && ev.Time.Sec+w > a.latest.Sec {
+// expire completes the events of a node's stream that it has moved past:
+// Window seconds of its time, or Motion records.
+func (a *Assembler) expire(ns *nodeStream, emit func(*Event)) {
+	w := orDefault(a.Window, DefaultWindow)
+	motion := orDefault(a.Motion, DefaultMotion)
+	for ns.head < len(ns.queue) {
+		ev := ns.queue[ns.head]
+		if !ev.st.done && ev.Time.Sec+w > ns.latest.Sec && ns.seq-ev.st.lastSeq <= motion {
 			break
 		}
-		a.queue[a.head] = nil
-		a.head++
-		if !ev.done {
+		ns.queue[ns.head] = nil
+		ns.head++
+		if !ev.st.done {
 			a.complete(keyOf(ev), ev, emit)
 		}
 	}
-	a.compact()
+	ns.queue, ns.head = compact(ns.queue, ns.head)
+	a.queue, a.head = compact(a.queue, a.head)
 }
 
 func (a *Assembler) evictOldest(emit func(*Event)) {
@@ -237,29 +363,32 @@ func (a *Assembler) evictOldest(emit func(*Event)) {
 		ev := a.queue[a.head]
 		a.queue[a.head] = nil
 		a.head++
-		if !ev.done {
+		if !ev.st.done {
 			ev.Evicted = true
 			a.stats.Evicted++
 			a.complete(keyOf(ev), ev, emit)
 			break
 		}
 	}
-	a.compact()
+	a.queue, a.head = compact(a.queue, a.head)
 }
 
-// compact keeps the queue's backing array from growing with the stream.
-func (a *Assembler) compact() {
-	if a.head == len(a.queue) {
-		a.queue = a.queue[:0]
-		a.head = 0
-		return
+// compact keeps a queue's backing array from growing with the stream: the
+// done events at its front go.
+func compact(q []*Event, head int) ([]*Event, int) {
+	for head < len(q) && q[head].st.done {
+		q[head] = nil
+		head++
 	}
-	if a.head > 1024 && a.head > len(a.queue)/2 {
-		n := copy(a.queue, a.queue[a.head:])
-		clear(a.queue[n:])
-		a.queue = a.queue[:n]
-		a.head = 0
+	if head == len(q) {
+		return q[:0], 0
 	}
+	if head > 1024 && head > len(q)/2 {
+		n := copy(q, q[head:])
+		clear(q[n:])
+		return q[:n], 0
+	}
+	return q, head
 }
 
 // standalone reports whether a record type is always an event of its own:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func rec(t testing.TB, line string) Record {
@@ -29,6 +30,9 @@ func summary(evs []*Event) string {
 		}
 		if e.Truncated {
 			s += "(truncated)"
+		}
+		if e.Collision {
+			s += "(collision)"
 		}
 		parts = append(parts, s)
 	}
@@ -187,5 +191,150 @@ func TestAssemblerBounded(t *testing.T) {
 	}
 	if len(a.queue) > 2048 {
 		t.Errorf("queue kept %d slots", len(a.queue))
+	}
+}
+
+// TestAssemblerClocks: each node's stream keeps its own time, and a clock
+// that steps back, a record stamped in the future, or two hosts apart in
+// one file never break an event into pieces.
+func TestAssemblerClocks(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  string
+		steps uint64
+	}{
+		{
+			name: "two nodes 5 s apart, interleaved",
+			lines: []string{
+				"node=a type=SYSCALL msg=audit(100.000:1): a=1",
+				"node=b type=SYSCALL msg=audit(105.000:1): a=1",
+				"node=a type=PATH msg=audit(100.000:1): item=0",
+				"node=b type=PATH msg=audit(105.000:1): item=0",
+				"node=a type=PATH msg=audit(100.000:1): item=1",
+				"node=b type=PROCTITLE msg=audit(105.000:1): proctitle=6C73",
+				"node=a type=PROCTITLE msg=audit(100.000:1): proctitle=6C73",
+			},
+			want: "1:SYSCALL,PATH,PROCTITLE 1:SYSCALL,PATH,PATH,PROCTITLE",
+		},
+		{
+			name: "a clock stepped back 5 s",
+			lines: []string{
+				"type=SYSCALL msg=audit(100.000:1): a=1",
+				"type=PROCTITLE msg=audit(100.000:1): proctitle=6C73",
+				"type=SYSCALL msg=audit(95.000:2): a=1",
+				"type=CWD msg=audit(95.000:2): cwd=\"/tmp\"",
+				"type=PATH msg=audit(95.000:2): item=0",
+				"type=PATH msg=audit(95.000:2): item=1",
+				"type=PROCTITLE msg=audit(95.000:2): proctitle=6C73",
+			},
+			want:  "1:SYSCALL,PROCTITLE 2:SYSCALL,CWD,PATH,PATH,PROCTITLE",
+			steps: 1,
+		},
+		{
+			name: "one record stamped in the future",
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:1): a=1",
+				"type=PROCTITLE msg=audit(10.000:1): proctitle=6C73",
+				"type=SYSCALL msg=audit(99999.000:2): a=1",
+				"type=SYSCALL msg=audit(11.000:3): a=1",
+				"type=CWD msg=audit(11.000:3): cwd=\"/tmp\"",
+				"type=PATH msg=audit(11.000:3): item=0",
+				"type=PROCTITLE msg=audit(11.000:3): proctitle=6C73",
+			},
+			want:  "1:SYSCALL,PROCTITLE 3:SYSCALL,CWD,PATH,PROCTITLE 2:SYSCALL",
+			steps: 1,
+		},
+		{
+			name: "same node, time and serial twice",
+			lines: []string{
+				"type=SYSCALL msg=audit(10.000:5): a=1",
+				"type=CWD msg=audit(10.000:5): cwd=\"/a\"",
+				"type=SYSCALL msg=audit(10.000:5): a=2",
+				"type=CWD msg=audit(10.000:5): cwd=\"/b\"",
+				"type=PROCTITLE msg=audit(10.000:5): proctitle=6C73",
+			},
+			want: "5:SYSCALL,CWD 5:SYSCALL,CWD,PROCTITLE(collision)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := NewAssembler()
+			var got []*Event
+			emit := func(e *Event) { got = append(got, e) }
+			for _, l := range tt.lines {
+				a.Add(rec(t, l), emit)
+			}
+			a.Flush(emit)
+			if s := summary(got); s != tt.want {
+				t.Errorf("events %q, want %q", s, tt.want)
+			}
+			if st := a.Stats(); st.ClockSteps != tt.steps {
+				t.Errorf("ClockSteps = %d, want %d", st.ClockSteps, tt.steps)
+			}
+		})
+	}
+}
+
+// TestAssemblerMotion: an event from before a step back completes once its
+// node has moved Motion records past it.
+func TestAssemblerMotion(t *testing.T) {
+	a := &Assembler{Motion: 3}
+	var got []*Event
+	emit := func(e *Event) { got = append(got, e) }
+	a.Add(rec(t, "type=SYSCALL msg=audit(100.000:1): a=1"), emit)
+	for i := range 4 {
+		a.Add(rec(t, fmt.Sprintf("type=USER_START msg=audit(90.000:%d): pid=1", 10+i)), emit)
+	}
+	if len(got) != 5 || got[4].Serial != 1 {
+		t.Errorf("after 4 records of motion: %s", summary(got))
+	}
+}
+
+// TestAssemblerBytes: records in flight and in one event are bounded in
+// bytes as well as in number.
+func TestAssemblerBytes(t *testing.T) {
+	a := &Assembler{MaxBytes: 1000, MaxEventBytes: 600}
+	big := strings.Repeat("x", 250)
+	n, dropped := 0, 0
+	emit := func(e *Event) {
+		n++
+		if e.Truncated {
+			dropped++
+		}
+	}
+	for i := range 100 {
+		a.Add(rec(t, fmt.Sprintf("type=SYSCALL msg=audit(10.000:%d): a=%s", i, big)), emit)
+		a.Add(rec(t, fmt.Sprintf("type=EXECVE msg=audit(10.000:%d): a0=%s", i, big)), emit)
+		a.Add(rec(t, fmt.Sprintf("type=EXECVE msg=audit(10.000:%d): a1=%s", i, big)), emit)
+		if a.bytes > 1000 {
+			t.Fatalf("%d bytes in flight after event %d, bound 1000", a.bytes, i)
+		}
+	}
+	a.Flush(emit)
+	if n != 100 || dropped != 100 || a.bytes != 0 {
+		t.Errorf("%d events (%d truncated), %d bytes left; want 100, 100 truncated, 0", n, dropped, a.bytes)
+	}
+}
+
+// TestAssemblerExpireByCallersClock: a quiet event completes after Window
+// of the caller's clock from the first Expire that saw it as it is; one
+// still growing does not.
+func TestAssemblerExpireByCallersClock(t *testing.T) {
+	a := NewAssembler()
+	var got []*Event
+	emit := func(e *Event) { got = append(got, e) }
+	t0 := time.Unix(1_000_000, 0) // the caller's clock, unrelated to the records' stamps
+	a.Add(rec(t, "type=SYSCALL msg=audit(5000.000:1): a=1"), emit)
+	a.Add(rec(t, "type=SYSCALL msg=audit(5000.000:2): a=1"), emit)
+	a.Expire(t0, emit)
+	a.Add(rec(t, "type=PATH msg=audit(5000.000:2): item=0"), emit)
+	a.Expire(t0.Add(2*time.Second), emit)
+	if s := summary(got); s != "1:SYSCALL" {
+		t.Errorf("after 2 s: %q, want event 1 only", s)
+	}
+	a.Expire(t0.Add(4*time.Second), emit)
+	if s := summary(got); s != "1:SYSCALL 2:SYSCALL,PATH" {
+		t.Errorf("after 4 s: %q", s)
 	}
 }

@@ -170,6 +170,10 @@ func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
 	case ev.Truncated:
 		e.Auditd.Incomplete = "truncated"
 	}
+	if ev.Collision {
+		// another event had this node, time and serial: kept apart, and said
+		e.Auditd.Incomplete = strings.TrimPrefix(e.Auditd.Incomplete+", collision", ", ")
+	}
 	e.Auditd.MessageType = messageType(ev)
 	in.build(e, &f)
 	// keep the grown slices for the next event

@@ -280,7 +280,8 @@ type Auditd struct {
 	// Records holds every record of the event, interpreted, for
 	// `gotrail events --all`: a JSON array rendered by the interpreter.
 	Records json.RawMessage `json:"records,omitempty"`
-	// Incomplete says why the event may lack records (evicted, truncated).
+	// Incomplete says why the event may lack records (evicted, truncated),
+	// or that another event had its node, time and serial (collision).
 	Incomplete string `json:"incomplete,omitempty"`
 }
 

@@ -118,6 +118,8 @@ type Watcher struct {
 	lastCP       time.Time
 	rulesPolled  time.Time
 	started      time.Time // a little before New: audit times are in milliseconds
+	collisions   uint64    // the assembler's, as last reported
+	clockSteps   uint64
 	catcher      *execCatcher
 	catchErr     error // why there is no catcher, when one was asked for
 	Stats        Stats
@@ -724,7 +726,12 @@ func (w *Watcher) idle() {
 		w.lostChecked = now
 		w.checkLost(now)
 	}
-	w.asm.Expire(audit.Stamp{Sec: now.Unix()}, w.coalesce)
+	w.asm.Expire(now, w.coalesce)
+	if st := w.asm.Stats(); st.Collisions > w.collisions || st.ClockSteps > w.clockSteps {
+		w.opt.Log.Warn("the audit stream is not what one kernel writes: events kept apart and whole",
+			"collisions", st.Collisions, "clock_steps", st.ClockSteps)
+		w.collisions, w.clockSteps = st.Collisions, st.ClockSteps
+	}
 	// a group closes when its process is gone or has been quiet a second
 	w.coal.Expire(now, w.opt.Proc.Gone, w.emit)
 	if err := w.sync(); err != nil {
