@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // enrichedSep separates the kernel's fields from the names auditd adds when
@@ -14,6 +15,11 @@ const enrichedSep = '\x1d'
 type Stamp struct {
 	Sec   int64
 	Milli uint16
+}
+
+// Time is the stamp as a time.
+func (s Stamp) Time() time.Time {
+	return time.Unix(s.Sec, int64(s.Milli)*int64(time.Millisecond))
 }
 
 // Before reports whether s is earlier than o.

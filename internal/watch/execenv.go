@@ -105,8 +105,8 @@ func (c *execCatcher) record(line []byte) error {
 		return nil
 	}
 	if isExec {
-		if pid, ppid, ok := execOf(rec); ok {
-			c.add(execKey{rec.Time, rec.Serial}, c.read(pid, ppid))
+		if pid, ppid, exe, ok := execOf(rec); ok {
+			c.add(execKey{rec.Time, rec.Serial}, readFacts(c.proc, pid, ppid, exe, rec.Time.Time()))
 		}
 	}
 	c.mu.Lock()
@@ -121,7 +121,7 @@ func (c *execCatcher) record(line []byte) error {
 // execOf is the pid and parent of a successful exec that gotrail's exec
 // rules logged (the key decides, not exe: a script's exe is its
 // interpreter).
-func execOf(rec audit.Record) (pid, ppid int, ok bool) {
+func execOf(rec audit.Record) (pid, ppid int, exe string, ok bool) {
 	var success string
 	for _, f := range rec.Fields(nil) {
 		switch f.Key {
@@ -131,14 +131,22 @@ func execOf(rec audit.Record) (pid, ppid int, ok bool) {
 			ppid, _ = strconv.Atoi(f.Value)
 		case "success":
 			success = f.Value
+		case "exe":
+			exe, _ = audit.Value(rec.Type, f)
 		}
 	}
-	return pid, ppid, success == "yes" && pid > 0
+	return pid, ppid, exe, success == "yes" && pid > 0
 }
 
-func (c *execCatcher) read(pid, ppid int) procFacts {
-	f := procFacts{container: c.proc.ContainerID(pid), parent: c.proc.Name(ppid)}
-	f.env, f.envErr = c.proc.GoEnv(pid)
+// readFacts reads what /proc says of process pid, which exec'd exe at
+// execAt, once it is sure the pid still is that process: a pid reused
+// since would lend another process's environment to the event.
+func readFacts(p enrich.Proc, pid, ppid int, exe string, execAt time.Time) procFacts {
+	if err := p.Identify(pid, exe, execAt); err != nil {
+		return procFacts{envErr: err}
+	}
+	f := procFacts{container: p.ContainerID(pid), parent: p.Name(ppid)}
+	f.env, f.envErr = p.GoEnv(pid)
 	return f
 }
 
@@ -168,7 +176,7 @@ func (c *execCatcher) add(k execKey, f procFacts) {
 // waited for: one read again from an older log (of before a reboot, when
 // serials started again) will not come.
 func (c *execCatcher) take(k execKey) (f procFacts, ok bool, why error) {
-	t := time.Unix(k.t.Sec, int64(k.t.Milli)*int64(time.Millisecond))
+	t := k.t.Time()
 	wait := t.After(c.started.Add(-time.Second)) && time.Since(t) < 10*time.Second
 	deadline := time.NewTimer(catchWait)
 	defer deadline.Stop()

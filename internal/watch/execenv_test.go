@@ -20,15 +20,19 @@ func fakeProc(t *testing.T) enrich.Proc {
 	root := t.TempDir()
 	for name, data := range map[string]string{
 		"proc/4242/environ": "GOPROXY=http://proxy.corp\x00HOME=/home/alice\x00",
-		"proc/4242/stat":    "4242 (go) R 1",
+		"proc/4242/stat":    "4242 (go) R 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 500 1000000 100",
 		"proc/4242/cgroup":  "0::/user.slice\n",
 		"proc/1/comm":       "bash\n",
+		"proc/stat":         "cpu  1 2 3\nbtime 0\n",
 	} {
 		p := filepath.Join(root, name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.Symlink("/usr/local/go/bin/go", filepath.Join(root, "proc/4242/exe")); err != nil {
+		t.Fatal(err)
 	}
 	return enrich.Proc{Root: root}
 }

@@ -577,7 +577,11 @@ func (w *Watcher) emit(ev *audit.Event) {
 	}
 	var caught *procFacts
 	if e.Gotrail.Kind == event.KindExec && e.Process.PID > 0 {
-		f := w.execFacts(execKey{ev.Time, ev.Serial}, e.Process.PID, e.Process.PPID())
+		exe := e.Process.Executable
+		if e.Gotrail.Interpreter != "" {
+			exe = e.Gotrail.Interpreter // what /proc shows running a script
+		}
+		f := w.execFacts(execKey{ev.Time, ev.Serial}, e.Process.PID, e.Process.PPID(), exe, e.Time.Time)
 		if f.envErr != nil {
 			w.Stats.EnvMissed++
 			if m := w.opt.Metrics; m != nil {
@@ -634,7 +638,7 @@ func (w *Watcher) emit(ev *audit.Event) {
 
 // execFacts are the facts of the go process of an exec event: as the exec
 // catcher read them while it ran, else read now, with why not earlier.
-func (w *Watcher) execFacts(k execKey, pid, ppid int) procFacts {
+func (w *Watcher) execFacts(k execKey, pid, ppid int, exe string, execAt time.Time) procFacts {
 	late := w.catchErr
 	if w.catcher != nil {
 		f, ok, why := w.catcher.take(k)
@@ -644,8 +648,7 @@ func (w *Watcher) execFacts(k execKey, pid, ppid int) procFacts {
 		}
 		late = why
 	}
-	f := procFacts{container: w.opt.Proc.ContainerID(pid), parent: w.opt.Proc.Name(ppid)}
-	f.env, f.envErr = w.opt.Proc.GoEnv(pid)
+	f := readFacts(w.opt.Proc, pid, ppid, exe, execAt)
 	if f.envErr != nil && late != nil {
 		f.envErr = fmt.Errorf("%w, read when auditd handed over its exec: %v", f.envErr, late)
 	}

@@ -1,0 +1,135 @@
+package enrich
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// startSlack is how much later than its exec a process may seem to have
+// started and still be the one that ran: /proc/stat's boot time is whole
+// seconds (the start time it gives is up to a second early, never late),
+// the start time is in clock ticks (10 ms) and audit's time in ms.
+const startSlack = 20 * time.Millisecond
+
+// Identify checks that process pid is still the one whose exec of exe an
+// audit event recorded at execAt: started no later than that, and running
+// exe. A pid reused since (a restart that reads old events again) would
+// lend another process's environment to the event: false evidence. It
+// returns an error wrapping ErrGone that says what runs there instead.
+func (p Proc) Identify(pid int, exe string, execAt time.Time) error {
+	start, err := p.started(pid)
+	if err != nil {
+		return fmt.Errorf("pid %d: %w", pid, ErrGone)
+	}
+	if start.After(execAt.Add(startSlack)) {
+		return fmt.Errorf("pid %d: %w: the pid now belongs to a process started %s after the exec",
+			pid, ErrGone, start.Sub(execAt).Round(time.Millisecond))
+	}
+	if exe == "" {
+		return nil
+	}
+	now, err := os.Readlink(p.path(strconv.Itoa(pid), "exe"))
+	if err != nil {
+		return fmt.Errorf("pid %d: %w", pid, ErrGone)
+	}
+	if now = strings.TrimSuffix(now, " (deleted)"); now != exe {
+		return fmt.Errorf("pid %d: %w: it runs %s now, not %s", pid, ErrGone, now, exe)
+	}
+	return nil
+}
+
+// started is when process pid started: the boot time of /proc/stat plus
+// the start time in clock ticks of /proc/PID/stat (field 22).
+func (p Proc) started(pid int) (time.Time, error) {
+	stat, err := os.ReadFile(p.path(strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("pid %d: unreadable stat", pid)
+	}
+	// after "pid (comm)": state is field 3, starttime field 22
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 20 {
+		return time.Time{}, fmt.Errorf("pid %d: short stat", pid)
+	}
+	ticks, err := strconv.ParseInt(fields[19], 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("pid %d: stat starttime: %w", pid, err)
+	}
+	boot, err := p.bootTime()
+	if err != nil {
+		return time.Time{}, err
+	}
+	// USER_HZ is 100 on every Linux the kernel ABI allows userspace to see
+	return boot.Add(time.Duration(ticks) * (time.Second / 100)), nil
+}
+
+func (p Proc) bootTime() (time.Time, error) {
+	data, err := os.ReadFile(p.path("stat"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("/proc/stat btime: %w", err)
+			}
+			return time.Unix(sec, 0), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("/proc/stat has no btime")
+}
+
+// RedactURLs hides the password of every URL in a setting (GOPROXY is a
+// list of URLs, GOSUMDB may name one): https://user:secret@proxy becomes
+// https://user:xxxxx@proxy. A proxy's credentials never reach the trail
+// or a sink.
+func RedactURLs(v string) string {
+	if !strings.Contains(v, "@") || !strings.Contains(v, "://") {
+		return v
+	}
+	var b strings.Builder
+	start := 0
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) && !isURLSep(v[i]) {
+			continue
+		}
+		b.WriteString(redactOne(v[start:i]))
+		if i < len(v) {
+			b.WriteByte(v[i])
+		}
+		start = i + 1
+	}
+	return b.String()
+}
+
+// isURLSep separates the URLs of a list: GOPROXY's , and |, GOSUMDB's space.
+func isURLSep(c byte) bool { return c == ',' || c == '|' || c == ' ' }
+
+func redactOne(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		// unparsable but with userinfo-like text: hide all of it before @
+		if i, j := strings.Index(s, "://"), strings.LastIndexByte(s, '@'); i >= 0 && j > i {
+			return s[:i+3] + "xxxxx" + s[j:]
+		}
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		return u.Redacted()
+	}
+	// a token as the user name is a secret too
+	u.User = url.User("xxxxx")
+	return u.String()
+}
