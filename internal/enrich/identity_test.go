@@ -73,8 +73,8 @@ func TestRedactURLs(t *testing.T) {
 		"https://alice:s3cret@goproxy.corp/mod,direct":            "https://alice:xxxxx@goproxy.corp/mod,direct",
 		"https://ghp_token123@goproxy.corp|https://a:b@c.example": "https://xxxxx@goproxy.corp|https://a:xxxxx@c.example",
 		"sum.golang.org+033de0ae https://u:p@sumdb.corp":          "sum.golang.org+033de0ae https://u:xxxxx@sumdb.corp",
-		"user@example.com":                                        "user@example.com",
-		"https://a:b%zz@bad":                                      "https://xxxxx@bad",
+		"user@example.com":   "user@example.com",
+		"https://a:b%zz@bad": "https://xxxxx@bad",
 	} {
 		if got := RedactURLs(in); got != want {
 			t.Errorf("RedactURLs(%q) = %q, want %q", in, got, want)
