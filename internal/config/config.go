@@ -85,7 +85,9 @@ func Default() *Config {
 }
 
 // Load reads path over the defaults. A missing file is no error when
-// optional (the default path); a named file must exist.
+// optional (the default path); a named file must exist. Errors are *Error
+// (several on one line for unknown keys): they say where, and never quote
+// a value of the file.
 func Load(path string, optional bool) (*Config, error) {
 	c := Default()
 	data, err := os.ReadFile(path)
@@ -95,23 +97,25 @@ func Load(path string, optional bool) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	md, err := toml.Decode(string(data), c)
+	src := string(data)
+	md, err := toml.Decode(src, c)
 	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("config %s:%d: %s", path, perr.Position.Line, perr.Message)
-		}
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, decodeError(path, src, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	loc := newLocator(src)
+	if errs := unknownKeys(md, loc, c); len(errs) > 0 {
+		for _, e := range errs {
+			e.File = path
 		}
-		return nil, fmt.Errorf("config %s: unknown key(s) %s", path, strings.Join(keys, ", "))
+		if len(errs) == 1 {
+			return nil, errs[0]
+		}
+		return nil, errs
 	}
-	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if e := c.validate(); e != nil {
+		e.File = path
+		e.Line = loc.line(e.full, e.n)
+		return nil, e
 	}
 	return c, nil
 }
@@ -120,53 +124,91 @@ var (
 	sources    = []string{"auto", "file", "stdin", "netlink"}
 	severities = []string{"info", "low", "medium", "high", "critical"}
 	formats    = []string{"wecom", "dingtalk", "feishu", "slack", "generic"}
+	langs      = []string{"zh", "en"}
 	kinds      = []string{"goroot.modify", "goenv.modify", "profile.modify", "path.shadow", "go.exec", "toolchain.install", "audit.tamper"}
 )
 
-func (c *Config) validate() error {
+// invalid makes the error of a key; section and full place it.
+func invalid(section, full string, n int, key, format string, args ...any) *Error {
+	return &Error{Section: section, Key: key, Msg: fmt.Sprintf(format, args...), full: full, n: n}
+}
+
+func (c *Config) validate() *Error {
 	if !slices.Contains(sources, c.Audit.Source) {
-		return fmt.Errorf("[audit] source = %q: want one of %s", c.Audit.Source, strings.Join(sources, ", "))
+		return invalid("[audit]", "audit.source", 0, "source", "source = %q: want one of %s", c.Audit.Source, strings.Join(sources, ", "))
 	}
 	for i, p := range c.Policy {
+		where := fmt.Sprintf("[[policy]] #%d", i+1)
 		for _, k := range p.Kinds {
 			if !slices.Contains(kinds, k) {
-				return fmt.Errorf("[[policy]] #%d: kind %q: want one of %s", i+1, k, strings.Join(kinds, ", "))
+				return invalid(where, "policy.kinds", i+1, "kinds", "kind %q: want one of %s", k, strings.Join(kinds, ", "))
 			}
 		}
 		for _, path := range p.Paths {
 			if !strings.HasPrefix(path, "/") {
-				return fmt.Errorf("[[policy]] #%d: path %q: want an absolute path prefix", i+1, path)
+				return invalid(where, "policy.paths", i+1, "paths", "path %q: want an absolute path prefix", path)
 			}
 		}
 	}
 	for i, s := range c.Sink {
-		where := fmt.Sprintf("[[sink]] #%d", i+1)
-		if s.MinSeverity != "" && !slices.Contains(severities, s.MinSeverity) {
-			return fmt.Errorf("%s: min_severity %q: want one of %s", where, s.MinSeverity, strings.Join(severities, ", "))
-		}
-		switch s.Type {
-		case "syslog":
-			u, err := url.Parse(s.Address)
-			if err != nil || !slices.Contains([]string{"unix", "udp", "tcp", "tls"}, u.Scheme) {
-				return fmt.Errorf("%s: address %q: want unix:///dev/log, udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT", where, s.Address)
-			}
-		case "webhook":
-			if !slices.Contains(formats, s.Format) {
-				return fmt.Errorf("%s: format %q: want one of %s", where, s.Format, strings.Join(formats, ", "))
-			}
-			u, err := url.Parse(s.URL)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				// the URL carries the robot's key: never echo it
-				return fmt.Errorf("%s: url: want an http(s) URL", where)
-			}
-		default:
-			return fmt.Errorf("%s: type %q: want syslog or webhook", where, s.Type)
+		if e := c.validateSink(i+1, s); e != nil {
+			return e
 		}
 	}
-	for name, d := range map[string]int{"install": c.Retention.Install, "manifest": c.Retention.Manifest, "snapshot": c.Retention.Snapshot, "event": c.Retention.Event} {
-		if d < 0 {
-			return fmt.Errorf("[retention] %s = %d: want days >= 0 (0 keeps for good)", name, d)
+	for _, d := range []struct {
+		name string
+		days int
+	}{{"install", c.Retention.Install}, {"manifest", c.Retention.Manifest}, {"snapshot", c.Retention.Snapshot}, {"event", c.Retention.Event}} {
+		if d.days < 0 {
+			return invalid("[retention]", "retention."+d.name, 0, d.name, "%s = %d: want days >= 0 (0 keeps for good)", d.name, d.days)
 		}
+	}
+	return nil
+}
+
+// validateSink checks [[sink]] number n. The URL and secret are never
+// quoted: they hold the robot's key.
+func (c *Config) validateSink(n int, s Sink) *Error {
+	where := c.section("sink", n)
+	bad := func(key, format string, args ...any) *Error {
+		return invalid(where, "sink."+key, n, key, format, args...)
+	}
+	if s.MinSeverity != "" && !slices.Contains(severities, s.MinSeverity) {
+		return bad("min_severity", "min_severity = %q: want one of %s", s.MinSeverity, strings.Join(severities, ", "))
+	}
+	if s.Lang != "" && !slices.Contains(langs, s.Lang) {
+		return bad("lang", "lang = %q: want zh or en", s.Lang)
+	}
+	if s.RateLimit < 0 {
+		return bad("rate_limit", "rate_limit = %d: want messages a minute >= 0 (0 is the format's default)", s.RateLimit)
+	}
+	if s.Facility != "" {
+		if _, ok := Facility(s.Facility); !ok {
+			return bad("facility", "facility = %q: want one of %s", s.Facility, facilityNames())
+		}
+	}
+	if s.SDID != "" {
+		if err := CheckSDID(s.SDID); err != nil {
+			return bad("sd_id", "sd_id = %q: %v", s.SDID, err)
+		}
+	}
+	switch s.Type {
+	case "syslog":
+		if problem := checkAddress(s.Address); problem != "" {
+			return bad("address", "address: %s", problem)
+		}
+	case "webhook":
+		if !slices.Contains(formats, s.Format) {
+			return bad("format", "format = %q: want one of %s", s.Format, strings.Join(formats, ", "))
+		}
+		u, err := url.Parse(s.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("url", "url: want an http(s) URL")
+		}
+	case "":
+		return bad("type", "type: missing; want syslog or webhook")
+	default:
+		return bad("type", "type = %q: want syslog or webhook", s.Type)
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
 package sink
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leodido/go-syslog/v4/rfc5424"
 
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -19,6 +22,12 @@ func TestAppendSafe(t *testing.T) {
 		{"\u009b31m", `\u009b31m`},
 		{"x\u2028y", `x\u2028y`},
 		{"\x7f\x00", `\x7f\x00`},
+		// bidi controls reorder what a terminal shows
+		{"/etc/\u202eelifor", `/etc/\u202eelifor`},
+		{"a\u061cb\u200ec\u200fd", `a\u061cb\u200ec\u200fd`},
+		{"\u202a\u202b\u202c\u202d", `\u202a\u202b\u202c\u202d`},
+		{"\u2066\u2067\u2068\u2069", `\u2066\u2067\u2068\u2069`},
+		{"\u05e9\u05dc\u05d5\u05dd \u0627", "\u05e9\u05dc\u05d5\u05dd \u0627"}, // right-to-left letters themselves stay
 	}
 	for _, tt := range tests {
 		if got := string(AppendSafe(nil, tt.in)); got != tt.want {
@@ -60,5 +69,43 @@ func TestRFC5424(t *testing.T) {
 	}
 	if strings.ContainsAny(got, "\x1b\n\x07") {
 		t.Error("control characters reached the syslog line")
+	}
+}
+
+// TestBidiControlsEscaped: a path or program name with a right-to-left
+// override (or another bidi control) reaches neither the text line nor the
+// syslog line raw, in any field, so that it cannot reorder what an
+// operator reads.
+func TestBidiControlsEscaped(t *testing.T) {
+	for _, r := range []rune{'\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069'} {
+		e := hostile()
+		c := string(r)
+		e.File.Path = "/etc/" + c + "elifor"
+		e.Gotrail.PreviousPath = "/tmp/x" + c
+		e.Process.Name = "vim" + c
+		e.Process.Executable = "/usr/bin/vim" + c
+		e.User.Audit.Name = "alice" + c
+		e.Message = "wrote /etc/" + c + "elifor"
+		escaped := fmt.Sprintf(`\u%04x`, r)
+		for _, out := range []struct{ name, line string }{
+			{"text", string(AppendText(nil, e))},
+			{"rfc5424", string(RFC5424{}.Append(nil, e))},
+		} {
+			if strings.ContainsRune(out.line, r) {
+				t.Errorf("%s: %U arrives raw: %q", out.name, r, out.line)
+			}
+			if !strings.Contains(out.line, "/etc/"+escaped+"elifor") {
+				t.Errorf("%s: %U not escaped as %s: %q", out.name, r, escaped, out.line)
+			}
+		}
+		// a collector's parser reads the escape back in the structured data
+		m, err := rfc5424.NewParser().Parse(RFC5424{}.Append(nil, e))
+		if err != nil {
+			t.Fatalf("%U: %v", r, err)
+		}
+		sd := (*m.(*rfc5424.SyslogMessage).StructuredData)[DefaultSDID]
+		if sd["path"] != "/etc/"+escaped+"elifor" || sd["login"] != "alice"+escaped {
+			t.Errorf("%U: structured data %q", r, sd)
+		}
 	}
 }

@@ -17,14 +17,6 @@ import (
 	"github.com/gotrail/gotrail/internal/event"
 )
 
-// facilities by the names syslog.conf and rsyslog use.
-var facilities = map[string]int{
-	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
-	"uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "ntp": 12, "security": 13, "logaudit": 13,
-	"logalert": 14, "clock": 15, "local0": 16, "local1": 17, "local2": 18, "local3": 19,
-	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
-}
-
 // Syslog sends RFC 5424 messages to a collector: unix:///dev/log,
 // udp://HOST:PORT, tcp://HOST:PORT (octet-counting framing, RFC 6587) or
 // tls://HOST:PORT (RFC 5425).
@@ -49,11 +41,18 @@ func NewSyslog(c config.Sink) (*Syslog, error) {
 	}
 	s := &Syslog{name: "syslog " + c.Address, format: RFC5424{SDID: c.SDID, Facility: FacilityAuthpriv}}
 	if c.Facility != "" {
-		f, ok := facilities[c.Facility]
+		f, ok := config.Facility(c.Facility)
 		if !ok {
 			return nil, fmt.Errorf("syslog facility %q: want one of authpriv, local0…local7, user, daemon, security…", c.Facility)
 		}
 		s.format.Facility = f
+	}
+	// the SD-ID is written as it is: one that is not valid would make
+	// every message unparsable (config.Load checks it too)
+	if c.SDID != "" {
+		if err := config.CheckSDID(c.SDID); err != nil {
+			return nil, fmt.Errorf("syslog sd_id %q: %w", c.SDID, err)
+		}
 	}
 	switch u.Scheme {
 	case "unix":

@@ -71,3 +71,27 @@ func TestSyslogToRsyslog(t *testing.T) {
 		t.Errorf("lengths of the long message as received: %v", longs)
 	}
 }
+
+// TestNewSyslogChecks: a sink made without config.Load refuses what would
+// make every message unparsable, as Load does.
+func TestNewSyslogChecks(t *testing.T) {
+	for _, tt := range []struct {
+		c    config.Sink
+		want string
+	}{
+		{config.Sink{Address: "udp://127.0.0.1:514", SDID: "gotrail"}, `sd_id "gotrail": want NAME@NUMBER`},
+		{config.Sink{Address: "udp://127.0.0.1:514", SDID: "a b@1"}, "want printable US-ASCII"},
+		{config.Sink{Address: "udp://127.0.0.1:514", Facility: "local9"}, `facility "local9"`},
+	} {
+		if _, err := NewSyslog(tt.c); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewSyslog(%+v) = %v, want an error containing %q", tt.c, err, tt.want)
+		}
+	}
+	s, err := NewSyslog(config.Sink{Address: "udp://127.0.0.1:514", SDID: "acme@12345", Facility: "local3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.Message(hostile())); !strings.HasPrefix(got, "<155>1 ") || !strings.Contains(got, " [acme@12345 id=") {
+		t.Errorf("message %s", got)
+	}
+}

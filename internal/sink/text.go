@@ -4,6 +4,7 @@
 package sink
 
 import (
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gotrail/gotrail/internal/event"
@@ -68,9 +69,11 @@ func appendPadded(b []byte, s string, width int) []byte {
 }
 
 // AppendSafe appends s with every byte that could steer a terminal or break
-// a line-oriented log escaped: C0 controls, DEL, C1 controls, invalid UTF-8
-// and the backslash itself (so that an escape in the output is never
-// ambiguous). A process title with an ANSI escape shows as \x1b[31m.
+// a line-oriented log escaped: C0 controls, DEL, C1 controls, the line and
+// paragraph separators, the Unicode bidi controls (which reorder what is
+// shown: "/etc/\u202eelifor" reads as /etc/profile), invalid UTF-8 and the
+// backslash itself (so that an escape in the output is never ambiguous). A
+// process title with an ANSI escape shows as \x1b[31m.
 func AppendSafe(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
@@ -81,7 +84,7 @@ func AppendSafe(b []byte, s string) []byte {
 		}
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
-			if !(r == utf8.RuneError && size == 1) && !(r >= 0x80 && r < 0xa0) && r != '\u2028' && r != '\u2029' {
+			if !(r == utf8.RuneError && size == 1) && !(r >= 0x80 && r < 0xa0) && r != '\u2028' && r != '\u2029' && !isBidiControl(r) {
 				i += size
 				continue
 			}
@@ -115,6 +118,11 @@ func AppendSafe(b []byte, s string) []byte {
 	}
 	return append(b, s[start:]...)
 }
+
+// isBidiControl reports whether r changes the direction text is shown in
+// (Unicode's Bidi_Control: U+061C, U+200E, U+200F, U+202A-U+202E,
+// U+2066-U+2069).
+func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
 
 func appendHexByte(b []byte, c byte) []byte {
 	const hex = "0123456789abcdef"

@@ -72,7 +72,7 @@ func NewWebhook(c config.Sink, stateDir string, log *slog.Logger) (*Webhook, err
 	}
 	w := &Webhook{
 		name: "webhook " + id, format: c.Format, url: c.URL, secret: c.Secret, lang: c.Lang,
-		client: &http.Client{Timeout: 15 * time.Second}, log: log.With("sink", "webhook "+id), spool: sp,
+		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: noRedirects}, log: log.With("sink", "webhook "+id), spool: sp,
 		every:     time.Minute / time.Duration(perMinute),
 		aggregate: aggregateWindow,
 		wake:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
@@ -228,17 +228,23 @@ func (w *Webhook) sleep(d time.Duration) bool {
 	}
 }
 
+// noRedirects makes a 3xx the answer instead of following it: the client
+// would send the robot's URL, key and all, to the redirect's target as
+// Referer, and after a 301, 302 or 303 turn the POST into a GET that the
+// target answers 200, so that a message nobody got counted as delivered.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 type permanentError struct{ msg string }
 
 func (e *permanentError) Error() string { return e.msg }
 
 // post sends one message; wait is how long the endpoint asked to wait.
 func (w *Webhook) post(body []byte) (wait time.Duration, err error) {
-	target, body, err := w.sign(body)
+	msg, err := w.sign(body)
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, msg.target, bytes.NewReader(msg.body))
 	if err != nil {
 		return 0, &permanentError{"webhook: bad request"} // never the URL: it holds the key
 	}
@@ -263,6 +269,10 @@ func (w *Webhook) post(body []byte) (wait time.Duration, err error) {
 		// not the reply: an endpoint that echoes the request would put the
 		// key into the log
 		return 0, &permanentError{fmt.Sprintf("webhook: HTTP %d", resp.StatusCode)}
+	case resp.StatusCode >= 300:
+		// retried as an outage is: the endpoint may be moving. Neither the
+		// Location nor the reply is quoted, they may hold the key.
+		return 0, fmt.Errorf("webhook: HTTP %d (redirects are not followed)", resp.StatusCode)
 	}
 	// robots answer 200 with an error code in the body
 	var r struct {
@@ -272,18 +282,22 @@ func (w *Webhook) post(body []byte) (wait time.Duration, err error) {
 		Msg     string `json:"msg"`
 	}
 	if json.Unmarshal(reply, &r) == nil {
-		code, msg := 0, ""
+		code, text := 0, ""
 		if r.ErrCode != nil {
-			code, msg = *r.ErrCode, r.ErrMsg
+			code, text = *r.ErrCode, r.ErrMsg
 		} else if r.Code != nil {
-			code, msg = *r.Code, r.Msg
+			code, text = *r.Code, r.Msg
+		}
+		if code != 0 {
+			// the errmsg may echo the request: WeCom's quotes the URI, key and all
+			text = w.redactor(msg).clean(text)
 		}
 		switch code {
 		case 0:
 		case 45009, 130101, 11232: // WeCom, DingTalk, Feishu: too frequent
-			return time.Minute, fmt.Errorf("webhook: rate limited (%d %s)", code, msg)
+			return time.Minute, fmt.Errorf("webhook: rate limited (%d %s)", code, text)
 		default:
-			return 0, &permanentError{fmt.Sprintf("webhook: refused (%d %s)", code, msg)}
+			return 0, &permanentError{fmt.Sprintf("webhook: refused (%d %s)", code, text)}
 		}
 	}
 	w.mu.Lock()
@@ -292,11 +306,21 @@ func (w *Webhook) post(body []byte) (wait time.Duration, err error) {
 	return 0, nil
 }
 
+// signed is a message as it is posted, and what of it is as secret as the
+// robot's key.
+type signed struct {
+	target string
+	body   []byte
+	// secrets are what the signature adds to the body (Feishu); the
+	// target's own parts are found in the target
+	secrets []string
+}
+
 // sign adds what DingTalk and Feishu robots with a signing secret want, at
 // send time (their signatures expire).
-func (w *Webhook) sign(body []byte) (string, []byte, error) {
+func (w *Webhook) sign(body []byte) (signed, error) {
 	if w.secret == "" {
-		return w.url, body, nil
+		return signed{target: w.url, body: body}, nil
 	}
 	switch w.format {
 	case "dingtalk":
@@ -308,20 +332,20 @@ func (w *Webhook) sign(body []byte) (string, []byte, error) {
 		if strings.Contains(w.url, "?") {
 			sep = "&"
 		}
-		return w.url + sep + "timestamp=" + ts + "&sign=" + sig, body, nil
+		return signed{target: w.url + sep + "timestamp=" + ts + "&sign=" + sig, body: body}, nil
 	case "feishu":
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		mac := hmac.New(sha256.New, []byte(ts+"\n"+w.secret))
 		sig := base64.StdEncoding.EncodeToString(mac.Sum(nil))
 		var m map[string]any
 		if err := json.Unmarshal(body, &m); err != nil {
-			return "", nil, err
+			return signed{}, err
 		}
 		m["timestamp"], m["sign"] = ts, sig
 		b, err := json.Marshal(m)
-		return w.url, b, err
+		return signed{target: w.url, body: b, secrets: []string{ts, sig}}, err
 	}
-	return w.url, body, nil
+	return signed{target: w.url, body: body}, nil
 }
 
 // spool is an append-only file of messages and the offset of the first
