@@ -15,6 +15,7 @@ import (
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/install"
+	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/trail"
 )
 
@@ -159,13 +160,7 @@ func runInstall(ctx context.Context, g *globalOptions, o *installOptions, args [
 // sends it to the sinks.
 func record(g *globalOptions, retentionDays int, e *event.Event, log *slog.Logger) error {
 	var errs []error
-	tw, err := trail.Open(g.stateDir, trail.Options{})
-	if err == nil {
-		err = tw.Append(e)
-		if cerr := tw.Close(); err == nil {
-			err = cerr
-		}
-	}
+	cp, err := appendSigned(g.stateDir, e)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -180,6 +175,9 @@ func record(g *globalOptions, retentionDays int, e *event.Event, log *slog.Logge
 		}
 		for _, q := range queues {
 			q.Offer(e)
+			if cp != nil { // off the host, it proves the record was there
+				q.Offer(sink.Checkpoint(cp.Host, cp.Head.Seq, cp.Head.Hash, cp.Time, cp.Note))
+			}
 		}
 		for _, q := range queues {
 			if err := q.Close(10 * time.Second); err != nil {
@@ -188,6 +186,25 @@ func record(g *globalOptions, retentionDays int, e *event.Event, log *slog.Logge
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// appendSigned appends e to the trail and signs a checkpoint over it with
+// the trail's key: a record no checkpoint covers proves nothing, and the
+// daemon may not sign again for a while.
+func appendSigned(stateDir string, e *event.Event) (*trail.Checkpoint, error) {
+	tw, err := trail.Open(stateDir, trail.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer tw.Close()
+	if err := tw.Append(e); err != nil {
+		return nil, err
+	}
+	signer, _, _, err := trail.Key(stateDir, e.Host.Name)
+	if err != nil {
+		return nil, err
+	}
+	return tw.Checkpoint(signer, e.Host.Name)
 }
 
 func printInstall(w io.Writer, r *install.Result) {

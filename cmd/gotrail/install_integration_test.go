@@ -175,7 +175,7 @@ func TestInstallRealToolchain(t *testing.T) {
 		!strings.Contains(last.Gotrail.Toolchain.Error, "does not match the checksum database") || last.Gotrail.Toolchain.SumDB == nil {
 		t.Fatalf("failure event: %+v", last)
 	}
-	if rep, err := trail.Verify(state, nil); err != nil || rep.Problem != nil || rep.Records != 2 {
+	if rep, err := trail.Verify(state, trail.VerifyOptions{}); err != nil || rep.Problem != nil || rep.Records != 2 {
 		t.Fatalf("trail: %+v %v", rep, err)
 	}
 }

@@ -18,7 +18,8 @@ import (
 )
 
 type verifyOptions struct {
-	pubkey    string
+	pubkey      string
+	checkpoints string
 	toolchain bool
 	prefix    string
 }
@@ -33,10 +34,14 @@ checkpoint against it. The first record that was modified, removed, reordered or
 cut off is named, with its segment file and line.
 
 The chain alone shows edits that did not recompute the hashes after them. A root
-user can rewrite the whole trail; what catches that is a checkpoint signed with
-the trail's key and checked with a public key kept off the host: pass it with
---pubkey (gotrail prints it when it makes the key). Without --pubkey the key in
-the state directory is used, which proves less.
+user can rewrite the whole trail: recompute the hashes, and sign the checkpoints
+again with the key in the state directory. What catches that is the checkpoints
+sent off the host as they were signed (every [[sink]] gets them: MSGID
+trail.checkpoint on syslog): pass the collector's file with --checkpoints, and
+the public key kept off the host with --pubkey (gotrail prints it when it makes
+the key; without it the key in the state directory is used, which proves less).
+verify then says up to which seq the collector's checkpoints prove the trail. A
+trail no checkpoint matches is never called whole.
 
 --toolchain re-hashes the files of a toolchain gotrail install installed (DIR,
 by default PREFIX/go resolved: the current one) and compares them with the
@@ -49,6 +54,7 @@ EXIT STATUS
      does not verify (a toolchain file was added, changed or removed)
   2  usage or runtime error (no manifest for DIR)`,
 		Example: `  gotrail verify --pubkey /root/gotrail-web-01.pub
+  gotrail verify --pubkey web-01.pub --checkpoints /var/log/remote/web-01/gotrail.log
   gotrail verify --toolchain                    # /usr/local/go, resolved
   gotrail verify --toolchain /usr/local/go1.22.5`,
 		Args: cobra.MaximumNArgs(1),
@@ -63,6 +69,7 @@ EXIT STATUS
 		},
 	}
 	cmd.Flags().StringVar(&o.pubkey, "pubkey", "", "the trail's public key `file`, kept off the host")
+	cmd.Flags().StringVar(&o.checkpoints, "checkpoints", "", "the checkpoints a collector kept, a `file` of its syslog (MSGID trail.checkpoint) or ECS JSON lines")
 	cmd.Flags().BoolVar(&o.toolchain, "toolchain", false, "verify a toolchain's files against the manifest gotrail install kept")
 	cmd.Flags().StringVar(&o.prefix, "prefix", "/usr/local", "--toolchain without DIR: check `dir`/go")
 	return cmd
@@ -92,23 +99,54 @@ func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {
 	default:
 		return fmt.Errorf("verify: %w", err)
 	}
-	rep, err := trail.Verify(g.stateDir, v)
+	opts := trail.VerifyOptions{Verifier: v}
+	if o.checkpoints != "" {
+		if opts.Held, err = trail.ReadHeld(o.checkpoints, v); err != nil {
+			if errors.Is(err, trail.ErrCheckpoint) {
+				return &findingsError{"verify: " + err.Error()}
+			}
+			return fmt.Errorf("verify: %w", err)
+		}
+	}
+	rep, err := trail.Verify(g.stateDir, opts)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	if rep.Problem != nil {
 		return &findingsError{"verify: " + rep.Problem.Error()}
 	}
+	printVerified(w, rep, o, keyFile)
+	return nil
+}
+
+// printVerified says what the proof covers: the records, the checkpoints
+// that match, and up to which seq a checkpoint vouches for them.
+func printVerified(w io.Writer, rep *trail.Report, o *verifyOptions, keyFile string) {
 	signed := "unsigned"
 	if rep.Signed {
 		signed = "signatures verified with " + keyFile
 	}
-	fmt.Fprintf(w, "trail ok: %d records in %d segments, head seq %d hash %s; %d checkpoints match (%s)\n",
+	fmt.Fprintf(w, "trail ok: %d records in %d segments, head seq %d hash %s; %d checkpoints of this host match (%s)\n",
 		rep.Records, rep.Segments, rep.Head.Seq, rep.Head.Hash, rep.Checkpoints, signed)
+	switch {
+	case o.checkpoints != "":
+		fmt.Fprintf(w, "proven up to seq %d by %d checkpoints held elsewhere (%s)\n", rep.Proven, rep.Held, o.checkpoints)
+	default:
+		fmt.Fprintf(w, "proven up to seq %d by this host's checkpoints only: root can sign them again; pass the collector's with --checkpoints\n", rep.Proven)
+	}
+	if rep.Pruned > 0 {
+		held := "signed, not held elsewhere"
+		if rep.AnchorHeld {
+			held = "held elsewhere"
+		}
+		fmt.Fprintf(w, "the chain starts after seq %d, removed by retention (its anchor %s)\n", rep.Pruned, held)
+	}
+	if n := rep.Head.Seq - rep.Proven; n > 0 {
+		fmt.Fprintf(w, "%d records after seq %d are covered by their hashes only until the next checkpoint\n", n, rep.Proven)
+	}
 	if o.pubkey == "" && rep.Signed {
 		fmt.Fprintln(w, "note: the key came from the state directory; keep a copy of it elsewhere and pass --pubkey")
 	}
-	return nil
 }
 
 func runVerifyToolchain(g *globalOptions, o *verifyOptions, args []string, w io.Writer) error {

@@ -60,8 +60,25 @@ func TestVerifyAndReadTrail(t *testing.T) {
 	if err := runVerify(g, &verifyOptions{pubkey: keyFile}, &out); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	if !strings.Contains(out.String(), "trail ok: 3 records in 1 segments") || !strings.Contains(out.String(), "1 checkpoints match") {
+	if !strings.Contains(out.String(), "trail ok: 3 records in 1 segments") || !strings.Contains(out.String(), "1 checkpoints of this host match") ||
+		!strings.Contains(out.String(), "proven up to seq 3 by this host's checkpoints only") {
 		t.Errorf("verify said:\n%s", out.String())
+	}
+
+	// the collector's copy of the checkpoints proves the trail up to them
+	held := filepath.Join(t.TempDir(), "collected.log")
+	cps, _ := os.ReadFile(filepath.Join(state, "trail", "checkpoints"))
+	os.WriteFile(held, cps, 0o600)
+	out.Reset()
+	if err := runVerify(g, &verifyOptions{pubkey: keyFile, checkpoints: held}, &out); err != nil {
+		t.Fatalf("verify --checkpoints: %v", err)
+	}
+	if !strings.Contains(out.String(), "proven up to seq 3 by 1 checkpoints held elsewhere ("+held+")") {
+		t.Errorf("verify --checkpoints said:\n%s", out.String())
+	}
+	os.WriteFile(held, []byte("nothing of gotrail's\n"), 0o600)
+	if err := runVerify(g, &verifyOptions{pubkey: keyFile, checkpoints: held}, &out); err == nil || !strings.Contains(err.Error(), "holds no gotrail checkpoint") {
+		t.Errorf("verify --checkpoints of a file without any: %v", err)
 	}
 
 	segs, _ := filepath.Glob(filepath.Join(state, "trail", "trail-*.jsonl"))

@@ -196,7 +196,11 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		Log:             log,
 		CheckpointEvery: o.checkpointEvery,
 		OnCheckpoint: func(c *trail.Checkpoint) {
-			log.Info("signed a trail checkpoint", "seq", c.Head.Seq, "hash", c.Head.Hash)
+			what := "signed a trail checkpoint"
+			if c.IsAnchor() {
+				what = "signed the trail's anchor (where it starts after retention)"
+			}
+			log.Info(what, "seq", c.Head.Seq, "hash", c.Head.Hash)
 			// off the host, it is what later proves the trail was not rewritten
 			e := sink.Checkpoint(c.Host, c.Head.Seq, c.Head.Hash, c.Time, c.Note)
 			for _, q := range queues {

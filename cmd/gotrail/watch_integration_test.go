@@ -194,7 +194,7 @@ func TestWatchExactlyOnce(t *testing.T) {
 	if len(evs) != 8 || len(ids) != 8 {
 		t.Errorf("trail has %d profile events with %d distinct ids, want 8 and 8: %v", len(evs), len(ids), ids)
 	}
-	rep, err := trail.Verify(state, nil)
+	rep, err := trail.Verify(state, trail.VerifyOptions{})
 	if err != nil || rep.Problem != nil {
 		t.Errorf("verify: %v %v", err, rep.Problem)
 	}

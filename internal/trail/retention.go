@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/gotrail/gotrail/internal/atomicfile"
 )
 
@@ -21,6 +23,12 @@ const anchorFile = "anchor"
 type Anchor struct {
 	Head
 	Pruned time.Time `json:"pruned"`
+	// Note is the anchor signed with the trail's key ("gotrail trail
+	// anchor", a checkpoint of the head the chain now starts from), and
+	// sent to the sinks like a checkpoint: what tells retention from the
+	// oldest records removed and an anchor forged after them. Anchors of
+	// gotrails before it have none.
+	Note []byte `json:"note,omitempty"`
 }
 
 // Retention says how long records of each kind are kept; 0 keeps them for
@@ -39,33 +47,41 @@ func (r Retention) keep(kind string) time.Duration {
 
 // Prune removes whole segments from the start of the trail whose every
 // record is past its kind's retention, and records the anchor the rest of
-// the chain starts from. The segment being written is never removed. It
-// returns the number of segments removed.
-func Prune(stateDir string, r Retention, now time.Time) (int, error) {
+// the chain starts from, signed by signer for host. The segment being
+// written is never removed. It returns the number of segments removed and
+// the signed anchor (nil when none was removed), which belongs with the
+// checkpoints kept off the host.
+func Prune(stateDir string, r Retention, now time.Time, signer note.Signer, host string) (int, *Checkpoint, error) {
 	dir := filepath.Join(stateDir, dirName)
 	segs, err := segments(dir)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	removed := 0
+	var anchor *Checkpoint
 	for _, s := range segs[:max(len(segs)-1, 0)] {
 		last, expired, err := segmentExpired(s, r, now)
 		if err != nil {
-			return removed, err
+			return removed, anchor, err
 		}
 		if !expired {
 			break // the chain is cut only at its start
 		}
-		data, _ := json.Marshal(Anchor{Head: last, Pruned: now.UTC()})
+		msg, err := note.Sign(&note.Note{Text: noteText(anchorTitle, host, last, now)}, signer)
+		if err != nil {
+			return removed, anchor, fmt.Errorf("trail: sign the anchor: %w", err)
+		}
+		data, _ := json.Marshal(Anchor{Head: last, Pruned: now.UTC(), Note: msg})
 		if err := atomicfile.Write(filepath.Join(dir, anchorFile), data, 0o600); err != nil {
-			return removed, err
+			return removed, anchor, err
 		}
 		if err := os.Remove(s); err != nil {
-			return removed, fmt.Errorf("trail: prune %s: %w", s, err)
+			return removed, anchor, fmt.Errorf("trail: prune %s: %w", s, err)
 		}
+		anchor = &Checkpoint{Kind: anchorTitle, Host: host, Head: last, Time: now.UTC(), Note: msg}
 		removed++
 	}
-	return removed, nil
+	return removed, anchor, nil
 }
 
 // segmentExpired reports whether every record of a segment is past its

@@ -80,7 +80,7 @@ func verifier(t *testing.T, vkey string) note.Verifier {
 func TestAppendVerifyRead(t *testing.T) {
 	dir := t.TempDir()
 	vkey := writeTrail(t, dir, 45)
-	rep, err := Verify(dir, verifier(t, vkey))
+	rep, err := Verify(dir, VerifyOptions{Verifier: verifier(t, vkey)})
 	if err != nil || rep.Problem != nil {
 		t.Fatalf("Verify: %v, %v", err, rep.Problem)
 	}
@@ -123,7 +123,7 @@ func TestReopenContinuesTheChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	rep, err := Verify(dir, nil)
+	rep, err := Verify(dir, VerifyOptions{})
 	if err != nil || rep.Problem != nil || rep.Records != 13 {
 		t.Fatalf("Verify after reopen: %v, %+v", err, rep)
 	}
@@ -181,7 +181,7 @@ func TestVerifyNamesTheFirstBadRecord(t *testing.T) {
 		}, "record seq 3 is missing: removed or reordered (the record at trail-20261125-000000000001.jsonl:3 has seq 4)"},
 		{"the end cut off", func(f []string, l [][]byte) ([]string, [][]byte) {
 			return f[:33], l[:33]
-		}, "the trail ends at seq 33 but a checkpoint signed at 2026-11-26T00:01:00Z covers seq 40: records after seq 33 were removed (truncated)"},
+		}, "the trail ends at seq 33 but the checkpoint signed at 2026-11-26T00:01:00Z covers seq 40: records after seq 33 were removed (truncated)"},
 		{"a line cut in the middle", func(f []string, l [][]byte) ([]string, [][]byte) {
 			l[9] = append(l[9][:50:50], '\n')
 			return f, l
@@ -194,7 +194,7 @@ func TestVerifyNamesTheFirstBadRecord(t *testing.T) {
 			all, lines := trailLines(t, dir)
 			files, lines := tt.tamper(append([]string(nil), all...), lines)
 			rewrite(t, all, files, lines)
-			rep, err := Verify(dir, verifier(t, vkey))
+			rep, err := Verify(dir, VerifyOptions{Verifier: verifier(t, vkey)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,10 +235,10 @@ func TestRewrittenHistory(t *testing.T) {
 	forged, _ := note.NewSigner(skey)
 	w.Checkpoint(forged, "web-01")
 	w.Close()
-	if rep, err := Verify(dir, nil); err != nil || rep.Problem != nil {
+	if rep, err := Verify(dir, VerifyOptions{}); err != nil || rep.Problem != nil {
 		t.Fatalf("without the kept key the rewrite is invisible, as expected: %v %v", err, rep.Problem)
 	}
-	rep, err := Verify(dir, verifier(t, vkey))
+	rep, err := Verify(dir, VerifyOptions{Verifier: verifier(t, vkey)})
 	if err != nil || rep.Problem == nil || !strings.Contains(rep.Problem.Error(), "checkpoint signature") {
 		t.Errorf("Verify with the kept key: %v, %v; want a checkpoint signature problem", err, rep.Problem)
 	}
@@ -251,20 +251,32 @@ func TestPrune(t *testing.T) {
 	day := 24 * time.Hour
 	r := Retention{Default: 180 * day, ByKind: map[string]time.Duration{event.KindInstall: 0}}
 
-	// nothing is old enough yet
-	if n, err := Prune(dir, r, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || n != 0 {
-		t.Fatalf("early Prune = %d, %v", n, err)
-	}
-	n, err := Prune(dir, r, time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC))
+	signer, _, _, err := Key(dir, "web-01")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// nothing is old enough yet
+	if n, a, err := Prune(dir, r, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), signer, "web-01"); err != nil || n != 0 || a != nil {
+		t.Fatalf("early Prune = %d, %v, %v", n, a, err)
+	}
+	n, anchor, err := Prune(dir, r, time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC), signer, "web-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anchor == nil || !anchor.IsAnchor() || anchor.Head.Seq == 0 {
+		t.Fatalf("Prune's anchor: %+v", anchor)
 	}
 	if n != len(segsBefore)-1 {
 		t.Errorf("pruned %d segments of %d, want all but the current one", n, len(segsBefore))
 	}
-	rep, err := Verify(dir, verifier(t, vkey))
+	rep, err := Verify(dir, VerifyOptions{Verifier: verifier(t, vkey)})
 	if err != nil || rep.Problem != nil || rep.Pruned == 0 || rep.Head.Seq != 45 {
 		t.Fatalf("Verify after pruning: %v %v %+v", err, rep.Problem, rep)
+	}
+	// the anchor held elsewhere vouches for where the chain starts
+	held := []*Checkpoint{anchor}
+	if rep, err := Verify(dir, VerifyOptions{Verifier: verifier(t, vkey), Held: held}); err != nil || rep.Problem != nil || !rep.AnchorHeld {
+		t.Fatalf("Verify with the anchor held elsewhere: %v %v %+v", err, rep.Problem, rep)
 	}
 	// a writer reopened after pruning continues the chain
 	w, err := Open(dir, Options{})
@@ -272,8 +284,9 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Append(sampleEvent(46))
+	w.Checkpoint(signer, "web-01")
 	w.Close()
-	if rep, _ := Verify(dir, nil); rep.Problem != nil || rep.Head.Seq != 46 {
+	if rep, _ := Verify(dir, VerifyOptions{}); rep.Problem != nil || rep.Head.Seq != 46 {
 		t.Errorf("after append: %+v", rep)
 	}
 }
@@ -290,10 +303,15 @@ func TestPruneKeepsForeverKinds(t *testing.T) {
 		}
 		w.Append(e)
 	}
+	signer, _, _, err := Key(dir, "web-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Checkpoint(signer, "web-01")
 	w.Close()
 	segs, _ := segments(filepath.Join(dir, dirName))
 	r := Retention{Default: 24 * time.Hour, ByKind: map[string]time.Duration{event.KindInstall: 0}}
-	n, err := Prune(dir, r, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	n, _, err := Prune(dir, r, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), signer, "web-01")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +329,7 @@ func TestPruneKeepsForeverKinds(t *testing.T) {
 	if !found {
 		t.Error("the install record, kept for good, was pruned")
 	}
-	if rep, _ := Verify(dir, nil); rep.Problem != nil {
+	if rep, _ := Verify(dir, VerifyOptions{}); rep.Problem != nil {
 		t.Errorf("Verify: %v", rep.Problem)
 	}
 }

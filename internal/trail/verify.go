@@ -65,16 +65,27 @@ func Key(stateDir, name string) (signer note.Signer, vkey string, created bool, 
 	return signer, strings.TrimSpace(string(pub)), created, nil
 }
 
-// Checkpoint is a signed statement of the trail's head.
+// Checkpoint is a signed statement of the trail's head, or of where it
+// starts after retention (an anchor).
 type Checkpoint struct {
+	Kind string // checkpointTitle or anchorTitle
 	Host string
 	Head Head
 	Time time.Time
 	Note []byte // the signed note, as sent to the sinks
 }
 
-func checkpointText(host string, h Head, t time.Time) string {
-	return fmt.Sprintf("gotrail trail checkpoint\n%s\n%d\n%s\n%s\n", host, h.Seq, h.Hash, t.UTC().Format(time.RFC3339))
+// The first lines of the two notes the trail's key signs.
+const (
+	checkpointTitle = "gotrail trail checkpoint"
+	anchorTitle     = "gotrail trail anchor"
+)
+
+// IsAnchor reports whether c says where the trail starts after retention.
+func (c *Checkpoint) IsAnchor() bool { return c.Kind == anchorTitle }
+
+func noteText(title, host string, h Head, t time.Time) string {
+	return fmt.Sprintf("%s\n%s\n%d\n%s\n%s\n", title, host, h.Seq, h.Hash, t.UTC().Format(time.RFC3339))
 }
 
 // Checkpoint signs the current head, records it in the state directory and
@@ -93,7 +104,7 @@ func (w *Writer) checkpoint(signer note.Signer, host string) (*Checkpoint, error
 		return nil, err
 	}
 	now := w.now()
-	msg, err := note.Sign(&note.Note{Text: checkpointText(host, w.head, now)}, signer)
+	msg, err := note.Sign(&note.Note{Text: noteText(checkpointTitle, host, w.head, now)}, signer)
 	if err != nil {
 		return nil, fmt.Errorf("trail: sign checkpoint: %w", err)
 	}
@@ -113,7 +124,7 @@ func (w *Writer) checkpoint(signer note.Signer, host string) (*Checkpoint, error
 	if err != nil {
 		return nil, fmt.Errorf("trail: write %s: %w", p, err)
 	}
-	return &Checkpoint{Host: host, Head: w.head, Time: now, Note: msg}, nil
+	return &Checkpoint{Kind: checkpointTitle, Host: host, Head: w.head, Time: now, Note: msg}, nil
 }
 
 // ParseCheckpoint reads a checkpoint note, checking its signature when a
@@ -134,7 +145,7 @@ func ParseCheckpoint(msg []byte, v note.Verifier) (*Checkpoint, error) {
 		text = string(msg[:i+1])
 	}
 	lines := strings.Split(text, "\n")
-	if len(lines) < 6 || lines[0] != "gotrail trail checkpoint" {
+	if len(lines) < 6 || lines[0] != checkpointTitle && lines[0] != anchorTitle {
 		return nil, errors.New("checkpoint: not a gotrail checkpoint")
 	}
 	seq, err := strconv.ParseUint(lines[2], 10, 64)
@@ -145,7 +156,7 @@ func ParseCheckpoint(msg []byte, v note.Verifier) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: time %q", lines[4])
 	}
-	return &Checkpoint{Host: lines[1], Head: Head{Seq: seq, Hash: lines[3]}, Time: t, Note: msg}, nil
+	return &Checkpoint{Kind: lines[0], Host: lines[1], Head: Head{Seq: seq, Hash: lines[3]}, Time: t, Note: msg}, nil
 }
 
 // ErrCheckpoint is a checkpoint that does not verify or parse.
@@ -156,21 +167,59 @@ type Report struct {
 	Records     uint64
 	Segments    int
 	Head        Head
-	Checkpoints int    // checkpoints checked against the chain
+	Checkpoints int    // this host's checkpoints that match the chain
+	Held        int    // checkpoints held elsewhere that match the chain
 	Pruned      uint64 // records removed by retention (the chain starts after them)
 	Signed      bool   // their signatures were verified
+	// Proven is the newest seq a matching checkpoint vouches for: one held
+	// elsewhere when any are given, else this host's. The records after it
+	// are covered by the chain's hashes only.
+	Proven uint64
+	// AnchorHeld says the anchor the chain starts from (after retention) is
+	// among the checkpoints held elsewhere.
+	AnchorHeld bool
 	// Problem is the first thing wrong, naming the record; nil when the
 	// trail is whole.
 	Problem error
 }
 
-// Verify walks the whole chain and the checkpoints. With a verifier (the
-// public key kept elsewhere) the checkpoints' signatures are checked too,
-// which is what catches a trail rewritten from the start.
-func Verify(stateDir string, v note.Verifier) (*Report, error) {
+// VerifyOptions are what Verify checks the trail against.
+type VerifyOptions struct {
+	// Verifier checks the signatures (the public key kept off the host);
+	// nil checks the chain and the checkpoints' contents only.
+	Verifier note.Verifier
+	// Held are checkpoints kept off the host, as a syslog collector
+	// received them, their signatures checked already. The key is on the
+	// host, so root can rewrite the trail and sign it again; what was sent
+	// away before cannot be rewritten.
+	Held []*Checkpoint
+}
+
+// maxRecord is the longest trail line a reader takes: far beyond any
+// event gotrail writes.
+const maxRecord = 64 << 20
+
+// heldCheckpoint is a checkpoint the chain must match, and whose it is.
+type heldCheckpoint struct {
+	*Checkpoint
+	elsewhere bool
+}
+
+func (c heldCheckpoint) what() string {
+	if c.elsewhere {
+		return "the checkpoint held elsewhere signed at " + c.Time.Format(time.RFC3339)
+	}
+	return "the checkpoint signed at " + c.Time.Format(time.RFC3339)
+}
+
+// Verify walks the whole chain and the checkpoints: this host's, and the
+// ones held elsewhere. With a verifier (the public key kept elsewhere) the
+// signatures are checked too. A trail no checkpoint matches is not called
+// whole: its hashes alone anyone can recompute.
+func Verify(stateDir string, opts VerifyOptions) (*Report, error) {
 	dir := filepath.Join(stateDir, dirName)
-	rep := &Report{Signed: v != nil}
-	cps, err := readCheckpoints(dir, v)
+	rep := &Report{Signed: opts.Verifier != nil}
+	local, err := readCheckpoints(dir, opts.Verifier)
 	if errors.Is(err, ErrCheckpoint) {
 		rep.Problem = err // a forged or altered checkpoint is tampering
 		return rep, nil
@@ -178,89 +227,170 @@ func Verify(stateDir string, v note.Verifier) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	segs, err := segments(dir)
-	if err != nil {
-		return nil, err
+	want := map[uint64][]heldCheckpoint{}
+	for _, c := range local {
+		want[c.Head.Seq] = append(want[c.Head.Seq], heldCheckpoint{c, false})
 	}
-	rep.Segments = len(segs)
-	want := map[uint64]*Checkpoint{}
-	var lastCP *Checkpoint
-	for _, c := range cps {
-		want[c.Head.Seq] = c
-		if lastCP == nil || c.Head.Seq > lastCP.Head.Seq {
-			lastCP = c
+	for _, c := range opts.Held {
+		if !c.IsAnchor() {
+			want[c.Head.Seq] = append(want[c.Head.Seq], heldCheckpoint{c, true})
 		}
 	}
-	prev, next := Genesis, uint64(1)
 	anchor, err := readAnchor(dir)
 	if err != nil {
 		return nil, err
 	}
-	if anchor != nil {
-		// retention removed the records up to the anchor
-		prev, next = anchor.Hash, anchor.Seq+1
-		rep.Pruned = anchor.Seq
-	}
-	fail := func(format string, args ...any) (*Report, error) {
-		rep.Problem = fmt.Errorf(format, args...)
+	if rep.Problem = checkAnchor(anchor, opts, rep); rep.Problem != nil {
 		return rep, nil
 	}
+	if err := walkChain(dir, anchor, want, rep); err != nil || rep.Problem != nil {
+		return rep, err
+	}
+	rep.Problem = coverage(want, rep, len(opts.Held) > 0)
+	return rep, nil
+}
+
+// checkAnchor checks the anchor the chain starts from after retention:
+// signed by the trail's key, and held elsewhere when the checkpoints held
+// elsewhere reach back before it (whoever collected them then got it).
+func checkAnchor(a *Anchor, opts VerifyOptions, rep *Report) error {
+	if a == nil {
+		return nil
+	}
+	rep.Pruned = a.Seq
+	if len(a.Note) == 0 {
+		return fmt.Errorf("the trail starts at seq %d after retention, but trail/%s is not signed: it cannot be told from one forged after removing records", a.Seq, anchorFile)
+	}
+	c, err := ParseCheckpoint(a.Note, opts.Verifier)
+	if err != nil || !c.IsAnchor() || c.Head != a.Head {
+		return fmt.Errorf("trail/%s (seq %d) does not verify: forged or altered", anchorFile, a.Seq)
+	}
+	rep.Checkpoints++ // a signed statement of the head the chain starts after
+	older := false
+	for _, h := range opts.Held {
+		if h.IsAnchor() && h.Head == a.Head {
+			rep.AnchorHeld = true
+			rep.Held++
+			rep.Proven = max(rep.Proven, a.Seq)
+			return nil
+		}
+		older = older || h.Head.Seq <= a.Seq
+	}
+	if older {
+		return fmt.Errorf("the trail starts at seq %d (an anchor of %s), but no anchor held elsewhere says so though checkpoints held elsewhere go back before it: records before it were removed, not by retention",
+			a.Seq, c.Time.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// walkChain reads every record in order, checking seq, prev, hash and the
+// checkpoints at their seq.
+func walkChain(dir string, anchor *Anchor, want map[uint64][]heldCheckpoint, rep *Report) error {
+	segs, err := segments(dir)
+	if err != nil {
+		return err
+	}
+	rep.Segments = len(segs)
+	prev, next := Genesis, uint64(1)
+	if anchor != nil {
+		prev, next = anchor.Hash, anchor.Seq+1
+	}
 	for _, s := range segs {
-		f, err := os.Open(s)
-		if err != nil {
-			return nil, fmt.Errorf("trail: %w", err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-		n := 0
-		for sc.Scan() {
-			n++
-			where := fmt.Sprintf("%s:%d", filepath.Base(s), n)
-			r, err := parseLine(sc.Bytes())
-			if err != nil {
-				f.Close()
-				return fail("record after seq %d (%s) is not a trail record: modified or cut", next-1, where)
-			}
-			switch {
-			case r.seq > next:
-				f.Close()
-				return fail("record seq %d is missing: removed or reordered (the record at %s has seq %d)", next, where, r.seq)
-			case r.seq < next:
-				f.Close()
-				return fail("record seq %d (%s) comes after seq %d: reordered or duplicated", r.seq, where, next-1)
-			case r.prev != prev:
-				f.Close()
-				return fail("record seq %d (%s) does not follow the record before it: a record was removed or reordered", r.seq, where)
-			}
-			sum := sha256.New()
-			sum.Write([]byte(prev))
-			sum.Write(r.canon)
-			if hex.EncodeToString(sum.Sum(nil)) != r.hash {
-				f.Close()
-				return fail("record seq %d (%s) was modified: its hash does not match its content", r.seq, where)
-			}
-			if c := want[r.seq]; c != nil {
-				if c.Head.Hash != r.hash {
-					f.Close()
-					return fail("record seq %d (%s) differs from the checkpoint signed at %s: history was rewritten", r.seq, where, c.Time.Format(time.RFC3339))
-				}
-				rep.Checkpoints++
-			}
-			prev, next = r.hash, r.seq+1
-			rep.Records++
-		}
-		err = sc.Err()
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("trail: read %s: %w", s, err)
+		prev, next, err = walkSegment(s, prev, next, want, rep)
+		if err != nil || rep.Problem != nil {
+			return err
 		}
 	}
 	rep.Head = Head{Seq: next - 1, Hash: prev}
-	if lastCP != nil && lastCP.Head.Seq > rep.Head.Seq {
-		return fail("the trail ends at seq %d but a checkpoint signed at %s covers seq %d: records after seq %d were removed (truncated)",
-			rep.Head.Seq, lastCP.Time.Format(time.RFC3339), lastCP.Head.Seq, rep.Head.Seq)
+	return nil
+}
+
+func walkSegment(s, prev string, next uint64, want map[uint64][]heldCheckpoint, rep *Report) (string, uint64, error) {
+	f, err := os.Open(s)
+	if err != nil {
+		return prev, next, fmt.Errorf("trail: %w", err)
 	}
-	return rep, nil
+	defer f.Close()
+	fail := func(format string, args ...any) (string, uint64, error) {
+		rep.Problem = fmt.Errorf(format, args...)
+		return prev, next, nil
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), maxRecord)
+	n := 0
+	for sc.Scan() {
+		n++
+		where := fmt.Sprintf("%s:%d", filepath.Base(s), n)
+		r, err := parseLine(sc.Bytes())
+		if err != nil {
+			return fail("record after seq %d (%s) is not a trail record: modified or cut", next-1, where)
+		}
+		switch {
+		case r.seq > next:
+			return fail("record seq %d is missing: removed or reordered (the record at %s has seq %d)", next, where, r.seq)
+		case r.seq < next:
+			return fail("record seq %d (%s) comes after seq %d: reordered or duplicated", r.seq, where, next-1)
+		case r.prev != prev:
+			return fail("record seq %d (%s) does not follow the record before it: a record was removed or reordered", r.seq, where)
+		}
+		sum := sha256.New()
+		sum.Write([]byte(prev))
+		sum.Write(r.canon)
+		if hex.EncodeToString(sum.Sum(nil)) != r.hash {
+			return fail("record seq %d (%s) was modified: its hash does not match its content", r.seq, where)
+		}
+		for _, c := range want[r.seq] {
+			if c.Head.Hash != r.hash {
+				return fail("record seq %d (%s) differs from %s: history was rewritten", r.seq, where, c.what())
+			}
+			if c.elsewhere {
+				rep.Held++
+				rep.Proven = max(rep.Proven, r.seq)
+			} else {
+				rep.Checkpoints++
+			}
+		}
+		prev, next = r.hash, r.seq+1
+		rep.Records++
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return fail("record after seq %d (%s:%d) is longer than %d MiB: not a record gotrail wrote", next-1, filepath.Base(s), n+1, maxRecord>>20)
+	}
+	if err := sc.Err(); err != nil {
+		return prev, next, fmt.Errorf("trail: read %s: %w", s, err)
+	}
+	return prev, next, nil
+}
+
+// coverage is what the checkpoints say beyond each record: none may lie
+// beyond the end (records after it were cut off), and at least one must
+// match, or nothing proves the trail.
+func coverage(want map[uint64][]heldCheckpoint, rep *Report, held bool) error {
+	var last *heldCheckpoint
+	for seq, cs := range want {
+		for i := range cs {
+			if seq > rep.Head.Seq && (last == nil || seq > last.Head.Seq) {
+				last = &cs[i]
+			}
+		}
+	}
+	if last != nil {
+		return fmt.Errorf("the trail ends at seq %d but %s covers seq %d: records after seq %d were removed (truncated)",
+			rep.Head.Seq, last.what(), last.Head.Seq, rep.Head.Seq)
+	}
+	if !held && rep.Checkpoints > 0 {
+		rep.Proven = rep.Pruned // the anchor, verified
+		for seq, cs := range want {
+			if seq <= rep.Head.Seq && seq > rep.Pruned && len(cs) > 0 {
+				rep.Proven = max(rep.Proven, seq)
+			}
+		}
+	}
+	if rep.Records > 0 && rep.Checkpoints == 0 && rep.Held == 0 {
+		return fmt.Errorf("no checkpoint matches the trail (seq %d to %d): its hashes alone anyone can recompute (were trail/%s removed?)",
+			rep.Pruned+1, rep.Head.Seq, checkpointsFile)
+	}
+	return nil
 }
 
 func readCheckpoints(dir string, v note.Verifier) ([]*Checkpoint, error) {
@@ -288,4 +418,18 @@ func readCheckpoints(dir string, v note.Verifier) ([]*Checkpoint, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// LastCheckpoint is the head the newest checkpoint in the state directory
+// covers (zero when there is none), read without checking signatures: for
+// the watcher's check at start that nothing was cut off while it was down.
+func LastCheckpoint(stateDir string) (Head, error) {
+	cps, err := readCheckpoints(filepath.Join(stateDir, dirName), nil)
+	var last Head
+	for _, c := range cps {
+		if c.Head.Seq > last.Seq {
+			last = c.Head
+		}
+	}
+	return last, err
 }

@@ -156,7 +156,10 @@ const maxSkip = 10000
 type state struct {
 	Position source.Position `json:"position"`
 	TrailSeq uint64          `json:"trail_seq"`
-	Skip     []string        `json:"skip,omitempty"`
+	// TrailHash is the hash of the record at TrailSeq: a trail rewritten
+	// while the watcher was down shows at its start.
+	TrailHash string   `json:"trail_hash,omitempty"`
+	Skip      []string `json:"skip,omitempty"`
 }
 
 // New opens the trail and the signing key in the state directory.
@@ -191,7 +194,7 @@ func New(opt Options) (*Watcher, error) {
 	if created {
 		opt.Log.Info("made the trail's signing key; keep the public key off this host for gotrail verify --pubkey", "pubkey", vkey)
 	}
-	return &Watcher{
+	w := &Watcher{
 		opt: opt, trail: tw, signer: signer,
 		in:           audit.NewInterpreter(opt.Names, opt.Host, false),
 		asm:          audit.NewAssembler(),
@@ -205,7 +208,9 @@ func New(opt Options) (*Watcher, error) {
 		lastCP:       time.Now(),
 		started:      time.Now().Add(-time.Second).Truncate(time.Millisecond),
 		positionFile: filepath.Join(opt.StateDir, "position.json"),
-	}, nil
+	}
+	w.atStart()
+	return w, nil
 }
 
 func eventKey(node string, t audit.Stamp, serial uint64) string {
@@ -715,10 +720,15 @@ func (w *Watcher) idle() {
 	}
 	if w.opt.Retention != nil && now.Sub(w.pruned) >= time.Hour {
 		w.pruned = now
-		if n, err := trail.Prune(w.opt.StateDir, *w.opt.Retention, now); err != nil {
+		n, anchor, err := trail.Prune(w.opt.StateDir, *w.opt.Retention, now, w.signer, w.opt.Host)
+		if err != nil {
 			w.opt.Log.Error("pruning the trail failed", "err", err)
-		} else if n > 0 {
-			w.opt.Log.Info("pruned trail segments past their retention", "segments", n)
+		}
+		if n > 0 {
+			w.opt.Log.Info("pruned trail segments past their retention", "segments", n, "starts_after", anchor.Head.Seq)
+		}
+		if anchor != nil && w.opt.OnCheckpoint != nil {
+			w.opt.OnCheckpoint(anchor) // the collector keeps where the chain now starts
 		}
 	}
 	if w.opt.Rules != nil && now.Sub(w.rulesPolled) >= time.Second {
@@ -873,7 +883,8 @@ func (w *Watcher) saveState(resume mark) error {
 		}
 		skip = append(skip, id)
 	}
-	st := state{Position: resume.pos, TrailSeq: w.trail.Head().Seq, Skip: skip}
+	head := w.trail.Head()
+	st := state{Position: resume.pos, TrailSeq: head.Seq, TrailHash: head.Hash, Skip: skip}
 	data, _ := json.Marshal(st)
 	if err := atomicfile.Write(w.positionFile, data, 0o600); err != nil {
 		return fmt.Errorf("watch: save position: %w", err)

@@ -114,7 +114,7 @@ func TestCrashBeforeSavingPosition(t *testing.T) {
 	if got := ids(t, state); len(got) != 4 {
 		t.Errorf("trail ids %q, want 4 distinct", got)
 	}
-	if rep, err := trail.Verify(state, nil); err != nil || rep.Problem != nil {
+	if rep, err := trail.Verify(state, trail.VerifyOptions{}); err != nil || rep.Problem != nil {
 		t.Errorf("verify: %v %v", err, rep.Problem)
 	}
 }
