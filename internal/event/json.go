@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/binary"
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -363,9 +364,11 @@ func AppendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		if r == '\u2028' || r == '\u2029' {
+		// the line separators break JavaScript readers; the bidi controls
+		// reorder what jq -r or a terminal shows ("/etc/\u202eelifor")
+		if r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
 			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			b = append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 			i += size
 			start = i
 			continue

@@ -212,3 +212,17 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendStringEscapesBidi: a bidi control in a process title reaches
+// jq -r or a terminal escaped, and reads back as itself.
+func TestAppendStringEscapesBidi(t *testing.T) {
+	in := "/etc/\u202eelifor\u061c\u2066x\u2069\u200e"
+	got := string(AppendString(nil, in))
+	if want := `"/etc/\u202eelifor\u061c\u2066x\u2069\u200e"`; got != want {
+		t.Errorf("AppendString = %s, want %s", got, want)
+	}
+	var back string
+	if err := json.Unmarshal([]byte(got), &back); err != nil || back != in {
+		t.Errorf("read back %q, %v", back, err)
+	}
+}
