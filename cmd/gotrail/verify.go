@@ -20,8 +20,8 @@ import (
 type verifyOptions struct {
 	pubkey      string
 	checkpoints string
-	toolchain bool
-	prefix    string
+	toolchain   bool
+	prefix      string
 }
 
 func newVerifyCmd(g *globalOptions) *cobra.Command {

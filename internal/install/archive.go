@@ -18,9 +18,114 @@ import (
 	modzip "golang.org/x/mod/zip"
 )
 
-// maxArchive bounds a toolchain archive and its unpacked content; the
-// module zip has x/mod/zip's own, smaller bound (500 MiB).
+// maxArchive bounds a toolchain archive as downloaded.
 const maxArchive = 2 << 30
+
+// What one toolchain may unpack to. A Go toolchain unpacks to 250-300 MB in
+// some 15,000 files, the largest of them (pkg/tool/GOOS_GOARCH/compile)
+// about 26 MB (go1.26.0, linux/amd64), so these leave room for years of
+// growth. They are there because a small archive may inflate without end (a
+// zip or gzip bomb): the checksum database or the go.dev/dl index vouching
+// for an archive proves where it came from, not that unpacking it cannot
+// fill the disk, or its inodes. A module zip is held to x/mod/zip's bound
+// too (500 MiB in all), which the go command applies to every module.
+const (
+	maxUnpacked      = 1 << 30   // bytes, all files together
+	maxUnpackedFile  = 256 << 20 // bytes, one file
+	maxUnpackedFiles = 100_000   // files and directories
+)
+
+// unpackLimits are the bounds of one unpacking: toolchainLimits, or smaller
+// ones in tests.
+type unpackLimits struct {
+	total int64 // bytes of all files
+	file  int64 // bytes of one file
+	files int   // files and directories
+}
+
+var toolchainLimits = unpackLimits{total: maxUnpacked, file: maxUnpackedFile, files: maxUnpackedFiles}
+
+// checkSize checks a file of size bytes against the limits, total being
+// the bytes of the files unpacked before it.
+func (lim unpackLimits) checkSize(name string, size uint64, total int64) error {
+	switch {
+	case size > uint64(lim.file):
+		return unsafeArchive("%s unpacks to %d bytes, over the cap of %s on one file of a toolchain", name, size, byteSize(lim.file))
+	case total > lim.total || size > uint64(lim.total-total):
+		return unsafeArchive("%s (%d bytes) takes what is unpacked over the cap of %s on a whole toolchain", name, size, byteSize(lim.total))
+	}
+	return nil
+}
+
+// checkCount checks that with name the archive makes n files and
+// directories.
+func (lim unpackLimits) checkCount(name string, n int) error {
+	if n > lim.files {
+		return unsafeArchive("%s takes the files and directories unpacked over the cap of %d on a whole toolchain", name, lim.files)
+	}
+	return nil
+}
+
+// inodes counts the files and directories an archive makes, with those its
+// names imply (a/b/c makes a and a/b): the cap on them bounds what the
+// archive takes of the file system's inodes, which a deep name of a few
+// bytes per directory would take otherwise.
+type inodes struct {
+	dirs map[string]bool
+	n    int
+}
+
+// add counts name, a directory when dir, and the directories above it not
+// counted yet, and returns the count so far.
+func (c *inodes) add(name string, dir bool) int {
+	if c.dirs == nil {
+		c.dirs = map[string]bool{}
+	}
+	if dir {
+		if c.dirs[name] {
+			return c.n
+		}
+		c.dirs[name] = true
+	}
+	c.n++
+	for d := path.Dir(name); d != "." && d != "/" && !c.dirs[d]; d = path.Dir(d) {
+		c.dirs[d] = true
+		c.n++
+	}
+	return c.n
+}
+
+// checkZipSizes refuses a zip whose entries, as its central directory
+// declares them, go over the limits. archive/zip returns no more than the
+// declared size of an entry (and an error if there is more), so these bound
+// what reading the zip inflates, to hash it or to unpack it. (The count is
+// of entries here; extractModuleZip counts the directories they imply too.)
+func checkZipSizes(z *zip.Reader, lim unpackLimits) error {
+	var total int64
+	for i, zf := range z.File {
+		if err := lim.checkCount(zf.Name, i+1); err != nil {
+			return err
+		}
+		if err := lim.checkSize(zf.Name, zf.UncompressedSize64, total); err != nil {
+			return err
+		}
+		total += int64(zf.UncompressedSize64)
+	}
+	return nil
+}
+
+// byteSize says n in the largest binary unit that divides it.
+func byteSize(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 // unsafeArchive is an archive refused before anything of it was written
 // where it would be used.
@@ -29,32 +134,70 @@ func unsafeArchive(format string, args ...any) error {
 }
 
 // extractModuleZip unpacks the toolchain module zip into dst, a new
-// directory, after golang.org/x/mod/zip's checks (names clean and
-// relative, no duplicates or case-fold collisions, sizes) and its own: every
-// entry a regular file. It then does what the go command does on first use
-// of a downloaded toolchain (cmd/go/internal/toolchain/select.go): the
-// module zip keeps no modes, so the files of bin/ and pkg/tool/ and
-// lib/go_*_*_exec get their exec bits, and every _go.mod (named so that the
-// module zip may hold it) is copied to go.mod beside it.
-func extractModuleZip(zipPath string, m module.Version, dst string) error {
-	if _, err := modzip.CheckZip(m, zipPath); err != nil {
-		return unsafeArchive("%s", shortZipError(err))
-	}
+// directory, after its sizes are checked against lim and
+// golang.org/x/mod/zip's checks (names clean and relative, no duplicates or
+// case-fold collisions, sizes) and its own: every entry a regular file. It
+// then does what the go command does on first use of a downloaded toolchain
+// (cmd/go/internal/toolchain/select.go): the module zip keeps no modes, so
+// the files of bin/ and pkg/tool/ and lib/go_*_*_exec get their exec bits,
+// and every _go.mod (named so that the module zip may hold it) is copied to
+// go.mod beside it.
+func extractModuleZip(zipPath string, m module.Version, dst string, lim unpackLimits) error {
 	z, err := zip.OpenReader(zipPath)
 	if err != nil {
 		return unsafeArchive("%v", err)
 	}
 	defer z.Close()
-	prefix := m.Path + "@" + m.Version + "/"
 	// refuse first, write after: nothing of a bad archive is unpacked
+	if err := checkZipSizes(&z.Reader, lim); err != nil {
+		return err
+	}
+	if _, err := modzip.CheckZip(m, zipPath); err != nil {
+		return unsafeArchive("%s", shortZipError(err))
+	}
+	prefix := m.Path + "@" + m.Version + "/"
+	var declared int64
+	var copies []*zip.File
+	var made inodes
 	for _, zf := range z.File {
 		name := strings.TrimPrefix(zf.Name, prefix)
 		if t := zf.Mode().Type(); t != 0 && !(t == fs.ModeDir && strings.HasSuffix(name, "/")) {
 			return unsafeArchive("%s is not a regular file (%s)", zf.Name, t)
 		}
-		if name != "" && !strings.HasSuffix(name, "/") && !filepath.IsLocal(name) {
+		if name == "" {
+			continue
+		}
+		if dir, ok := strings.CutSuffix(name, "/"); ok {
+			if err := lim.checkCount(zf.Name, made.add(dir, true)); err != nil {
+				return err
+			}
+			continue
+		}
+		if !filepath.IsLocal(name) {
 			return unsafeArchive("%s: not a relative name", zf.Name)
 		}
+		if err := lim.checkCount(zf.Name, made.add(name, false)); err != nil {
+			return err
+		}
+		declared += int64(zf.UncompressedSize64)
+		if path.Base(name) == "_go.mod" {
+			copies = append(copies, zf)
+		}
+	}
+	// the go.mod copies of the _go.mod files count too, each held to
+	// x/mod/zip's bound on a go.mod
+	for _, zf := range copies {
+		to := path.Join(path.Dir(zf.Name), "go.mod")
+		if zf.UncompressedSize64 > modzip.MaxGoMod {
+			return unsafeArchive("%s unpacks to %d bytes, over the cap of %s on a go.mod", zf.Name, zf.UncompressedSize64, byteSize(modzip.MaxGoMod))
+		}
+		if err := lim.checkSize(to, zf.UncompressedSize64, declared); err != nil {
+			return err
+		}
+		if err := lim.checkCount(to, made.add(strings.TrimPrefix(to, prefix), false)); err != nil {
+			return err
+		}
+		declared += int64(zf.UncompressedSize64)
 	}
 	if err := mkdirs(dst, ""); err != nil {
 		return err
@@ -66,6 +209,11 @@ func extractModuleZip(zipPath string, m module.Version, dst string) error {
 		if name == "" || strings.HasSuffix(name, "/") {
 			continue
 		}
+		// checked above already; again here, where the bytes are written,
+		// so that the bound holds whatever is changed before it
+		if err := lim.checkSize(zf.Name, zf.UncompressedSize64, total); err != nil {
+			return err
+		}
 		r, err := zf.Open()
 		if err != nil {
 			return unsafeArchive("%s: %v", zf.Name, err)
@@ -75,9 +223,6 @@ func extractModuleZip(zipPath string, m module.Version, dst string) error {
 		total += n
 		if err != nil {
 			return err
-		}
-		if total > maxArchive {
-			return unsafeArchive("more than %d bytes unpacked", int64(maxArchive))
 		}
 		if path.Base(name) == "_go.mod" {
 			goMods = append(goMods, name)
@@ -89,6 +234,10 @@ func extractModuleZip(zipPath string, m module.Version, dst string) error {
 			return err
 		}
 		to := path.Join(path.Dir(name), "go.mod")
+		if err := lim.checkSize(prefix+to, uint64(len(data)), total); err != nil {
+			return err
+		}
+		total += int64(len(data))
 		if err := os.WriteFile(filepath.Join(dst, to), data, 0o644); err != nil {
 			return fmt.Errorf("restore %s: %w", to, err)
 		}
@@ -152,7 +301,9 @@ func mkdirs(dir, rel string) error {
 }
 
 // writeFile creates dst/name (never over anything, never through a
-// symlink) with at most size bytes of r: more is an error, as is less.
+// symlink) with at most size bytes of r: more is an error, as is less, and
+// so is an archive that cannot be read (a bad checksum, corrupt deflate
+// data), a refusal like any other unsafe archive.
 func writeFile(dst, name string, r io.Reader, size int64, exec bool) (int64, error) {
 	if err := mkdirs(dst, path.Dir(name)); err != nil {
 		return 0, err
@@ -165,7 +316,11 @@ func writeFile(dst, name string, r io.Reader, size int64, exec bool) (int64, err
 		}
 		return 0, err
 	}
-	n, err := io.Copy(f, io.LimitReader(r, size+1))
+	ar := &archiveReader{r: r}
+	n, err := io.Copy(f, io.LimitReader(ar, size+1))
+	if ar.err != nil {
+		err = unsafeArchive("%s: %v", name, ar.err)
+	}
 	if err == nil && n != size {
 		err = unsafeArchive("%s: %d bytes where its header says %d", name, n, size)
 	}
@@ -182,12 +337,29 @@ func writeFile(dst, name string, r io.Reader, size int64, exec bool) (int64, err
 	return n, err
 }
 
+// archiveReader keeps the error of reading an archive (io.Copy does not
+// say which side failed), unless it is the operating system's: a bad
+// archive is refused, a disk that fails is not the archive's doing.
+type archiveReader struct {
+	r   io.Reader
+	err error
+}
+
+func (a *archiveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	var pe *fs.PathError
+	if err != nil && err != io.EOF && !errors.As(err, &pe) {
+		a.err = err
+	}
+	return n, err
+}
+
 // extractTarGz unpacks a go.dev/dl archive (go/... inside) into dst, a new
 // directory. Only directories and regular files are taken: a symlink, hard
-// link, device, an absolute name, a name with "..", a duplicate or a
-// case-fold collision refuses the whole archive (what was written is the
-// caller's to remove). Modes are normalised to 0755 or 0644.
-func extractTarGz(r io.Reader, dst string) error {
+// link, device, an absolute name, a name with "..", a duplicate, a
+// case-fold collision or going over lim refuses the whole archive (what was
+// written is the caller's to remove). Modes are normalised to 0755 or 0644.
+func extractTarGz(r io.Reader, dst string, lim unpackLimits) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return unsafeArchive("not gzip: %v", err)
@@ -199,6 +371,7 @@ func extractTarGz(r io.Reader, dst string) error {
 	}
 	seen := map[string]string{} // case-folded name -> name
 	var total int64
+	var made inodes
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -224,20 +397,28 @@ func extractTarGz(r io.Reader, dst string) error {
 		seen[fold] = name
 		switch h.Typeflag {
 		case tar.TypeDir:
+			if err := lim.checkCount(h.Name, made.add(name, true)); err != nil {
+				return err
+			}
 			if err := mkdirs(dst, name); err != nil {
 				return err
 			}
 		case tar.TypeReg:
-			if h.Size < 0 || h.Size > maxArchive {
+			if h.Size < 0 {
 				return unsafeArchive("%s: size %d", h.Name, h.Size)
+			}
+			// the header says the size before a byte of the file is
+			// written: over the caps, nothing of it is
+			if err := lim.checkCount(h.Name, made.add(name, false)); err != nil {
+				return err
+			}
+			if err := lim.checkSize(h.Name, uint64(h.Size), total); err != nil {
+				return err
 			}
 			n, err := writeFile(dst, name, tr, h.Size, h.Mode&0o111 != 0)
 			total += n
 			if err != nil {
 				return err
-			}
-			if total > maxArchive {
-				return unsafeArchive("more than %d bytes unpacked", int64(maxArchive))
 			}
 		default:
 			return unsafeArchive("%s is not a regular file or directory (tar type %q)", h.Name, h.Typeflag)

@@ -2,14 +2,16 @@ package install
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"hash/crc32"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/module"
 )
@@ -43,7 +45,7 @@ func TestForgedZipsRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			dst := filepath.Join(base, "staging", "go")
-			err := extractModuleZip(zp, testModule, dst)
+			err := extractModuleZip(zp, testModule, dst, toolchainLimits)
 			var re *RefusedError
 			if !errors.As(err, &re) {
 				t.Fatalf("not refused: %v", err)
@@ -53,6 +55,57 @@ func TestForgedZipsRefused(t *testing.T) {
 			}
 			if got := listDir(t, base); strings.Join(got, ",") != "m.zip" {
 				t.Errorf("written: %v", got)
+			}
+		})
+	}
+}
+
+// TestCorruptArchivesRefused: an archive whose data turns out bad while it
+// is unpacked (more bytes than its header says, a bad checksum, cut short)
+// is refused like any unsafe archive, not taken for a failure of the
+// machine: it reached unpacking only because something vouched for it.
+func TestCorruptArchivesRefused(t *testing.T) {
+	pre := ToolchainModule + "@" + testModule.Version + "/"
+	badCRC := func() []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: pre + "bin/go", Method: zip.Store, CRC32: 1, CompressedSize64: 2, UncompressedSize64: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("go"))
+		zw.Close()
+		return buf.Bytes()
+	}()
+	noise := make([]byte, 64<<10) // does not compress: cut, the gzip stream ends inside it
+	rand.NewChaCha8([32]byte{}).Read(noise)
+	tgz := makeTarGz(t, []tarEntry{{name: "go/bin/go", body: string(noise)}})
+	for _, tt := range []struct {
+		name string
+		zip  []byte
+		tgz  []byte
+		want string
+	}{
+		{name: "zip: more data than its header says", zip: lyingZip(t, pre+"bin/go", "longer", 3), want: "bin/go: zip: not a valid zip file"},
+		{name: "zip: bad checksum", zip: badCRC, want: "bin/go: zip: checksum error"},
+		{name: "tar.gz: cut short inside a file", tgz: tgz[:len(tgz)/2], want: "bin/go: unexpected EOF"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			dst := filepath.Join(base, "go")
+			var err error
+			if tt.zip != nil {
+				zp := filepath.Join(base, "m.zip")
+				if err := os.WriteFile(zp, tt.zip, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				err = extractModuleZip(zp, testModule, dst, toolchainLimits)
+			} else {
+				err = extractTarGz(bytes.NewReader(tt.tgz), dst, toolchainLimits)
+			}
+			var re *RefusedError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want refused: %s", err, tt.want)
 			}
 		})
 	}
@@ -94,7 +147,7 @@ func TestTarGz(t *testing.T) {
 		{name: "go/VERSION", body: "go1.22.5\n", mode: 0o666},
 	}
 	dst := filepath.Join(t.TempDir(), "go")
-	if err := extractTarGz(bytes.NewReader(makeTarGz(t, good)), dst); err != nil {
+	if err := extractTarGz(bytes.NewReader(makeTarGz(t, good)), dst, toolchainLimits); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]os.FileMode{"bin/go": 0o755, "VERSION": 0o644, "bin": 0o755 | os.ModeDir} {
@@ -122,7 +175,7 @@ func TestTarGz(t *testing.T) {
 			base := t.TempDir()
 			dst := filepath.Join(base, "go")
 			entries := append(append([]tarEntry{}, good...), tt.bad)
-			err := extractTarGz(bytes.NewReader(makeTarGz(t, entries)), dst)
+			err := extractTarGz(bytes.NewReader(makeTarGz(t, entries)), dst, toolchainLimits)
 			var re *RefusedError
 			if !errors.As(err, &re) {
 				t.Fatalf("not refused: %v", err)
@@ -148,7 +201,7 @@ func FuzzExtractTarGz(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		base := t.TempDir()
 		dst := filepath.Join(base, "d", "go")
-		extractTarGz(bytes.NewReader(data), dst)
+		extractTarGz(bytes.NewReader(data), dst, toolchainLimits)
 		filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
 			if err != nil {
 				return nil
@@ -164,33 +217,134 @@ func FuzzExtractTarGz(f *testing.F) {
 	})
 }
 
-// FuzzExtractModuleZip: the same for module zips.
+// FuzzExtractModuleZip: whatever the module zip, nothing is written outside
+// the destination, no symlink or other special file is made, an archive
+// that is not unpacked is refused (not a failure of another kind), and what
+// is unpacked keeps to the caps, with the modes of a toolchain.
+//
+// Each exec must be cheap, or the fuzzer tests nothing: besides fuzzing, it
+// re-runs every input that finds new code tens of thousands of times to
+// minimize it (removing each run of bytes in turn), without counting those
+// execs. So the seeds are small: a module with a short path (the toolchain
+// module's adds 100 bytes to each entry), a bomb is a few hundred bytes
+// that inflate past the small caps used here. And the file system, whose
+// every call costs microseconds (a tenth of a millisecond on a disk), is
+// used only as unpacking needs it: one scratch directory per fuzzing
+// process, on a file system in memory when there is one (fuzzScratch), the
+// zip written over the same file, and not at all for the bytes archive/zip
+// cannot read as a zip, which extractModuleZip refuses at once (its first
+// step is zip.OpenReader, that same reading), and which most mutations and
+// minimizing candidates are.
 func FuzzExtractModuleZip(f *testing.F) {
-	pre := ToolchainModule + "@" + testModule.Version + "/"
-	f.Add(makeZip(f, []zipEntry{{name: pre + "bin/go", body: "x"}, {name: pre + "src/_go.mod", body: "module std"}}))
-	f.Add(makeZip(f, []zipEntry{{name: pre + "../x", body: "x"}}))
-	f.Add(makeZip(f, []zipEntry{{name: pre + "a", body: "/", mode: os.ModeSymlink | 0o777}}))
+	m := module.Version{Path: "a.b", Version: "v1.0.0"}
+	pre := m.Path + "@" + m.Version + "/"
+	lim := unpackLimits{total: 12 << 10, file: 4 << 10, files: 8}
+	for _, es := range [][]zipEntry{
+		{{name: pre + "bin/go", body: "x"}, {name: pre + "src/_go.mod", body: "module std"}},
+		{{name: pre + "../x", body: "x"}},
+		{{name: pre + "a", body: "/", mode: os.ModeSymlink | 0o777}},
+		{{name: pre + "a", body: "x"}, {name: pre + "a", body: "y"}},
+		{{name: pre + "a/b", body: "x"}, {name: pre + "A/b", body: "y"}},
+		{{name: pre + "a", body: "x"}, {name: pre + "a/b", body: "y"}},
+		{{name: pre + "bin/", mode: os.ModeDir | 0o755}, {name: pre + "bin/x", body: "y", mode: os.ModeSetuid | 0o777}},
+		{{name: pre + `a\..\..\x`, body: "x"}, {name: "/etc/x", body: "x"}},
+		{{name: pre + "lib/dev", mode: os.ModeDevice | 0o644}},
+		{{name: pre + "a/b/c/d/e/f/g/h/i"}},
+	} {
+		f.Add(makeZip(f, es))
+	}
+	f.Add(bombZip(f, []bomb{{pre + "bin/go", 3}, {pre + "bin/huge", lim.file + 1}}))
+	f.Add(bombZip(f, []bomb{{pre + "a", lim.file}, {pre + "b", lim.file}, {pre + "c", lim.file}, {pre + "d", 1}}))
+	f.Add(lyingZip(f, pre+"a", "short", 1<<40))
+	f.Add(lyingZip(f, pre+"a", "longer", 3))
+
+	scratch := fuzzScratch(f)
+	zp := filepath.Join(scratch, "m.zip")
+	parent := filepath.Join(scratch, "d")
+	dst := filepath.Join(parent, "go")
+	if err := os.Mkdir(parent, 0o700); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		base := t.TempDir()
-		zp := filepath.Join(base, "m.zip")
-		os.WriteFile(zp, data, 0o600)
-		dst := filepath.Join(base, "d", "go")
-		start := time.Now()
-		extractModuleZip(zp, testModule, dst)
-		if d := time.Since(start); d > 2*time.Second {
-			t.Fatalf("took %s", d)
+		if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
+			return
 		}
-		filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+		if err := os.WriteFile(zp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		unpackErr := extractModuleZip(zp, m, dst, lim)
+		defer os.RemoveAll(dst)
+		var re *RefusedError
+		if unpackErr != nil && !errors.As(unpackErr, &re) {
+			t.Fatalf("not unpacked, but not refused either: %v", unpackErr)
+		}
+		if names, err := os.ReadDir(scratch); err != nil || len(names) != 2 {
+			t.Fatalf("written beside the destination: %v %v", names, err)
+		}
+		if names, err := os.ReadDir(parent); err != nil || len(names) > 1 {
+			t.Fatalf("written beside the destination: %v %v", names, err)
+		}
+		var files int
+		var total int64
+		filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
 			if err != nil {
 				return nil
 			}
-			if p != base && p != zp && p != filepath.Join(base, "d") && !strings.HasPrefix(p, dst) {
-				t.Fatalf("written outside the destination: %s", p)
+			fi, err := d.Info()
+			if err != nil {
+				t.Fatal(err)
 			}
-			if d.Type()&os.ModeSymlink != 0 {
-				t.Fatalf("symlink made: %s", p)
+			// refused, what was written has the modes of work in progress
+			// (the caller removes it); unpacked, those of a toolchain
+			switch mode := fi.Mode(); {
+			case mode.IsDir() && (unpackErr != nil || mode == os.ModeDir|0o755):
+			case mode.IsRegular() && (unpackErr != nil || mode == 0o644 || mode == 0o755):
+				total += fi.Size()
+				if fi.Size() > lim.file {
+					t.Errorf("%s: %d bytes, over the cap of %d", p, fi.Size(), lim.file)
+				}
+			default:
+				t.Fatalf("%s made with mode %v (%v)", p, mode, unpackErr)
+			}
+			if p != dst {
+				files++
 			}
 			return nil
 		})
+		if total > lim.total || (unpackErr == nil && files > lim.files) {
+			t.Errorf("unpacked %d bytes in %d files and directories, over the caps %+v", total, files, lim)
+		}
 	})
+}
+
+// lyingZip is a zip of one stored file whose header declares size bytes
+// whatever body holds.
+func lyingZip(t testing.TB, name, body string, size uint64) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: name, Method: zip.Store, CRC32: crc32.ChecksumIEEE([]byte(body)),
+		CompressedSize64: uint64(len(body)), UncompressedSize64: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(body))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// fuzzScratch is a directory for one fuzzing process, removed at its end:
+// on a file system in memory when the machine has one (/dev/shm), where a
+// file system call costs microseconds rather than the tenth of a
+// millisecond it may cost on a disk, and thousands of execs a second need
+// some twenty of them each.
+func fuzzScratch(f *testing.F) string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "gotrail-fuzz-"); err == nil {
+			f.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return f.TempDir()
 }

@@ -95,6 +95,8 @@ func fromDL(ctx context.Context, o *Options, r *Result, v string, idx []dlReleas
 		return err
 	}
 	r.ArchiveSHA256, r.Bytes = sha, n
+	// compared over the archive as downloaded, before a byte of it is
+	// inflated
 	if !strings.EqualFold(sha, f.SHA256) {
 		return &RefusedError{Reason: fmt.Sprintf("the download from %s has sha256 %s, the go.dev/dl index says %s", r.URL, sha, f.SHA256)}
 	}
@@ -102,7 +104,7 @@ func fromDL(ctx context.Context, o *Options, r *Result, v string, idx []dlReleas
 		return err
 	}
 	start = time.Now()
-	if err := extractTarGz(archive, tree); err != nil {
+	if err := extractTarGz(archive, tree, toolchainLimits); err != nil {
 		return err
 	}
 	r.Unpack = time.Since(start)

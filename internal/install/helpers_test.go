@@ -100,6 +100,11 @@ type fakeProxy struct {
 	sums   map[string]string // module version -> h1 the database vouches for
 	served map[string]int
 	cut    bool // close the connection halfway through a zip
+	// tamper, when set, rewrites each answer of the database to a lookup
+	// (a record and its signed tree head) on its way out of the proxy
+	tamper func(answer []byte) []byte
+	// dbDown, when set, makes the database answer lookups with a 500
+	dbDown bool
 }
 
 func newFakeProxy(t testing.TB) *fakeProxy {
@@ -118,7 +123,27 @@ func newFakeProxy(t testing.TB) *fakeProxy {
 		return fmt.Appendf(nil, "%s %s %s\n", path, vers, h), nil
 	}))
 	mux := http.NewServeMux()
-	mux.Handle("/sumdb/sum.test.example/", http.StripPrefix("/sumdb/sum.test.example", db))
+	sumdbHandler := http.StripPrefix("/sumdb/sum.test.example", db)
+	mux.HandleFunc("/sumdb/sum.test.example/", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		tamper, down := p.tamper, p.dbDown
+		p.mu.Unlock()
+		lookup := strings.HasPrefix(r.URL.Path, "/sumdb/sum.test.example/lookup/")
+		switch {
+		case lookup && down:
+			http.Error(w, "database unavailable", http.StatusInternalServerError)
+		case lookup && tamper != nil:
+			rec := httptest.NewRecorder()
+			sumdbHandler.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK {
+				http.Error(w, rec.Body.String(), rec.Code)
+				return
+			}
+			w.Write(tamper(rec.Body.Bytes()))
+		default:
+			sumdbHandler.ServeHTTP(w, r)
+		}
+	})
 	mux.HandleFunc("/sumdb/sum.test.example/supported", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("/golang.org/toolchain/@v/", func(w http.ResponseWriter, r *http.Request) {
 		file := strings.TrimPrefix(r.URL.Path, "/golang.org/toolchain/@v/")

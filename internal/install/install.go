@@ -14,6 +14,7 @@
 package install
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
@@ -375,10 +376,13 @@ func fromProxy(ctx context.Context, o *Options, r *Result, v string, db *checksu
 	// what the checksum database says first: no download is worth making
 	// when the database cannot vouch for it
 	pf, err := db.lookup(m.Path, m.Version)
+	if pf != nil {
+		// also when refused: a forged tree head is the evidence
+		r.SumDB = &event.SumDB{Name: db.name, URL: pf.url, Record: pf.record, Lines: pf.lines, TreeHead: pf.treeHead}
+	}
 	if err != nil {
 		return err
 	}
-	r.SumDB = &event.SumDB{Name: db.name, URL: pf.url, Record: pf.record, Lines: pf.lines, TreeHead: pf.treeHead}
 	epath, _ := module.EscapePath(m.Path)
 	evers, _ := module.EscapeVersion(m.Version)
 	start := time.Now()
@@ -401,6 +405,24 @@ func fromProxy(ctx context.Context, o *Options, r *Result, v string, db *checksu
 	if lastErr != nil {
 		return lastErr
 	}
+	// The module hash is compared first, over the zip as downloaded:
+	// nothing of a zip the database does not vouch for is unpacked. The
+	// hash reads every file of the zip, so the sizes its central directory
+	// declares (which bound what archive/zip inflates) are checked before.
+	z, err := zip.OpenReader(archive.Name())
+	if err != nil {
+		return &RefusedError{Reason: fmt.Sprintf("the download from %s is not a module zip: %v", r.URL, err)}
+	}
+	err = checkZipSizes(&z.Reader, toolchainLimits)
+	z.Close()
+	if err != nil {
+		reason := err.Error()
+		var re *RefusedError
+		if errors.As(err, &re) {
+			reason = re.Reason
+		}
+		return &RefusedError{Reason: fmt.Sprintf("the download from %s, before hashing: %s", r.URL, reason)}
+	}
 	h, err := dirhash.HashZip(archive.Name(), dirhash.Hash1)
 	if err != nil {
 		return &RefusedError{Reason: fmt.Sprintf("the download from %s is not a module zip: %v", r.URL, err)}
@@ -410,8 +432,9 @@ func fromProxy(ctx context.Context, o *Options, r *Result, v string, db *checksu
 		return &RefusedError{Reason: fmt.Sprintf("the download from %s does not match the checksum database %s: it hashes to %s, the database has %s for %s@%s",
 			r.URL, db.name, h, pf.hash, m.Path, m.Version)}
 	}
+	// vouched for, and unpacked within toolchainLimits all the same
 	start = time.Now()
-	if err := extractModuleZip(archive.Name(), m, tree); err != nil {
+	if err := extractModuleZip(archive.Name(), m, tree, toolchainLimits); err != nil {
 		return err
 	}
 	r.Unpack = time.Since(start)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gotrail/gotrail/internal/atomicfile"
+	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
 )
 
@@ -149,8 +150,20 @@ func (r *Result) Event(w Who, at time.Time) *event.Event {
 			e.Message = fmt.Sprintf("%s failed to install %s: %v", who, version, r.Err)
 		}
 	}
+	redactEvent(e)
 	event.Categorize(e)
 	return e
+}
+
+// redactEvent hides a proxy's credentials (GOPROXY=https://user:secret@…)
+// wherever the record names a URL: the trail and every sink get it.
+func redactEvent(e *event.Event) {
+	tc := e.Gotrail.Toolchain
+	tc.URL, tc.Error = enrich.RedactURLs(tc.URL), enrich.RedactURLs(tc.Error)
+	if tc.SumDB != nil {
+		tc.SumDB.URL = enrich.RedactURLs(tc.SumDB.URL)
+	}
+	e.Message = enrich.RedactURLs(e.Message)
 }
 
 func hostOf(u string) string {
@@ -159,6 +172,9 @@ func hostOf(u string) string {
 	}
 	s := strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
 	h, _, _ := strings.Cut(s, "/")
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		h = h[i+1:] // the host, never a proxy's credentials
+	}
 	return h
 }
 

@@ -73,6 +73,7 @@ func openChecksumDB(ctx context.Context, gosumdb string, proxies []proxy, stateD
 	}
 	ops := &sumdbOps{
 		ctx: ctx, hc: hc, key: f[0], name: name, direct: "https://" + name,
+		verifiers: note.VerifierList(v), keyID: fmt.Sprintf("%s+%08x", name, v.KeyHash()),
 		proxies: proxies, dir: filepath.Join(stateDir, "sumdb"), records: map[string][]byte{},
 	}
 	if len(f) == 2 {
@@ -96,10 +97,14 @@ type proof struct {
 
 // lookup asks the database for path@vers and returns the proof; the record
 // is proved against the signed tree head, and that head against the one
-// kept from before.
+// kept from before. A tree head whose signature does not verify is refused,
+// and the proof returned with the error holds it, as the evidence.
 func (db *checksumDB) lookup(path, vers string) (*proof, error) {
 	lines, err := db.client.Lookup(path, vers)
 	if err != nil {
+		if f := db.ops.forgery(); f != nil {
+			return &proof{url: f.url, treeHead: f.treeHead}, f.err
+		}
 		if msg := db.ops.securityMsg(); msg != "" {
 			return nil, &RefusedError{Reason: fmt.Sprintf("checksum database %s misbehaved: %s", db.name, msg)}
 		}
@@ -128,13 +133,15 @@ func (db *checksumDB) lookup(path, vers string) (*proof, error) {
 
 // sumdbOps implements sumdb.ClientOps.
 type sumdbOps struct {
-	ctx     context.Context
-	hc      *http.Client
-	key     string
-	name    string
-	direct  string
-	proxies []proxy
-	dir     string // STATE_DIR/sumdb
+	ctx       context.Context
+	hc        *http.Client
+	key       string
+	verifiers note.Verifiers // the key, to check tree heads as they come
+	keyID     string         // NAME+HASH of the key, for messages
+	name      string
+	direct    string
+	proxies   []proxy
+	dir       string // STATE_DIR/sumdb
 
 	once    sync.Once
 	base    string
@@ -143,6 +150,15 @@ type sumdbOps struct {
 	mu       sync.Mutex
 	records  map[string][]byte // raw /lookup answers, for the event
 	security string
+	forged   *forgedNote
+}
+
+// forgedNote is a signed tree head served for the database whose signature
+// did not verify against its key.
+type forgedNote struct {
+	url      string // where it came from
+	treeHead string
+	err      *RefusedError
 }
 
 func (o *sumdbOps) baseURL() string {
@@ -184,11 +200,61 @@ func (o *sumdbOps) ReadRemote(path string) ([]byte, error) {
 		return nil, err
 	}
 	if strings.HasPrefix(path, "/lookup/") {
+		if err := o.checkSignature(redact(base+path), data); err != nil {
+			return nil, err
+		}
 		o.mu.Lock()
 		o.records[strings.TrimPrefix(path, "/lookup/")] = data
 		o.mu.Unlock()
 	}
 	return data, nil
+}
+
+// checkSignature verifies the signed tree head of a lookup answer, before
+// the sumdb client reads it. The client verifies it too, but reports a bad
+// signature as an error string like a network failure's; here it is told
+// apart, because it is evidence of tampering: only the database holds the
+// private key, so a tree head for it that does not verify was forged or
+// altered by whoever served it (the proxy, or something on the way to it).
+// The refusal is kept for lookup, since the client's error carries no type.
+// A note that does not parse is left to the client: it is not a signature
+// that failed, and the client says what is wrong with it.
+func (o *sumdbOps) checkSignature(u string, data []byte) error {
+	_, _, tree, err := tlog.ParseRecord(data)
+	if err != nil {
+		return nil
+	}
+	_, err = note.Open(tree, o.verifiers)
+	var why string
+	var invalid *note.InvalidSignatureError
+	var unverified *note.UnverifiedNoteError
+	switch {
+	case errors.As(err, &invalid):
+		why = "the signature is invalid"
+	case errors.As(err, &unverified):
+		var by []string
+		for _, s := range unverified.Note.UnverifiedSigs {
+			by = append(by, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+		}
+		why = "signed only by other keys: " + strings.Join(by, ", ")
+	default:
+		return nil
+	}
+	f := &forgedNote{url: u, treeHead: string(tree), err: &RefusedError{Reason: fmt.Sprintf(
+		"checksum database %s: the signed tree head served by %s did not verify against the database's key %s (%s): forged, or altered on its way",
+		o.name, u, o.keyID, why)}}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.forged == nil {
+		o.forged = f
+	}
+	return f.err
+}
+
+func (o *sumdbOps) forgery() *forgedNote {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.forged
 }
 
 // record is the raw answer to the lookup of path@vers.
