@@ -119,11 +119,25 @@ func redactOne(s string) string {
 		return s
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		// unparsable but with userinfo-like text: hide all of it before @
-		if i, j := strings.Index(s, "://"), strings.LastIndexByte(s, '@'); i >= 0 && j > i {
-			return s[:i+3] + "xxxxx" + s[j:]
+	if err != nil {
+		// unparsable: the userinfo is what lies between :// and an @
+		// before the path (an @ in the path is a module's version)
+		i := strings.Index(s, "://")
+		if i < 0 {
+			return s
 		}
+		rest := s[i+3:]
+		end := strings.IndexByte(rest, '/')
+		if end < 0 {
+			end = len(rest)
+		}
+		j := strings.LastIndexByte(rest[:end], '@')
+		if j < 0 {
+			return s
+		}
+		return s[:i+3] + "xxxxx" + rest[j:]
+	}
+	if u.User == nil {
 		return s
 	}
 	if _, has := u.User.Password(); has {

@@ -92,3 +92,17 @@ func TestGoEnvRedacts(t *testing.T) {
 		t.Errorf("GoEnv = %v, %v", env, err)
 	}
 }
+
+// TestRedactURLsKeepsModulePaths: an @ in a path is a module's version,
+// not credentials.
+func TestRedactURLsKeepsModulePaths(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:4/lookup/golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64": "http://127.0.0.1:4/lookup/golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64",
+		"https://a:b%zz@bad/golang.org/toolchain/@v/list":                            "https://xxxxx@bad/golang.org/toolchain/@v/list",
+		"GET http://h/x@v1: 503; via https://u:p@h/@v/":                              "GET http://h/x@v1: 503; via https://u:xxxxx@h/@v/",
+	} {
+		if got := RedactURLs(in); got != want {
+			t.Errorf("RedactURLs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
