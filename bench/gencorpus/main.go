@@ -77,6 +77,7 @@ func run(args []string, stderr io.Writer) error {
 	serial := fs.Uint64("serial", 0, "serial of the first event (default: the seed's first event)")
 	bufSize := fs.Int("buf", 8<<20, "output buffer size in bytes")
 	quiet := fs.Bool("q", false, "do not print the summary")
+	maxRecord := fs.Int("max-record", 0, "leave out the seed's events with a record longer than this many bytes (0: keep all); 2000 leaves out the long arguments split into aN[i] parts, which few hosts log")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gencorpus [-size 1G] [-seed FILE]... -o FILE")
 		fs.PrintDefaults()
@@ -112,6 +113,9 @@ func run(args []string, stderr io.Writer) error {
 		}
 		if skipped > 0 {
 			fmt.Fprintf(stderr, "gencorpus: %s: skipped %d lines without a msg=audit(SEC.MS:SERIAL) header\n", path, skipped)
+		}
+		if *maxRecord > 0 {
+			evs = dropLong(evs, *maxRecord)
 		}
 		if firstMS < 0 && len(evs) > 0 {
 			firstMS, firstSerial = ms, ser
@@ -163,6 +167,21 @@ func run(args []string, stderr io.Writer) error {
 			float64(st.bytes)/1e6/math.Max(el, 1e-9), firstSerial, st.lastSerial)
 	}
 	return nil
+}
+
+// dropLong leaves out the events with a record longer than max bytes.
+func dropLong(evs []event, max int) []event {
+	kept := evs[:0]
+	for _, ev := range evs {
+		long := false
+		for _, r := range ev.recs {
+			long = long || len(r.pre)+len(r.post) > max
+		}
+		if !long {
+			kept = append(kept, ev)
+		}
+	}
+	return kept
 }
 
 type stats struct {

@@ -149,7 +149,9 @@ func runEvents(ctx context.Context, g *globalOptions, o *eventsOptions, args []s
 	}
 	cl := &classify.Classifier{GOROOTs: cfg.GOROOTs}
 	out := bufio.NewWriterSize(stdout, 256*1024)
-	stats, err := pipeline.Run(ctx, inputs, pipeline.Render(names, host, o.all, cl, filter, render), out, pipeline.Options{})
+	// auditd.records only where they are printed: text and rfc5424 never do
+	records := o.all && format == "json"
+	stats, err := pipeline.Run(ctx, inputs, pipeline.Render(names, host, records, cl, filter, render), out, pipeline.Options{})
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("write output: %w", ferr)
 	}
