@@ -114,7 +114,7 @@ func init() {
 				w.Write([]byte(`{"errcode":0}`))
 			}))
 			t.Cleanup(srv.Close)
-			s, err := NewWebhook(config.Sink{Type: "webhook", Format: format, URL: srv.URL + "/send?key=" + secret, Secret: secret}, t.TempDir(), nil)
+			s, err := newWebhook(config.Sink{Type: "webhook", Format: format, URL: srv.URL + "/send?key=" + secret, Secret: secret}, t.TempDir(), nil, quick)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,8 +127,6 @@ func init() {
 // arrives with its id, hostile text never arrives raw, the sink's name
 // carries no secret, and Close returns.
 func TestSinkConformance(t *testing.T) {
-	defer func(d time.Duration) { aggregateWindow = d }(aggregateWindow)
-	aggregateWindow = 10 * time.Millisecond
 	for _, c := range sinkCases {
 		t.Run(c.name, func(t *testing.T) {
 			const secret = "S3CRETKEY"

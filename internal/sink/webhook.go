@@ -54,6 +54,17 @@ type Webhook struct {
 
 // NewWebhook makes a webhook sink and starts its delivery from the spool.
 func NewWebhook(c config.Sink, stateDir string, log *slog.Logger) (*Webhook, error) {
+	return newWebhook(c, stateDir, log, webhookTuning{aggregate: aggregateWindow})
+}
+
+// webhookTuning is what tests change: how requests reach the endpoint
+// (nil: the network) and how long a burst is gathered.
+type webhookTuning struct {
+	transport http.RoundTripper
+	aggregate time.Duration
+}
+
+func newWebhook(c config.Sink, stateDir string, log *slog.Logger, tune webhookTuning) (*Webhook, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -72,9 +83,10 @@ func NewWebhook(c config.Sink, stateDir string, log *slog.Logger) (*Webhook, err
 	}
 	w := &Webhook{
 		name: "webhook " + id, format: c.Format, url: c.URL, secret: c.Secret, lang: c.Lang,
-		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: noRedirects}, log: log.With("sink", "webhook "+id), spool: sp,
+		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: noRedirects, Transport: tune.transport},
+		log:    log.With("sink", "webhook "+id), spool: sp,
 		every:     time.Minute / time.Duration(perMinute),
-		aggregate: aggregateWindow,
+		aggregate: tune.aggregate,
 		wake:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go w.deliver()
@@ -208,9 +220,8 @@ func critical(lines [][]byte) bool {
 	return len(lines) > 0 && event.Decode(lines[0], &e) == nil && e.Gotrail.Severity == "critical"
 }
 
-// aggregateWindow is how long alerts are gathered into one message (tests
-// shorten it).
-var aggregateWindow = 2 * time.Second
+// aggregateWindow is how long alerts are gathered into one message.
+const aggregateWindow = 2 * time.Second
 
 // maxBurst bounds the alerts one message stands for. All that waited go
 // out together, the worst listed first and the rest counted (RenderBurst),

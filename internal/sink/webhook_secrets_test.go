@@ -97,8 +97,6 @@ func TestWebhookDoesNotFollowRedirects(t *testing.T) {
 // in the spool and goes out when the endpoint takes it again, as after a
 // 5xx; the log names the status, not the robot's key or where it pointed.
 func TestWebhookRedirectStaysSpooled(t *testing.T) {
-	defer func(d time.Duration) { aggregateWindow = d }(aggregateWindow)
-	aggregateWindow = 10 * time.Millisecond
 	got := &hits{}
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got.add(r)
@@ -122,8 +120,8 @@ func TestWebhookRedirectStaysSpooled(t *testing.T) {
 	}))
 	defer robot.Close()
 	var logs syncBuffer
-	w, err := NewWebhook(config.Sink{Type: "webhook", Format: "wecom", URL: robot.URL + "/send?key=" + robotKey, Lang: "en", RateLimit: 600},
-		t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+	w, err := newWebhook(config.Sink{Type: "webhook", Format: "wecom", URL: robot.URL + "/send?key=" + robotKey, Lang: "en", RateLimit: 600},
+		t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)), quick)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +261,6 @@ func TestWebhookErrorsHoldNoSecret(t *testing.T) {
 // TestWebhookLogHoldsNoSecret: the same echo through the spool, where the
 // refusal is logged.
 func TestWebhookLogHoldsNoSecret(t *testing.T) {
-	defer func(d time.Duration) { aggregateWindow = d }(aggregateWindow)
-	aggregateWindow = 10 * time.Millisecond
 	e := &echo{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -273,8 +269,8 @@ func TestWebhookLogHoldsNoSecret(t *testing.T) {
 	}))
 	defer srv.Close()
 	var logs syncBuffer
-	w, err := NewWebhook(config.Sink{Type: "webhook", Format: "dingtalk", URL: srv.URL + "/robot/send?access_token=" + robotKey, Secret: robotSecret},
-		t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+	w, err := newWebhook(config.Sink{Type: "webhook", Format: "dingtalk", URL: srv.URL + "/robot/send?access_token=" + robotKey, Secret: robotSecret},
+		t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)), quick)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gotrail/gotrail/internal/config"
@@ -32,9 +33,29 @@ type robot struct {
 	srv      *httptest.Server
 }
 
+// quick is the tuning of tests on the network: bursts gathered for 10 ms.
+var quick = webhookTuning{aggregate: 10 * time.Millisecond}
+
 func newRobot(t *testing.T) *robot {
-	r := &robot{}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r := newFakeRobot()
+	r.srv = httptest.NewServer(r)
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// newFakeRobot is a robot reached in process, through RoundTrip: for
+// tests on synctest's fake clock, where the network would be real time.
+func newFakeRobot() *robot { return &robot{} }
+
+// RoundTrip answers a request as the robot does, without a network.
+func (r *robot) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+func (r *robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	{
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -52,9 +73,14 @@ func newRobot(t *testing.T) *robot {
 		r.bodies = append(r.bodies, string(body))
 		r.queries = append(r.queries, req.URL.RawQuery)
 		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
+	}
+}
+
+// got is what the robot received so far.
+func (r *robot) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.bodies...)
 }
 
 func (r *robot) wait(t *testing.T, n int) []string {
@@ -106,86 +132,99 @@ func TestWebhookFormats(t *testing.T) {
 }
 
 // TestWebhookSpool: an outage, a 429 and a restart; every alert arrives
-// once, in order, and the robot's key is never in the log.
+// once, in order, and the robot's key is never in the log. On synctest's
+// clock: the minutes of backoff pass at once.
 func TestWebhookSpool(t *testing.T) {
-	defer func(d time.Duration) { aggregateWindow = d }(aggregateWindow)
-	aggregateWindow = 100 * time.Millisecond
-	r := newRobot(t)
-	state := t.TempDir()
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	url := r.srv.URL + "/cgi-bin/webhook/send?key=SECRETKEY"
-	cfg := config.Sink{Type: "webhook", Format: "generic", URL: url, RateLimit: 600}
-	r.failNext = 1 << 30 // down until further notice
-	w, err := NewWebhook(cfg, state, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		e := hostile()
-		e.Event.ID = "id-" + string(rune('a'+i))
-		w.Send(context.Background(), e)
-	}
-	time.Sleep(500 * time.Millisecond) // some failed attempts
-	w.Close()                          // the daemon restarts during the outage
-	r.mu.Lock()
-	r.failNext, r.limit = 1, true // one more failure, a 429, then up
-	r.mu.Unlock()
-	w, err = NewWebhook(cfg, state, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := hostile()
-	e.Event.ID = "id-d"
-	w.Send(context.Background(), e)
-	r.wait(t, 1)
-	var ids []string
-	deadline := time.Now().Add(15 * time.Second)
-	for len(ids) < 4 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		r.mu.Lock()
-		ids = ids[:0]
-		for _, b := range r.bodies {
-			// one event, or a burst of them as an array
-			var evs []event.Event
-			if strings.HasPrefix(b, "[") {
-				json.Unmarshal([]byte(b), &evs)
-			} else {
-				var ev event.Event
-				json.Unmarshal([]byte(b), &ev)
-				evs = append(evs, ev)
-			}
-			for _, ev := range evs {
-				ids = append(ids, ev.Event.ID)
-			}
-		}
-		r.mu.Unlock()
-	}
-	w.Close()
-	if strings.Join(ids, ",") != "id-a,id-b,id-c,id-d" {
-		t.Errorf("delivered %v, want each once in order", ids)
-	}
-	if strings.Contains(logs.String(), "SECRETKEY") {
-		t.Errorf("the robot's key is in the log:\n%s", logs.String())
-	}
-	if !strings.Contains(logs.String(), "HTTP 500") || !strings.Contains(logs.String(), "429") {
-		t.Errorf("the outage and the 429 were not logged:\n%s", logs.String())
-	}
-}
-
-func TestWebhookSigning(t *testing.T) {
-	r := newRobot(t)
-	for _, format := range []string{"dingtalk", "feishu"} {
-		w, err := NewWebhook(config.Sink{Type: "webhook", Format: format, URL: r.srv.URL + "/robot/send?access_token=T", Secret: "SEC"}, t.TempDir(), nil)
+	synctest.Test(t, func(t *testing.T) {
+		r := newFakeRobot()
+		state := t.TempDir()
+		var logs syncBuffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		cfg := config.Sink{Type: "webhook", Format: "generic", URL: "http://robot.test/cgi-bin/webhook/send?key=SECRETKEY", RateLimit: 600}
+		tune := webhookTuning{transport: r, aggregate: aggregateWindow}
+		r.failNext = 1 << 30 // down until further notice
+		w, err := newWebhook(cfg, state, log, tune)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Send(context.Background(), hostile())
-		r.wait(t, len(r.bodies)+1)
+		for i := range 3 {
+			e := hostile()
+			e.Event.ID = "id-" + string(rune('a'+i))
+			w.Send(context.Background(), e)
+		}
+		time.Sleep(30 * time.Second) // failed attempts, backing off
+		synctest.Wait()
+		w.Close() // the daemon restarts during the outage
+		if n := len(r.got()); n != 0 {
+			t.Fatalf("%d messages arrived during the outage", n)
+		}
+		r.mu.Lock()
+		r.failNext, r.limit = 1, true // one more failure, a 429, then up
+		r.mu.Unlock()
+		w, err = newWebhook(cfg, state, log, tune)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := hostile()
+		e.Event.ID = "id-d"
+		w.Send(context.Background(), e)
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
 		w.Close()
+		if ids := strings.Join(deliveredIDs(r.got()), ","); ids != "id-a,id-b,id-c,id-d" {
+			t.Errorf("delivered %v, want each once in order", ids)
+		}
+		if strings.Contains(logs.String(), "SECRETKEY") {
+			t.Errorf("the robot's key is in the log:\n%s", logs.String())
+		}
+		if !strings.Contains(logs.String(), "HTTP 500") || !strings.Contains(logs.String(), "429") {
+			t.Errorf("the outage and the 429 were not logged:\n%s", logs.String())
+		}
+	})
+}
+
+// deliveredIDs are the event ids of generic-format messages: one event, or
+// a burst of them as an array.
+func deliveredIDs(bodies []string) []string {
+	var ids []string
+	for _, b := range bodies {
+		var evs []event.Event
+		if strings.HasPrefix(b, "[") {
+			json.Unmarshal([]byte(b), &evs)
+		} else {
+			var ev event.Event
+			json.Unmarshal([]byte(b), &ev)
+			evs = append(evs, ev)
+		}
+		for _, ev := range evs {
+			ids = append(ids, ev.Event.ID)
+		}
 	}
+	return ids
+}
+
+// TestWebhookSigning: DingTalk's and Feishu's signatures, as their robots
+// check them (on synctest's clock: the aggregation window passes at once).
+func TestWebhookSigning(t *testing.T) {
+	r := newFakeRobot()
+	synctest.Test(t, func(t *testing.T) {
+		for _, format := range []string{"dingtalk", "feishu"} {
+			w, err := newWebhook(config.Sink{Type: "webhook", Format: format, URL: "http://robot.test/robot/send?access_token=T", Secret: "SEC"}, t.TempDir(), nil,
+				webhookTuning{transport: r, aggregate: aggregateWindow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Send(context.Background(), hostile())
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			w.Close()
+		}
+	})
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.bodies) != 2 {
+		t.Fatalf("%d messages, want one a format", len(r.bodies))
+	}
 	// DingTalk: timestamp and sign in the query, HMAC-SHA256 of "ts\nsecret"
 	q := r.queries[0]
 	if !strings.Contains(q, "access_token=T&timestamp=") || !strings.Contains(q, "&sign=") {
@@ -204,27 +243,29 @@ func TestWebhookSigning(t *testing.T) {
 }
 
 // TestWebhookAggregatesBursts: alerts arriving together go out as one
-// message saying how many.
+// message saying how many, and nothing else follows: ten seconds of
+// synctest's clock pass with exactly one message.
 func TestWebhookAggregatesBursts(t *testing.T) {
-	r := newRobot(t)
-	w, err := NewWebhook(config.Sink{Type: "webhook", Format: "wecom", URL: r.srv.URL + "/send?key=K", Lang: "en"}, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	for i := range 5 {
-		e := hostile()
-		e.Event.ID = fmt.Sprint("burst-", i)
-		w.Send(context.Background(), e)
-	}
-	got := r.wait(t, 1)
-	time.Sleep(300 * time.Millisecond)
-	r.mu.Lock()
-	n := len(r.bodies)
-	r.mu.Unlock()
-	if n != 1 || !strings.Contains(got[0], "×5") || strings.Count(got[0], "alice (as root)") != 5 {
-		t.Errorf("%d messages for a burst of 5: %s", n, got[0])
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newFakeRobot()
+		w, err := newWebhook(config.Sink{Type: "webhook", Format: "wecom", URL: "http://robot.test/send?key=K", Lang: "en"}, t.TempDir(), nil,
+			webhookTuning{transport: r, aggregate: aggregateWindow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			e := hostile()
+			e.Event.ID = fmt.Sprint("burst-", i)
+			w.Send(context.Background(), e)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		w.Close()
+		got := r.got()
+		if len(got) != 1 || !strings.Contains(got[0], "×5") || strings.Count(got[0], "alice (as root)") != 5 {
+			t.Errorf("%d messages for a burst of 5: %q", len(got), got)
+		}
+	})
 }
 
 // TestBurstPutsTheWorstFirst: a storm of 105 info alerts with one critical
