@@ -108,6 +108,11 @@ func sinkErrors(q *sink.Queue) uint64 {
 }
 
 func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
+	switch o.source { // before anything is opened or started
+	case "file", "stdin", "netlink":
+	default:
+		return &usageError{fmt.Errorf("watch: --source %q: want file, stdin or netlink", o.source)}
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
@@ -253,8 +258,6 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 	case "netlink":
 		log.Info("reading the kernel's audit multicast group", "state_dir", g.stateDir)
 		err = w.RunNetlink(ctx)
-	default:
-		return &usageError{fmt.Errorf("watch: --source %q: want file, stdin or netlink", o.source)}
 	}
 	log.Info("stopped", "events", w.Stats.Events, "skipped_as_already_in_trail", w.Stats.Skipped,
 		"malformed_lines", w.Stats.Malformed, "env_caught_as_run", w.Stats.EnvCaught, "env_missed", w.Stats.EnvMissed)
