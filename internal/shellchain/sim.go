@@ -76,6 +76,11 @@ type Options struct {
 	// Resource sources each file that changed PATH a second time, to find
 	// PATH appends that grow each time.
 	Resource bool
+
+	// compareAll compares every variable at every marker, as the
+	// simulation did before it knew what each statement can change: the
+	// reference the tests hold the faster checks to.
+	compareAll bool
 }
 
 // Step is one change to a variable.
@@ -194,7 +199,16 @@ type site struct {
 type frame struct {
 	id         int
 	unresolved []string
+	concurrent bool // the statement runs a pipeline
 }
+
+// event is a marker the simulation handled.
+type event struct {
+	after bool
+	id    int // -1: none, or not a statement's
+}
+
+var noEvent = event{id: -1}
 
 // sim is one simulation's state; the interpreter's handlers are its methods.
 type sim struct {
@@ -212,6 +226,15 @@ type sim struct {
 	steps   int  // statements run, against maxStatements
 	stopped bool // the budget ran out
 	stderr  bytes.Buffer
+
+	effects    []effect              // what each statement can change, by id as sites
+	implicit   []string              // the tracked implicitNames
+	marked     map[*syntax.Stmt]bool // while a file is marked: its statements that have markers
+	names      map[string]bool       // effectOf's scratch
+	prev       event                 // the marker handled last
+	tainted    bool                  // code without markers may run at any time: compare every variable
+	concurrent int                   // open statements that run a pipeline
+	compared   int                   // variable values compared, against maxCompared
 }
 
 const (
@@ -237,6 +260,16 @@ const maxGoFrames = 20000
 
 var errDepth = errors.New("stopped: calls nested too deep (a function that calls itself without end?)")
 
+// maxCompared bounds the comparisons of variable values. A statement the
+// simulation cannot see through (eval, read "$v", a pipeline, a function
+// call) is followed by comparing every variable, and many such statements
+// in a shell of many variables would take hours; this is enough to compare
+// 100 variables at each of the 100,000 markers of maxStatements
+// statements, and takes about a second.
+const maxCompared = 10_000_000
+
+var errCompared = fmt.Errorf("stopped after comparing %d variable values (too many variables?)", maxCompared)
+
 func quote(s string) string {
 	q, err := syntax.Quote(s, syntax.LangBash)
 	if err != nil {
@@ -254,7 +287,12 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 	if o.Track == nil {
 		o.Track = func(string) bool { return true }
 	}
-	s := &sim{o: o, res: &Result{User: o.User.Name, Shell: o.Shell, Mode: ModeName(o.Login, o.Interactive)}, last: map[string]*string{}}
+	s := &sim{o: o, res: &Result{User: o.User.Name, Shell: o.Shell, Mode: ModeName(o.Login, o.Interactive)}, last: map[string]*string{}, prev: noEvent}
+	for _, n := range implicitNames {
+		if o.Track(n) {
+			s.implicit = append(s.implicit, n)
+		}
+	}
 	env := o.Env
 	if env == nil {
 		var as []Assignment
@@ -534,6 +572,7 @@ func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
 		return fmt.Errorf("simulate: %w", err)
 	}
 	s.push(-1)
+	s.prev = noEvent
 	err = r.Run(ctx, prog)
 	if !r.Exited() && (err == nil || errors.As(err, new(interp.ExitStatus))) {
 		// the file's last statement has no after-marker: see its changes now
@@ -542,7 +581,7 @@ func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
 			err = ferr
 		}
 	}
-	s.stack = s.stack[:0]
+	s.popTo(0)
 	var status interp.ExitStatus
 	if err == nil || errors.As(err, &status) {
 		return nil
@@ -550,7 +589,7 @@ func (s *sim) source(ctx context.Context, r *interp.Runner, file string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	if errors.Is(err, errBudget) || errors.Is(err, errDepth) {
+	if errors.Is(err, errBudget) || errors.Is(err, errDepth) || errors.Is(err, errCompared) {
 		s.res.Problems = append(s.res.Problems, "simulation "+err.Error()+"; later values are unknown")
 		s.stopped = true
 		return nil
@@ -574,8 +613,9 @@ func (s *sim) resource(ctx context.Context, r *interp.Runner) {
 			continue
 		}
 		s.push(-1)
+		s.prev = noEvent
 		_ = sub.Run(ctx, prog)
-		s.stack = s.stack[:0]
+		s.popTo(0)
 		if sub.Exited() {
 			continue
 		}
@@ -585,7 +625,30 @@ func (s *sim) resource(ctx context.Context, r *interp.Runner) {
 	}
 }
 
-func (s *sim) push(id int) { s.stack = append(s.stack, frame{id: id}) }
+// push opens the statement id (-1: a file the shell reads itself).
+func (s *sim) push(id int) {
+	f := frame{id: id}
+	if id >= 0 {
+		f.concurrent = s.effects[id].concurrent
+		if s.effects[id].taints {
+			s.tainted = true
+		}
+	}
+	if f.concurrent {
+		s.concurrent++
+	}
+	s.stack = append(s.stack, f)
+}
+
+// popTo closes the statements from the i-th open one on.
+func (s *sim) popTo(i int) {
+	for _, f := range s.stack[i:] {
+		if f.concurrent {
+			s.concurrent--
+		}
+	}
+	s.stack = s.stack[:i]
+}
 
 // current is the statement running now.
 func (s *sim) current() site {
@@ -597,15 +660,133 @@ func (s *sim) current() site {
 	return site{}
 }
 
-// check records the tracked variables that changed since the last check,
-// as made by the statement at st.
-func (s *sim) check(env expand.Environ, st site, deps []string) {
-	if s.quiet {
-		return
+// scope is which variables can have changed since the last check.
+type scope struct {
+	all   bool     // any variable
+	names []string // or only these, sorted; none when nothing ran
+}
+
+var anyVariable = scope{all: true}
+
+// scopeBefore is what can have changed when the before-marker of id
+// runs, going by the marker handled last (no marker ran since):
+//   - the after-marker of the statement before id in its list: nothing ran;
+//   - the before-marker of the statement whose list id is in: that
+//     statement's own code, up to the list;
+//   - the before-marker of the last statement of a list of that same
+//     statement (an if's condition before its then, a loop's body before
+//     its next turn): that last statement's own code and the enclosing
+//     one's.
+//
+// The statements of a file or a function body have no enclosing statement:
+// what runs around them (a caller's own code, the locals a function drops)
+// is in no text the analysis saw, so they are compared in full.
+func (s *sim) scopeBefore(id int) scope {
+	if s.seesAll() || s.prev.id < 0 {
+		return anyVariable
 	}
+	last, parent := s.effects[s.prev.id], s.effects[id].parent
+	switch {
+	case s.prev.after:
+		if last.next == id {
+			return scope{}
+		}
+	case s.prev.id == parent:
+		return s.ownCode(parent)
+	case parent >= 0 && last.parent == parent && last.next < 0:
+		return s.ownCode(s.prev.id, parent)
+	}
+	return anyVariable
+}
+
+// scopeAfter is what can have changed when the after-marker of id runs:
+// the statement's own code, when no marker ran inside it, or when the
+// marker handled last was the before-marker of the last statement of one
+// of its lists, that one's too.
+func (s *sim) scopeAfter(id int) scope {
+	if s.seesAll() || s.prev.after || s.prev.id < 0 {
+		return anyVariable
+	}
+	if s.prev.id == id {
+		return s.ownCode(id)
+	}
+	if last := s.effects[s.prev.id]; last.parent == id && last.next < 0 {
+		return s.ownCode(s.prev.id, id)
+	}
+	return anyVariable
+}
+
+// ownCode is the scope of the own code of the statements ids, if each is
+// simple.
+func (s *sim) ownCode(ids ...int) scope {
+	var names []string
+	for _, id := range ids {
+		e := s.effects[id]
+		if !e.simple {
+			return anyVariable
+		}
+		switch {
+		case names == nil:
+			names = e.names
+		case len(e.names) > 0:
+			merged := append(slices.Clip(names), e.names...)
+			slices.Sort(merged)
+			names = slices.Compact(merged)
+		}
+	}
+	return scope{names: names}
+}
+
+// seesAll says whether the markers seen say nothing about what ran.
+func (s *sim) seesAll() bool { return s.o.compareAll || s.tainted || s.concurrent > 0 }
+
+// check records the tracked variables in sc that changed since the last
+// check, as made by the statement at st.
+func (s *sim) check(env expand.Environ, st site, deps []string, sc scope) error {
+	if s.quiet {
+		return nil
+	}
+	n := len(sc.names)
+	if sc.all || !s.checkNames(env, st, deps, sc.names) {
+		n = s.checkAll(env, st, deps)
+	}
+	s.compared += n
+	if s.compared > maxCompared {
+		if st.file == "" {
+			return errCompared
+		}
+		return fmt.Errorf("%w at %s:%d", errCompared, st.file, st.line)
+	}
+	return nil
+}
+
+// checkNames compares the variables names. It compares nothing and
+// returns false when one is a nameref, for which checkAll sees the value
+// of an outer scope.
+func (s *sim) checkNames(env expand.Environ, st site, deps []string, names []string) bool {
+	if len(names) == 0 {
+		return true
+	}
+	vars := make([]expand.Variable, len(names))
+	for i, name := range names {
+		if vars[i] = env.Get(name); vars[i].Kind == expand.NameRef {
+			return false
+		}
+	}
+	for i, name := range names {
+		s.compare(name, vars[i], st, deps)
+	}
+	return true
+}
+
+// checkAll compares every tracked variable, and returns how many
+// variables the shell has.
+func (s *sim) checkAll(env expand.Environ, st site, deps []string) int {
 	// Each yields a variable once per scope it is in, outer scopes first
+	n := 0
 	cur := make(map[string]expand.Variable, len(s.last))
 	env.Each(func(name string, v expand.Variable) bool {
+		n++
 		if s.o.Track(name) && !isShellInternal(name) && v.Kind != expand.NameRef {
 			cur[name] = v
 		}
@@ -622,17 +803,22 @@ func (s *sim) check(env expand.Environ, st site, deps []string) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		v, ok := cur[name]
-		old := s.last[name]
-		if !ok || !v.IsSet() {
-			if old != nil {
-				s.record(name, nil, st, deps)
-			}
-			continue
+		s.compare(name, cur[name], st, deps) // not in cur: the zero Variable, unset
+	}
+	return n
+}
+
+// compare records name if v differs from its last value.
+func (s *sim) compare(name string, v expand.Variable, st site, deps []string) {
+	old := s.last[name]
+	if !v.IsSet() {
+		if old != nil {
+			s.record(name, nil, st, deps)
 		}
-		if val := v.String(); old == nil || *old != val {
-			s.record(name, &val, st, deps)
-		}
+		return
+	}
+	if val := v.String(); old == nil || *old != val {
+		s.record(name, &val, st, deps)
 	}
 }
 
@@ -654,6 +840,9 @@ func (s *sim) record(name string, val *string, st site, deps []string) {
 func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if unmarkedCode(args) {
+		s.tainted = true
+	}
 	switch args[0] {
 	case "source", ".":
 		if len(args) < 2 {
@@ -792,22 +981,35 @@ func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
 				// a statement already open is running again: the next turn
 				// of a loop (its last statement has no after-marker) or a
 				// function calling itself; close what the last turn left open
+				sc := s.scopeBefore(id)
 				for i := len(s.stack) - 1; i >= 0; i-- {
 					if s.stack[i].id == id {
+						if s.effects[id].parent < 0 {
+							// a function calling itself, maybe in a copy of
+							// the shell: the statements open say nothing
+							// about which shell the markers run in
+							s.tainted = true
+						}
 						var deps []string
 						for _, f := range s.stack[i:] {
 							deps = append(deps, f.unresolved...)
 						}
-						s.check(hc.Env, s.current(), s.stack[len(s.stack)-1].unresolved)
-						s.stack = s.stack[:i]
+						if err := s.check(hc.Env, s.current(), s.stack[len(s.stack)-1].unresolved, sc); err != nil {
+							return "", err
+						}
+						sc = scope{}
+						s.popTo(i)
 						if i > 0 {
 							s.stack[i-1].unresolved = append(s.stack[i-1].unresolved, deps...)
 						}
 						break
 					}
 				}
-				s.check(hc.Env, s.current(), nil)
+				if err := s.check(hc.Env, s.current(), nil, sc); err != nil {
+					return "", err
+				}
 				s.push(id)
+				s.prev = event{id: id}
 				return "", s.markStatus(hc.LastExitStatus)
 			}
 			// pop to this statement: return, break and exit skip the after-markers of the ones inside it
@@ -816,22 +1018,30 @@ func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
 				i--
 			}
 			if i < 0 {
+				s.prev = noEvent // what it changed is still to be seen
 				return "", s.markStatus(hc.LastExitStatus)
 			}
 			var deps []string
 			for _, f := range s.stack[i:] {
 				deps = append(deps, f.unresolved...)
 			}
+			sc := s.scopeAfter(id)
 			// changes by a last statement of an inner list, which has no
 			// after-marker, belong to it
 			if top := len(s.stack) - 1; top > i {
-				s.check(hc.Env, s.current(), s.stack[top].unresolved)
+				if err := s.check(hc.Env, s.current(), s.stack[top].unresolved, sc); err != nil {
+					return "", err
+				}
+				sc = scope{}
 			}
-			s.stack = s.stack[:i]
-			s.check(hc.Env, s.sites[id], deps)
+			s.popTo(i)
+			if err := s.check(hc.Env, s.sites[id], deps, sc); err != nil {
+				return "", err
+			}
 			if n := len(s.stack); n > 0 {
 				s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, deps...)
 			}
+			s.prev = event{after: true, id: id}
 			return "", s.markStatus(hc.LastExitStatus)
 		case markLookup:
 			return s.lookup(hc, args[1], args[2:])
@@ -840,10 +1050,11 @@ func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
 			if n := len(s.stack); n > 0 {
 				deps = s.stack[n-1].unresolved
 			}
-			s.check(hc.Env, s.current(), deps)
-			return "", nil
+			s.prev = noEvent
+			return "", s.check(hc.Env, s.current(), deps, anyVariable)
 		case markGet:
 			s.got = hc.Env.Get(args[1]).String()
+			s.prev = noEvent
 			return "", nil
 		case markEnd:
 			hc.Env.Each(func(name string, v expand.Variable) bool {
@@ -1112,6 +1323,11 @@ func (s *sim) open(ctx context.Context, p string, flag int, _ os.FileMode) (io.R
 		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapErrno(err)}
 	}
 	if p != s.pending {
+		if s.pending != "" {
+			// the source builtin found another file than the call
+			// handler did, and runs it without markers
+			s.tainted = true
+		}
 		return rwc{bytes.NewReader(data)}, nil
 	}
 	s.pending = ""
@@ -1203,7 +1419,9 @@ func (s *sim) mark(file string, data []byte) ([]byte, error) {
 		}
 		return true
 	})
-	prog.Stmts = s.markStmts(file, prog.Stmts)
+	s.marked = map[*syntax.Stmt]bool{}
+	prog.Stmts = s.markStmts(file, prog.Stmts, -1)
+	s.marked = nil
 	var buf bytes.Buffer
 	if err := syntax.NewPrinter().Print(&buf, prog); err != nil {
 		return nil, fmt.Errorf("simulate %s: %w", file, err)
@@ -1219,8 +1437,21 @@ func marker(name string, id int) *syntax.Stmt {
 	return &syntax.Stmt{Cmd: &syntax.CallExpr{Args: []*syntax.Word{word(name), word(strconv.Itoa(id))}}}
 }
 
-func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
+// isMarker says whether st is a marker that markStmts put in.
+func isMarker(st *syntax.Stmt) bool {
+	c, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok || len(c.Args) != 2 || len(c.Assigns) != 0 || len(st.Redirs) != 0 {
+		return false
+	}
+	name := c.Args[0].Lit()
+	return name == markBefore || name == markAfter
+}
+
+// markStmts marks a list of statements in the own code of the statement
+// parent (-1: none, at the top of a file or of a function body).
+func (s *sim) markStmts(file string, stmts []*syntax.Stmt, parent int) []*syntax.Stmt {
 	out := make([]*syntax.Stmt, 0, 3*len(stmts))
+	prev := -1 // the statement before, whose next st is
 	for i, st := range stmts {
 		if st.Background || st.Coprocess {
 			// a background job cannot change the login's variables; run it
@@ -1234,7 +1465,15 @@ func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
 		}
 		id := len(s.sites)
 		s.sites = append(s.sites, site{file, int(st.Pos().Line())})
-		s.markCmd(file, st.Cmd)
+		s.effects = append(s.effects, effect{})
+		s.marked[st] = true
+		s.markCmd(file, st.Cmd, id)
+		s.effects[id] = s.effectOf(st)
+		s.effects[id].parent = parent
+		if prev >= 0 {
+			s.effects[prev].next = id
+		}
+		prev = id
 		out = append(out, marker(markBefore, id), st)
 		// The last statement of a list gives the list its status (an if
 		// condition, a function's return, a sourced file's): nothing may
@@ -1250,32 +1489,33 @@ func (s *sim) markStmts(file string, stmts []*syntax.Stmt) []*syntax.Stmt {
 // markCmd marks the statements inside compound commands. Subshells,
 // command substitutions and pipelines run in a copy of the shell, whose
 // changes do not last; they are left as they are.
-func (s *sim) markCmd(file string, c syntax.Command) {
+func (s *sim) markCmd(file string, c syntax.Command, parent int) {
 	switch c := c.(type) {
 	case *syntax.Block:
-		c.Stmts = s.markStmts(file, c.Stmts)
+		c.Stmts = s.markStmts(file, c.Stmts, parent)
 	case *syntax.IfClause:
 		for ; c != nil; c = c.Else {
-			c.Cond = s.markStmts(file, c.Cond)
-			c.Then = s.markStmts(file, c.Then)
+			c.Cond = s.markStmts(file, c.Cond, parent)
+			c.Then = s.markStmts(file, c.Then, parent)
 		}
 	case *syntax.WhileClause:
-		c.Cond = s.markStmts(file, c.Cond)
-		c.Do = s.markStmts(file, c.Do)
+		c.Cond = s.markStmts(file, c.Cond, parent)
+		c.Do = s.markStmts(file, c.Do, parent)
 	case *syntax.ForClause:
-		c.Do = s.markStmts(file, c.Do)
+		c.Do = s.markStmts(file, c.Do, parent)
 	case *syntax.CaseClause:
 		for _, it := range c.Items {
-			it.Stmts = s.markStmts(file, it.Stmts)
+			it.Stmts = s.markStmts(file, it.Stmts, parent)
 		}
 	case *syntax.FuncDecl:
 		if c.Body != nil {
-			s.markCmd(file, c.Body.Cmd)
+			// the body runs where the function is called, not in parent
+			s.markCmd(file, c.Body.Cmd, -1)
 		}
 	case *syntax.BinaryCmd:
 		if c.Op == syntax.AndStmt || c.Op == syntax.OrStmt {
-			s.markCmd(file, c.X.Cmd)
-			s.markCmd(file, c.Y.Cmd)
+			s.markCmd(file, c.X.Cmd, parent)
+			s.markCmd(file, c.Y.Cmd, parent)
 		}
 	}
 }
