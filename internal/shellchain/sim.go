@@ -1318,8 +1318,17 @@ func (s *sim) open(ctx context.Context, p string, flag int, _ os.FileMode) (io.R
 	if !s.may(fi, 4) {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 	}
-	data, err := s.o.FS.ReadFile(p)
-	if err != nil {
+	data, err := s.o.FS.ReadFileMax(p, maxShellFile)
+	switch {
+	case errors.Is(err, hostfs.ErrTooLarge):
+		// what a file sets in its first MiB is still known; what follows is not
+		if !s.quiet {
+			s.res.Problems = append(s.res.Problems, fmt.Sprintf("read only the first %d MiB of %s: what it sets after that is unknown", maxShellFile>>20, p))
+		}
+		if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+			data = data[:i+1] // never half a statement
+		}
+	case err != nil:
 		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapErrno(err)}
 	}
 	if p != s.pending {
@@ -1340,6 +1349,10 @@ func (s *sim) open(ctx context.Context, p string, flag int, _ os.FileMode) (io.R
 	}
 	return rwc{bytes.NewReader(marked)}, nil
 }
+
+// maxShellFile is how much of a shell file is read: real login files are a
+// few KiB; a 3 GB .bash_profile in an image must not become 3 GB of memory.
+const maxShellFile = 1 << 20
 
 func unwrapErrno(err error) error {
 	var pe *fs.PathError

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -403,5 +404,43 @@ func TestErrexit(t *testing.T) {
 	}
 	if v, _ := res.Value("GOFLAGS"); v != "-v" {
 		t.Errorf("GOFLAGS = %q", v)
+	}
+}
+
+// TestHugeLoginFile: a login file of more than a MiB is read up to its
+// first MiB, and the result says so; a sparse 3 GiB one costs no more.
+func TestHugeLoginFile(t *testing.T) {
+	pad := strings.Repeat("# padding of a login file nobody reads\n", maxShellFile/30)
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":               "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"home/alice/.bash_profile": "export GOPROXY=first\n. ~/.huge\n" + pad + "export GOFLAGS=-toolexec=/tmp/x\n",
+	})
+	huge, err := os.Create(filepath.Join(h.Root, "home/alice/.huge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge.WriteString("export GOSUMDB=off\n")
+	if err := huge.Truncate(3 << 30); err != nil {
+		t.Fatal(err)
+	}
+	huge.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res := simulate(t, h, "GOPROXY")
+	runtime.ReadMemStats(&after)
+	if v, _ := res.Value("GOPROXY"); v != "first" {
+		t.Errorf("GOPROXY = %q, want what the first MiB set", v)
+	}
+	if v, ok := res.Value("GOFLAGS"); ok {
+		t.Errorf("GOFLAGS = %q from beyond the first MiB", v)
+	}
+	probs := strings.Join(res.Problems, "\n")
+	for _, f := range []string{"/home/alice/.bash_profile", "/home/alice/.huge"} {
+		if !strings.Contains(probs, "read only the first 1 MiB of "+f) {
+			t.Errorf("problems do not say %s was cut: %v", f, res.Problems)
+		}
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+		t.Errorf("simulating a 3 GiB login file allocated %d MiB", got>>20)
 	}
 }
