@@ -30,22 +30,14 @@ type robot struct {
 	queries  []string
 	failNext int  // answer 500 this many times
 	limit    bool // answer 429 with Retry-After: 1 once
-	srv      *httptest.Server
 }
 
 // quick is the tuning of tests on the network: bursts gathered for 10 ms.
 var quick = webhookTuning{aggregate: 10 * time.Millisecond}
 
-func newRobot(t *testing.T) *robot {
-	r := newFakeRobot()
-	r.srv = httptest.NewServer(r)
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-// newFakeRobot is a robot reached in process, through RoundTrip: for
+// newRobot is a robot reached in process, through RoundTrip: for
 // tests on synctest's fake clock, where the network would be real time.
-func newFakeRobot() *robot { return &robot{} }
+func newRobot() *robot { return &robot{} }
 
 // RoundTrip answers a request as the robot does, without a network.
 func (r *robot) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -81,23 +73,6 @@ func (r *robot) got() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.bodies...)
-}
-
-func (r *robot) wait(t *testing.T, n int) []string {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r.mu.Lock()
-		got := append([]string(nil), r.bodies...)
-		r.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("robot got %d messages, want %d", len(got), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestWebhookFormats(t *testing.T) {
@@ -136,7 +111,7 @@ func TestWebhookFormats(t *testing.T) {
 // clock: the minutes of backoff pass at once.
 func TestWebhookSpool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newFakeRobot()
+		r := newRobot()
 		state := t.TempDir()
 		var logs syncBuffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -206,7 +181,7 @@ func deliveredIDs(bodies []string) []string {
 // TestWebhookSigning: DingTalk's and Feishu's signatures, as their robots
 // check them (on synctest's clock: the aggregation window passes at once).
 func TestWebhookSigning(t *testing.T) {
-	r := newFakeRobot()
+	r := newRobot()
 	synctest.Test(t, func(t *testing.T) {
 		for _, format := range []string{"dingtalk", "feishu"} {
 			w, err := newWebhook(config.Sink{Type: "webhook", Format: format, URL: "http://robot.test/robot/send?access_token=T", Secret: "SEC"}, t.TempDir(), nil,
@@ -247,7 +222,7 @@ func TestWebhookSigning(t *testing.T) {
 // synctest's clock pass with exactly one message.
 func TestWebhookAggregatesBursts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newFakeRobot()
+		r := newRobot()
 		w, err := newWebhook(config.Sink{Type: "webhook", Format: "wecom", URL: "http://robot.test/send?key=K", Lang: "en"}, t.TempDir(), nil,
 			webhookTuning{transport: r, aggregate: aggregateWindow})
 		if err != nil {
