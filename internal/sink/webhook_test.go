@@ -22,7 +22,7 @@ import (
 	"github.com/gotrail/gotrail/internal/event"
 )
 
-// robot is a chat robot on loopback: it records what it gets and can be
+// robot is a chat robot reached in process: it records what it gets and can be
 // told to fail.
 type robot struct {
 	mu       sync.Mutex
