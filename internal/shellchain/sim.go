@@ -1522,6 +1522,12 @@ func (s *sim) markCmd(file string, c syntax.Command, parent int) {
 		}
 	case *syntax.FuncDecl:
 		if c.Body != nil {
+			if _, ok := c.Body.Cmd.(*syntax.Block); !ok {
+				// f() ( f ): a body that is not { } would run no marker,
+				// so nothing would count its calls and f() ( f ); f would
+				// recurse for ever. In { } it means the same, and counts.
+				c.Body = &syntax.Stmt{Position: c.Body.Position, Cmd: &syntax.Block{Lbrace: c.Body.Position, Stmts: []*syntax.Stmt{c.Body}}}
+			}
 			// the body runs where the function is called, not in parent
 			s.markCmd(file, c.Body.Cmd, -1)
 		}

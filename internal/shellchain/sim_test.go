@@ -444,3 +444,22 @@ func TestHugeLoginFile(t *testing.T) {
 		t.Errorf("simulating a 3 GiB login file allocated %d MiB", got>>20)
 	}
 }
+
+// TestSubshellFunctionRecursionEnds: f() ( f ) has a body without braces,
+// which ran no marker, so nothing counted its calls and the simulation
+// never ended (FuzzSimulate found 0()0;0).
+func TestSubshellFunctionRecursionEnds(t *testing.T) {
+	h := writeRoot(t, map[string]string{
+		"etc/passwd":          "alice:x:1000:1000::/home/alice:/bin/bash\n",
+		"home/alice/.profile": "f() ( f )\nf\nexport GOPROXY=after\n",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := Simulate(ctx, Options{FS: h, User: alice, Login: true, Track: func(n string) bool { return n == "GOPROXY" }})
+	if err != nil {
+		t.Fatalf("Simulate: %v", err)
+	}
+	if v, _ := res.Value("GOPROXY"); v != "after" {
+		t.Errorf("GOPROXY = %q, want the value set after the runaway functions", v)
+	}
+}
