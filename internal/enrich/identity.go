@@ -8,19 +8,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // startSlack is how much later than its exec a process may seem to have
-// started and still be the one that ran: /proc/stat's boot time is whole
-// seconds (the start time it gives is up to a second early, never late),
-// the start time is in clock ticks (10 ms) and audit's time in ms.
+// started and still be the one that ran: the start time is in clock ticks
+// (10 ms) and audit's time in ms.
 const startSlack = 20 * time.Millisecond
 
 // Identify checks that process pid is still the one whose exec of exe an
 // audit event recorded at execAt: started no later than that, and running
-// exe. A pid reused since (a restart that reads old events again) would
-// lend another process's environment to the event: false evidence. It
-// returns an error wrapping ErrGone that says what runs there instead.
+// exe, or a go binary it exec'd since (a wrapper script's exec of the real
+// go, go switching toolchains: the same process, and the environment it
+// handed on). A pid reused since (a restart that reads old events again)
+// would lend another process's environment to the event: false evidence.
+// It returns an error wrapping ErrGone that says what runs there instead.
 func (p Proc) Identify(pid int, exe string, execAt time.Time) error {
 	start, err := p.started(pid)
 	if err != nil {
@@ -37,7 +40,7 @@ func (p Proc) Identify(pid int, exe string, execAt time.Time) error {
 	if err != nil {
 		return fmt.Errorf("pid %d: %w", pid, ErrGone)
 	}
-	if now = strings.TrimSuffix(now, " (deleted)"); now != exe {
+	if now = strings.TrimSuffix(now, " (deleted)"); now != exe && !goBinary(now) {
 		return fmt.Errorf("pid %d: %w: it runs %s now, not %s", pid, ErrGone, now, exe)
 	}
 	return nil
@@ -71,7 +74,22 @@ func (p Proc) started(pid int) (time.Time, error) {
 	return boot.Add(time.Duration(ticks) * (time.Second / 100)), nil
 }
 
+// goBinary reports whether exe is a go command or gofmt.
+func goBinary(exe string) bool {
+	b := exe[strings.LastIndexByte(exe, '/')+1:]
+	return b == "go" || b == "gofmt"
+}
+
+// bootTime is when the machine booted, in wall time. For this host it is
+// the wall clock less CLOCK_BOOTTIME, to the nanosecond: /proc/stat's btime
+// is whole seconds, which would let a pid reused within a second pass.
 func (p Proc) bootTime() (time.Time, error) {
+	if p.Root == "" || p.Root == "/" {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err == nil {
+			return time.Now().Add(-time.Duration(ts.Nano())), nil
+		}
+	}
 	data, err := os.ReadFile(p.path("stat"))
 	if err != nil {
 		return time.Time{}, err

@@ -36,6 +36,8 @@ func TestIdentify(t *testing.T) {
 		{"exec at the tick it started", "/usr/local/go/bin/go", "/usr/local/go/bin/go", started, ""},
 		{"a pid reused a day later", "/usr/local/go/bin/go", "/usr/local/go/bin/go", started.Add(-24 * time.Hour), "started 24h0m0s after the exec"},
 		{"another program on the pid", "/usr/bin/sleep", "/usr/local/go/bin/go", started.Add(time.Second), "runs /usr/bin/sleep now"},
+		{"a wrapper script that exec'd the real go", "/usr/local/go/bin/go", "/usr/bin/dash", started.Add(time.Second), ""},
+		{"go switched toolchains", "/root/go/pkg/mod/golang.org/toolchain@v0.0.1-go1.26.0.linux-amd64/bin/go", "/usr/local/go/bin/go", started.Add(time.Second), ""},
 		{"its binary deleted since", "/usr/local/go/bin/go (deleted)", "/usr/local/go/bin/go", started.Add(time.Second), ""},
 	}
 	for _, tt := range tests {
