@@ -1,42 +1,25 @@
 // Package atomicfile replaces small state files (positions, offsets,
 // anchors) so that a crash leaves the old content or the new, never half.
+// It is hostfs's atomic write on this machine's own files: one
+// implementation of temp file, sync, rename and directory sync.
 package atomicfile
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/gotrail/gotrail/internal/hostfs"
 )
 
-// Write replaces path with data: a temporary file in the same directory,
-// synced, renamed over path, and the directory synced.
+// Write replaces path (absolute or relative to the working directory) with
+// data: a temporary file in the same directory, synced, renamed over path,
+// and the directory synced. A missing directory is made, mode 0700: state
+// directories hold nothing for others.
 func Write(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return hostfs.New("/").WriteFile(abs, data, perm, 0o700)
 }

@@ -25,7 +25,22 @@ func TestWrite(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
 	}
-	if err := Write(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
-		t.Error("no error for a missing directory")
+	// a missing directory is made, for state only
+	if err := Write(filepath.Join(dir, "missing", "x"), nil, 0o600); err != nil {
+		t.Errorf("missing directory: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "missing")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("made directory: %v %v", fi, err)
+	}
+	if err := Write(filepath.Join(p, "x"), nil, 0o600); err == nil {
+		t.Error("no error for a path under a file")
+	}
+	// relative to the working directory
+	t.Chdir(dir)
+	if err := Write("rel.json", []byte("r"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "rel.json")); string(got) != "r" {
+		t.Errorf("relative write: %q", got)
 	}
 }
