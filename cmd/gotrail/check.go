@@ -90,7 +90,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, w io.Writer
 		return fmt.Errorf("check: %w", err)
 	}
 	in := check.Input{Host: host}
-	if g.root == "" || g.root == "/" {
+	if g.thisHost() {
 		in.Audit = check.ReadAudit(host.Found, cfg.GOROOTs)
 		in.InstalledGoEnv = func(goroot string) (string, bool) {
 			m, _, err := install.FindManifest(g.stateDir, goroot)

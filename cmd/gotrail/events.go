@@ -262,7 +262,7 @@ func report(w io.Writer, st pipeline.Stats) bool {
 // hostName is the host's name as the files under root say; the kernel's
 // when root is the host itself.
 func hostName(root string) string {
-	if root == "" || root == "/" {
+	if isThisHost(root) {
 		if h, err := os.Hostname(); err == nil {
 			return h
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,12 @@ type globalOptions struct {
 	configNamed   bool // --config or GOTRAIL_CONFIG given: the file must exist
 	stateDirNamed bool // --state-dir or GOTRAIL_STATE_DIR given: it beats state_dir of the file
 }
+
+// thisHost reports whether --root is this machine (none, or "/"): only then
+// are the kernel, auditd and /proc this host's to ask.
+func (g *globalOptions) thisHost() bool { return isThisHost(g.root) }
+
+func isThisHost(root string) bool { return root == "" || filepath.Clean(root) == "/" }
 
 // loadConfig reads the configuration: the default file is optional, a file
 // named by --config or GOTRAIL_CONFIG is not.

@@ -85,7 +85,7 @@ func runRules(g *globalOptions, o *rulesOptions, w io.Writer) error {
 		return fmt.Errorf("rules: %w", err)
 	}
 	plan := rules.Generate(host)
-	live := g.root == "" || g.root == "/"
+	live := g.thisHost()
 	ctl := rules.Auditctl{}
 	switch {
 	case o.check:

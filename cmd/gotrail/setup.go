@@ -98,7 +98,7 @@ EXIT STATUS
 }
 
 func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
-	live := g.root == "" || g.root == "/"
+	live := g.thisHost()
 	under := func(p string) string { return filepath.Join(g.root, p) }
 	if live && os.Geteuid() != 0 {
 		return errors.New("setup: run as root (it writes /etc and loads audit rules)")

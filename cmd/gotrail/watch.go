@@ -167,7 +167,7 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		}
 	}
 	var keeper watch.RulesKeeper
-	live := g.root == "" || g.root == "/"
+	live := g.thisHost()
 	if live && os.Geteuid() == 0 {
 		// a login user added later gets ~/.config/go and their rules
 		k, err := rules.NewKeeper("/", cfg.GOROOTs, ctl)
