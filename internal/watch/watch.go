@@ -180,7 +180,7 @@ func New(opt Options) (*Watcher, error) {
 		opt.Policy = &classify.Policy{}
 	}
 	if err := os.MkdirAll(opt.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("watch: state directory: %w", err)
+		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	tw, err := trail.Open(opt.StateDir, trail.Options{})
 	if err != nil {
@@ -415,11 +415,11 @@ func (w *Watcher) loadState() (state, error) {
 	var st state
 	data, err := os.ReadFile(w.positionFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return st, fmt.Errorf("watch: read %s: %w", w.positionFile, err)
+		return st, fmt.Errorf("read %s: %w", w.positionFile, err)
 	}
 	if err == nil {
 		if err := json.Unmarshal(data, &st); err != nil {
-			return st, fmt.Errorf("watch: %s: %w", w.positionFile, err)
+			return st, fmt.Errorf("%s: %w", w.positionFile, err)
 		}
 	}
 	for _, id := range st.Skip {
@@ -887,7 +887,7 @@ func (w *Watcher) saveState(resume mark) error {
 	st := state{Position: resume.pos, TrailSeq: head.Seq, TrailHash: head.Hash, Skip: skip}
 	data, _ := json.Marshal(st)
 	if err := atomicfile.Write(w.positionFile, data, 0o600); err != nil {
-		return fmt.Errorf("watch: save position: %w", err)
+		return fmt.Errorf("save position: %w", err)
 	}
 	w.saved = resume
 	return nil
