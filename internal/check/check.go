@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/hostenv"
 	"github.com/gotrail/gotrail/internal/hostfs"
 	"github.com/gotrail/gotrail/internal/rules"
@@ -22,7 +23,7 @@ import (
 )
 
 // Severities from least to most severe.
-var Severities = []string{"info", "low", "medium", "high", "critical"}
+var Severities = event.Severities
 
 // Rank orders severities; unknown ones rank below info.
 func Rank(s string) int { return slices.Index(Severities, s) }

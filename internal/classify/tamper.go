@@ -91,11 +91,4 @@ func settingSeverity(s event.Setting) string {
 	return "info"
 }
 
-func rank(s string) int {
-	for i, n := range event.Severities {
-		if n == s {
-			return i
-		}
-	}
-	return 0
-}
+func rank(s string) int { return event.SeverityRank(s) }

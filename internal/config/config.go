@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/gotrail/gotrail/internal/event"
 )
 
 // DefaultPath is where gotrail looks when no --config is given.
@@ -122,10 +124,10 @@ func Load(path string, optional bool) (*Config, error) {
 
 var (
 	sources    = []string{"auto", "file", "stdin", "netlink"}
-	severities = []string{"info", "low", "medium", "high", "critical"}
+	severities = event.Severities
 	formats    = []string{"wecom", "dingtalk", "feishu", "slack", "generic"}
 	langs      = []string{"zh", "en"}
-	kinds      = []string{"goroot.modify", "goenv.modify", "profile.modify", "path.shadow", "go.exec", "toolchain.install", "audit.tamper"}
+	kinds      = event.Kinds // what a policy can authorize: the Go environment's
 )
 
 // invalid makes the error of a key; section and full place it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -18,6 +19,13 @@ var (
 // SeverityNumber is the ECS event.severity of a gotrail severity (0 for an
 // unknown name).
 func SeverityNumber(name string) int { return severityNumbers[name] }
+
+// SeverityRank orders severities: info 0 to critical 4; an empty or
+// unknown name ranks as info.
+func SeverityRank(name string) int { return max(slices.Index(Severities, name), 0) }
+
+// AtLeast reports whether severity s is at or above min.
+func AtLeast(s, min string) bool { return SeverityRank(s) >= SeverityRank(min) }
 
 // Module and dataset of every event gotrail writes.
 const (

@@ -226,3 +226,14 @@ func TestAppendStringEscapesBidi(t *testing.T) {
 		t.Errorf("read back %q, %v", back, err)
 	}
 }
+
+func TestSeverityRank(t *testing.T) {
+	for s, want := range map[string]int{"": 0, "info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4, "bogus": 0} {
+		if got := SeverityRank(s); got != want {
+			t.Errorf("SeverityRank(%q) = %d, want %d", s, got, want)
+		}
+	}
+	if !AtLeast("critical", "high") || AtLeast("low", "medium") || !AtLeast("info", "") {
+		t.Error("AtLeast orders severities wrongly")
+	}
+}

@@ -107,3 +107,18 @@ func BenchmarkReadAssemble(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEventsGoOnlyTypical is `gotrail events --format json` (the Go
+// environment's events only) on the corpus without long arguments.
+func BenchmarkEventsGoOnlyTypical(b *testing.B) {
+	data, in := typicalInput(b)
+	names := enrich.NewNames("/")
+	proc := Render(names, "bench", false, &classify.Classifier{}, &event.Filter{GoOnly: true}, event.AppendJSON)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), in, proc, io.Discard, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

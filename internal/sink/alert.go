@@ -155,7 +155,7 @@ func (w *Webhook) RenderBurst(events []*event.Event) ([]byte, error) {
 	}
 	worst := ""
 	for _, e := range events {
-		if severities[e.Gotrail.Severity] > severities[worst] {
+		if event.SeverityRank(e.Gotrail.Severity) > event.SeverityRank(worst) {
 			worst = e.Gotrail.Severity
 		}
 	}
@@ -167,7 +167,7 @@ func (w *Webhook) RenderBurst(events []*event.Event) ([]byte, error) {
 	// so that a storm never hides the alert that matters nor cuts the count
 	sorted := slices.Clone(events)
 	slices.SortStableFunc(sorted, func(a, b *event.Event) int {
-		return severities[b.Gotrail.Severity] - severities[a.Gotrail.Severity]
+		return event.SeverityRank(b.Gotrail.Severity) - event.SeverityRank(a.Gotrail.Severity)
 	})
 	listed := min(len(sorted), maxListed)
 	for _, e := range sorted[:listed] {

@@ -20,11 +20,6 @@ type Sink interface {
 	Close() error
 }
 
-// severities in order; an event below a sink's minimum is not sent to it.
-var severities = map[string]int{"": 0, "info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-
-// AtLeast reports whether severity s is at or above min.
-func AtLeast(s, min string) bool { return severities[s] >= severities[min] }
 
 // New makes the sink a [[sink]] entry of the configuration describes.
 func New(c config.Sink, stateDir string, log *slog.Logger) (Sink, error) {
@@ -73,7 +68,7 @@ func NewQueue(s Sink, minSeverity string, size int, log *slog.Logger) *Queue {
 // Offer hands an event to the queue without waiting. The event is deep
 // copied: the caller may reuse it.
 func (q *Queue) Offer(e *event.Event) {
-	if !AtLeast(e.Gotrail.Severity, q.min) {
+	if !event.AtLeast(e.Gotrail.Severity, q.min) {
 		return
 	}
 	select {
