@@ -214,213 +214,250 @@ func messageType(ev *Event) string {
 	return strings.ToLower(best)
 }
 
+// gather takes what one record says into f: a function per record type,
+// as go-libaudit's aucoalesce has.
 func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 	switch r.Type {
 	case "SYSCALL":
-		for _, fl := range fields {
-			if fl.Enriched {
-				switch fl.Key {
-				case "AUID":
-					f.nAuid = fl.Value
-				case "UID":
-					f.nUID = fl.Value
-				case "EUID":
-					f.nEUID = fl.Value
-				}
-				continue
-			}
-			switch fl.Key {
-			case "arch":
-				f.arch, f.archOK = ParseArch(fl.Value)
-			case "syscall":
-				f.syscall = fl.Value
-			case "success":
-				f.success = fl.Value
-			case "exit":
-				f.exit = fl.Value
-			case "a0":
-				f.a0 = fl.Value
-			case "a1":
-				f.a1 = fl.Value
-			case "a2":
-				f.a2 = fl.Value
-			case "ppid":
-				f.ppid = fl.Value
-			case "pid":
-				f.pid = fl.Value
-			case "auid":
-				f.auid = fl.Value
-			case "uid":
-				f.uid = fl.Value
-			case "gid":
-				f.gid = fl.Value
-			case "euid":
-				f.euid = fl.Value
-			case "ses":
-				f.ses = fl.Value
-			case "tty":
-				f.tty = fl.Value
-			case "comm":
-				f.comm, _ = in.text(r.Type, fl)
-			case "exe":
-				f.exe, _ = in.text(r.Type, fl)
-			case "key":
-				f.key, _ = in.text(r.Type, fl)
-			}
-		}
+		in.gatherSyscall(f, r, fields)
 	case "EXECVE":
-		for _, fl := range fields {
-			if fl.Enriched {
-				continue
-			}
-			if fl.Key == "argc" {
-				if n, err := strconv.Atoi(fl.Value); err == nil && n >= 0 && n < 1<<20 {
-					f.argc = n
-				}
-				continue
-			}
-			if !isArgKey(fl.Key) {
-				continue
-			}
-			before := len(in.arena)
-			v, _ := in.text(r.Type, fl)
-			num, chunked := argIndex(fl.Key)
-			// argc bounds the slice, so a forged a99999999= cannot make
-			// the interpreter allocate for it
-			if num < 0 || (f.argc > 0 && num >= f.argc) || (f.argc == 0 && num >= maxArgsWithoutArgc) {
-				continue
-			}
-			for len(f.args) <= num {
-				f.args = append(f.args, "")
-			}
-			if !chunked {
-				f.args[num] = v
-				continue
-			}
-			// parts arrive in order: the kernel writes a1[0], a1[1], …
-			if len(in.arena) == before { // not decoded into the arena: copy it there
-				in.arena = append(in.arena, v...)
-			}
-			f.chunks = append(f.chunks, argChunk{num: num, start: before, end: len(in.arena)})
-		}
+		in.gatherExecve(f, r, fields)
 	case "CWD":
-		for _, fl := range fields {
-			if fl.Key == "cwd" && !fl.Enriched {
-				f.cwd, _ = in.text(r.Type, fl)
-			}
-		}
+		in.gatherCwd(f, r, fields)
 	case "PATH":
-		var p event.Path
-		for _, fl := range fields {
-			if fl.Enriched {
-				continue // the owner's names are in auditd.records
-			}
-			switch fl.Key {
-			case "name":
-				p.Name, _ = in.text(r.Type, fl)
-			case "nametype":
-				p.Nametype = fl.Value
-			case "inode":
-				p.Inode = fl.Value
-			case "mode":
-				if m, ok := FileMode(fl.Value); ok {
-					p.Mode = m
-				} else {
-					p.Mode = fl.Value
-				}
-			case "ouid":
-				p.OUID = fl.Value
-			case "ogid":
-				p.OGID = fl.Value
-			}
-		}
-		if f.configChange {
-			// a rule's directory, as the kernel names the rule: not a
-			// file the event is about
-			if n := len(f.changes); n > 0 && f.changes[n-1].dir == "" {
-				f.changes[n-1].dir = p.Name
-			}
-			break
-		}
-		f.paths = append(f.paths, p)
+		in.gatherPath(f, r, fields)
 	case "PROCTITLE":
-		for _, fl := range fields {
-			if fl.Key == "proctitle" && !fl.Enriched {
-				v, _ := in.text(r.Type, fl)
-				f.title = ProcTitle(v)
-			}
-		}
+		in.gatherProctitle(f, r, fields)
 	case "CONFIG_CHANGE":
-		f.configChange = true
-		var c configChange
-		for _, fl := range fields {
-			if fl.Enriched {
-				if fl.Key == "AUID" && f.nAuid == "" {
-					f.nAuid = fl.Value
-				}
-				continue
-			}
-			c.take(fl.Key, fl.Value)
-			switch fl.Key {
-			case "op":
-				f.op = fl.Value
-			case "key":
-				f.opKey, _ = in.text(r.Type, fl)
-				c.key = f.opKey
-			case "auid":
-				if f.auid == "" {
-					f.auid = fl.Value
-				}
-			case "ses":
-				if f.ses == "" {
-					f.ses = fl.Value
-				}
-			case "res":
-				f.res = fl.Value
-			}
-		}
-		f.changes = append(f.changes, c)
+		in.gatherConfigChange(f, r, fields)
 	default:
-		// user-space and daemon messages: one record with pid, uid, auid, ses
-		// and the fields of msg='…'
-		if !standalone(r.Type) {
-			return
+		if standalone(r.Type) {
+			in.gatherUserMessage(f, r, fields)
 		}
-		if strings.HasPrefix(r.Type, "DAEMON_") {
-			f.daemon = r.Type
-		}
-		for _, fl := range fields {
-			if fl.Enriched {
-				switch fl.Key {
-				case "AUID":
-					f.nAuid = fl.Value
-				case "UID":
-					f.nUID = fl.Value
-				}
-				continue
-			}
+	}
+}
+
+// gatherSyscall takes who ran what, and how the syscall ended.
+func (in *Interpreter) gatherSyscall(f *facts, r *Record, fields []Field) {
+	for _, fl := range fields {
+		if fl.Enriched {
 			switch fl.Key {
-			case "pid":
-				f.pid = fl.Value
-			case "uid":
-				f.uid = fl.Value
-			case "auid":
-				f.auid = fl.Value
-			case "ses":
-				f.ses = fl.Value
-			case "op":
-				f.op = fl.Value
-			case "acct":
-				f.acct, _ = in.text(r.Type, fl)
-			case "exe":
-				f.exe, _ = in.text(r.Type, fl)
-			case "terminal":
-				if fl.Value != "?" {
-					f.tty = fl.Value
-				}
-			case "res", "result":
-				f.res = fl.Value
+			case "AUID":
+				f.nAuid = fl.Value
+			case "UID":
+				f.nUID = fl.Value
+			case "EUID":
+				f.nEUID = fl.Value
 			}
+			continue
+		}
+		switch fl.Key {
+		case "arch":
+			f.arch, f.archOK = ParseArch(fl.Value)
+		case "syscall":
+			f.syscall = fl.Value
+		case "success":
+			f.success = fl.Value
+		case "exit":
+			f.exit = fl.Value
+		case "a0":
+			f.a0 = fl.Value
+		case "a1":
+			f.a1 = fl.Value
+		case "a2":
+			f.a2 = fl.Value
+		case "ppid":
+			f.ppid = fl.Value
+		case "pid":
+			f.pid = fl.Value
+		case "auid":
+			f.auid = fl.Value
+		case "uid":
+			f.uid = fl.Value
+		case "gid":
+			f.gid = fl.Value
+		case "euid":
+			f.euid = fl.Value
+		case "ses":
+			f.ses = fl.Value
+		case "tty":
+			f.tty = fl.Value
+		case "comm":
+			f.comm, _ = in.text(r.Type, fl)
+		case "exe":
+			f.exe, _ = in.text(r.Type, fl)
+		case "key":
+			f.key, _ = in.text(r.Type, fl)
+		}
+	}
+}
+
+// gatherExecve takes the arguments, parts of split ones (aN[i]) into the
+// arena, within argc.
+func (in *Interpreter) gatherExecve(f *facts, r *Record, fields []Field) {
+	for _, fl := range fields {
+		if fl.Enriched {
+			continue
+		}
+		if fl.Key == "argc" {
+			if n, err := strconv.Atoi(fl.Value); err == nil && n >= 0 && n < 1<<20 {
+				f.argc = n
+			}
+			continue
+		}
+		if !isArgKey(fl.Key) {
+			continue
+		}
+		before := len(in.arena)
+		v, _ := in.text(r.Type, fl)
+		num, chunked := argIndex(fl.Key)
+		// argc bounds the slice, so a forged a99999999= cannot make
+		// the interpreter allocate for it
+		if num < 0 || (f.argc > 0 && num >= f.argc) || (f.argc == 0 && num >= maxArgsWithoutArgc) {
+			continue
+		}
+		for len(f.args) <= num {
+			f.args = append(f.args, "")
+		}
+		if !chunked {
+			f.args[num] = v
+			continue
+		}
+		// parts arrive in order: the kernel writes a1[0], a1[1], …
+		if len(in.arena) == before { // not decoded into the arena: copy it there
+			in.arena = append(in.arena, v...)
+		}
+		f.chunks = append(f.chunks, argChunk{num: num, start: before, end: len(in.arena)})
+	}
+}
+
+// gatherCwd takes the working directory.
+func (in *Interpreter) gatherCwd(f *facts, r *Record, fields []Field) {
+	for _, fl := range fields {
+		if fl.Key == "cwd" && !fl.Enriched {
+			f.cwd, _ = in.text(r.Type, fl)
+		}
+	}
+}
+
+// gatherPath takes one file the syscall named; under a CONFIG_CHANGE, the
+// directory of the rule that changed.
+func (in *Interpreter) gatherPath(f *facts, r *Record, fields []Field) {
+	var p event.Path
+	for _, fl := range fields {
+		if fl.Enriched {
+			continue // the owner's names are in auditd.records
+		}
+		switch fl.Key {
+		case "name":
+			p.Name, _ = in.text(r.Type, fl)
+		case "nametype":
+			p.Nametype = fl.Value
+		case "inode":
+			p.Inode = fl.Value
+		case "mode":
+			if m, ok := FileMode(fl.Value); ok {
+				p.Mode = m
+			} else {
+				p.Mode = fl.Value
+			}
+		case "ouid":
+			p.OUID = fl.Value
+		case "ogid":
+			p.OGID = fl.Value
+		}
+	}
+	if f.configChange {
+		// a rule's directory, as the kernel names the rule: not a
+		// file the event is about
+		if n := len(f.changes); n > 0 && f.changes[n-1].dir == "" {
+			f.changes[n-1].dir = p.Name
+		}
+		return
+	}
+	f.paths = append(f.paths, p)
+}
+
+// gatherProctitle takes the command line, NULs as spaces.
+func (in *Interpreter) gatherProctitle(f *facts, r *Record, fields []Field) {
+	for _, fl := range fields {
+		if fl.Key == "proctitle" && !fl.Enriched {
+			v, _ := in.text(r.Type, fl)
+			f.title = ProcTitle(v)
+		}
+	}
+}
+
+// gatherConfigChange takes one rule or setting change.
+func (in *Interpreter) gatherConfigChange(f *facts, r *Record, fields []Field) {
+	f.configChange = true
+	var c configChange
+	for _, fl := range fields {
+		if fl.Enriched {
+			if fl.Key == "AUID" && f.nAuid == "" {
+				f.nAuid = fl.Value
+			}
+			continue
+		}
+		c.take(fl.Key, fl.Value)
+		switch fl.Key {
+		case "op":
+			f.op = fl.Value
+		case "key":
+			f.opKey, _ = in.text(r.Type, fl)
+			c.key = f.opKey
+		case "auid":
+			if f.auid == "" {
+				f.auid = fl.Value
+			}
+		case "ses":
+			if f.ses == "" {
+				f.ses = fl.Value
+			}
+		case "res":
+			f.res = fl.Value
+		}
+	}
+	f.changes = append(f.changes, c)
+}
+
+// gatherUserMessage takes a user-space or daemon message: one record with
+// pid, uid, auid, ses and the fields of msg='…'.
+func (in *Interpreter) gatherUserMessage(f *facts, r *Record, fields []Field) {
+	if strings.HasPrefix(r.Type, "DAEMON_") {
+		f.daemon = r.Type
+	}
+	for _, fl := range fields {
+		if fl.Enriched {
+			switch fl.Key {
+			case "AUID":
+				f.nAuid = fl.Value
+			case "UID":
+				f.nUID = fl.Value
+			}
+			continue
+		}
+		switch fl.Key {
+		case "pid":
+			f.pid = fl.Value
+		case "uid":
+			f.uid = fl.Value
+		case "auid":
+			f.auid = fl.Value
+		case "ses":
+			f.ses = fl.Value
+		case "op":
+			f.op = fl.Value
+		case "acct":
+			f.acct, _ = in.text(r.Type, fl)
+		case "exe":
+			f.exe, _ = in.text(r.Type, fl)
+		case "terminal":
+			if fl.Value != "?" {
+				f.tty = fl.Value
+			}
+		case "res", "result":
+			f.res = fl.Value
 		}
 	}
 }
