@@ -118,8 +118,8 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, w io.Writer
 		rep.Summary[f.Severity]++
 		worst = max(worst, check.Rank(f.Severity))
 	}
-	for _, u := range host.Users {
-		rep.Users = append(rep.Users, u.Name)
+	for _, l := range host.Logins {
+		rep.Users = append(rep.Users, l.Env.Name)
 	}
 	if format == "json" {
 		enc := json.NewEncoder(w)
@@ -135,7 +135,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, w io.Writer
 		printFindings(w, findings, colour)
 		fmt.Fprintf(w, "%d critical, %d high, %d medium, %d low, %d info; %d users, %d toolchains checked in %d ms\n",
 			rep.Summary["critical"], rep.Summary["high"], rep.Summary["medium"], rep.Summary["low"], rep.Summary["info"],
-			len(host.Users), len(host.Toolchains), time.Since(start).Milliseconds())
+			len(host.Logins), len(host.Toolchains), time.Since(start).Milliseconds())
 	}
 	if o.failOn != "none" && worst >= check.Rank(o.failOn) {
 		return &findingsError{fmt.Sprintf("check: findings of severity %s or worse", o.failOn)}

@@ -62,8 +62,8 @@ type Input struct {
 // Run checks everything and returns the findings, most severe first.
 func Run(in Input) []Finding {
 	c := &checker{fs: in.Host.FS, host: in.Host, installed: in.InstalledGoEnv}
-	for i, ue := range in.Host.Users {
-		c.user(in.Host.Logins[i], ue, in.Host.Results[i])
+	for _, l := range in.Host.Logins {
+		c.user(l.User, l.Env, l.Result)
 	}
 	c.environmentFile()
 	c.goroots()

@@ -22,15 +22,30 @@ type Host struct {
 	FS      hostfs.FS
 	Info    shellchain.HostInfo
 	Names   *enrich.Names
-	Found   *rules.Host
-	Users   []UserEnv
-	Results []*shellchain.Result // the simulations, one per user
-	Logins  []shellchain.User
+	Found  *rules.Host
+	Logins []Login // each login user, simulated
 	// Toolchains are the go binaries on the users' PATHs and in the usual
 	// places, one per real binary.
 	Toolchains []Toolchain
 
 	bins map[string]GoBinary
+}
+
+// Login is one login user: the passwd entry, the Go environment its
+// simulated login gives, and the simulation itself.
+type Login struct {
+	User   shellchain.User
+	Env    UserEnv
+	Result *shellchain.Result
+}
+
+// Users are the Go environments of the login users, in order.
+func (host *Host) Users() []UserEnv {
+	out := make([]UserEnv, len(host.Logins))
+	for i, l := range host.Logins {
+		out[i] = l.Env
+	}
+	return out
 }
 
 // GoBinary is ReadGoBinary, once per path: every user's PATH may name the
@@ -69,9 +84,7 @@ func Load(ctx context.Context, root, hostname string, only []string) (*Host, err
 		if err != nil {
 			return nil, err
 		}
-		host.Users = append(host.Users, ue)
-		host.Results = append(host.Results, res)
-		host.Logins = append(host.Logins, u)
+		host.Logins = append(host.Logins, Login{User: u, Env: ue, Result: res})
 	}
 	host.Toolchains = host.toolchains()
 	return host, nil
@@ -115,7 +128,8 @@ func (host *Host) toolchains() []Toolchain {
 			out[i].OnPath = append(out[i].OnPath, user)
 		}
 	}
-	for _, ue := range host.Users {
+	for _, l := range host.Logins {
+		ue := l.Env
 		for _, pe := range ue.Path {
 			if pe.Go != "" {
 				add(pe.Go, ue.Name)
@@ -130,7 +144,7 @@ func (host *Host) toolchains() []Toolchain {
 
 // Take makes a snapshot of the host, hashing each toolchain's GOROOT.
 func Take(ctx context.Context, host *Host, now time.Time) (*Snapshot, error) {
-	s := &Snapshot{Format: 1, Host: host.Info.Hostname, Kernel: host.Info.Release, Arch: host.Info.Machine, Time: now.UTC(), Users: host.Users}
+	s := &Snapshot{Format: 1, Host: host.Info.Hostname, Kernel: host.Info.Release, Arch: host.Info.Machine, Time: now.UTC(), Users: host.Users()}
 	if host.FS.Root != "/" {
 		s.Root = host.FS.Root
 	}
