@@ -19,9 +19,9 @@ import (
 // Host is what a snapshot or a check looks at: the host under Root, its
 // login users and their simulated logins.
 type Host struct {
-	FS      hostfs.FS
-	Info    shellchain.HostInfo
-	Names   *enrich.Names
+	FS     hostfs.FS
+	Info   shellchain.HostInfo
+	Names  *enrich.Names
 	Found  *rules.Host
 	Logins []Login // each login user, simulated
 	// Toolchains are the go binaries on the users' PATHs and in the usual

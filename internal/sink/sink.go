@@ -20,7 +20,6 @@ type Sink interface {
 	Close() error
 }
 
-
 // New makes the sink a [[sink]] entry of the configuration describes.
 func New(c config.Sink, stateDir string, log *slog.Logger) (Sink, error) {
 	switch c.Type {
