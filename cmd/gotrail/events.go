@@ -253,6 +253,22 @@ func report(w io.Writer, st pipeline.Stats) bool {
 		problems = true
 		fmt.Fprintf(w, "gotrail: %d event(s) had the node, time and serial of another (two logs of one host concatenated, or forged records): kept apart (marked auditd.incomplete=collision)\n", a.Collisions)
 	}
+	if st.Missing > 0 {
+		var ranges []string
+		for _, g := range st.Gaps {
+			r := fmt.Sprintf("%d-%d", g.From, g.To)
+			if g.Node != "" {
+				r = g.Node + " " + r
+			}
+			ranges = append(ranges, r)
+		}
+		more := ""
+		if len(st.Gaps) == pipeline.KeepGaps {
+			more = ", …"
+		}
+		fmt.Fprintf(w, "gotrail: %d audit event(s) are not in the input (serials %s%s): lost in the kernel or while auditd was not logging, or left out by a filter such as ausearch -k\n",
+			st.Missing, strings.Join(ranges, ", "), more)
+	}
 	if a.ClockSteps > 0 {
 		fmt.Fprintf(w, "gotrail: the records went back in time %d time(s) (a clock stepped back, or a record stamped ahead of its time); events were kept whole\n", a.ClockSteps)
 	}

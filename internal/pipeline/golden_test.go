@@ -171,3 +171,41 @@ func TestReadmeEventJSON(t *testing.T) {
 	}
 	t.Errorf("README shows event %q, which is not in the corpus output", id.Event.ID)
 }
+
+// TestSerialGaps: events missing from the input are counted by their
+// serials and named, the first KeepGaps of them; a log filtered with a hole
+// before every event stays within the count.
+func TestSerialGaps(t *testing.T) {
+	data, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, st := run(t, data, true, &event.Filter{}, event.AppendJSON, Options{}); st.Missing != 0 {
+		t.Fatalf("the whole corpus has %d events missing: %+v", st.Missing, st.Gaps)
+	}
+	var cut []byte // events 9210 and 9211 removed
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if !bytes.Contains(l, []byte(":9210)")) && !bytes.Contains(l, []byte(":9211)")) {
+			cut = append(cut, l...)
+		}
+	}
+	_, st := run(t, cut, true, &event.Filter{}, event.AppendJSON, Options{})
+	if st.Missing != 2 || len(st.Gaps) != 1 || st.Gaps[0].From != 9210 || st.Gaps[0].To != 9211 {
+		t.Errorf("two events cut: missing %d, gaps %+v", st.Missing, st.Gaps)
+	}
+	var odd []byte // every other event, as a filter leaves a log
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		i := bytes.Index(l, []byte("msg=audit("))
+		j := bytes.IndexByte(l, ')')
+		if i < 0 || j < 0 {
+			continue
+		}
+		if n := l[j-1]; (n-'0')%2 == 0 {
+			odd = append(odd, l...)
+		}
+	}
+	_, st = run(t, odd, true, &event.Filter{}, event.AppendJSON, Options{})
+	if st.Missing < 100 || len(st.Gaps) != KeepGaps {
+		t.Errorf("a filtered log: missing %d, %d gaps kept", st.Missing, len(st.Gaps))
+	}
+}

@@ -57,6 +57,10 @@ type Stats struct {
 	Malformed int64     // lines skipped: not a record, too long, binary
 	BadLines  []BadLine // the first KeepBadLines of them
 	Assembler audit.AssemblerStats
+	// Gaps are the first KeepGaps holes in the kernel's event serials, and
+	// Missing the events all of them stand for.
+	Gaps    []audit.Gap
+	Missing uint64
 	// InputErrors are inputs that could not be opened or stopped early
 	// (truncated gzip, read error); what was read before is processed.
 	InputErrors []error
@@ -160,6 +164,7 @@ func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w
 	}
 	r.asm.Flush(r.coalesce)
 	r.coal.Flush(r.emit)
+	r.countGaps(r.gaps.Flush())
 	r.send()
 	close(work)
 	wg.Wait()
@@ -189,6 +194,31 @@ type reader struct {
 	cur    *batch
 	seq    int
 	stats  Stats
+	gaps   audit.Gaps
+	seen   int // records since the serials were last looked at
+}
+
+// KeepGaps is how many holes in the serials Stats keeps by name.
+const KeepGaps = 10
+
+// seeSerial takes a record's serial; every few thousand records the holes
+// later serials have overtaken are counted, so that a log with a hole
+// before every event (filtered by ausearch -k) holds little in memory.
+func (r *reader) seeSerial(rec audit.Record) {
+	r.gaps.See(rec)
+	if r.seen++; r.seen >= 4096 {
+		r.seen = 0
+		r.countGaps(r.gaps.Expire())
+	}
+}
+
+func (r *reader) countGaps(gaps []audit.Gap) {
+	for _, g := range gaps {
+		r.stats.Missing += g.Events()
+		if len(r.stats.Gaps) < KeepGaps {
+			r.stats.Gaps = append(r.stats.Gaps, g)
+		}
+	}
 }
 
 func (r *reader) take() *batch {
@@ -388,6 +418,7 @@ func (r *reader) lines(name string, data []byte, lineNo *int64, skipping *bool) 
 			continue
 		}
 		rec.Line = *lineNo
+		r.seeSerial(rec)
 		r.asm.Add(rec, r.coalesce)
 	}
 }

@@ -110,7 +110,7 @@ type Watcher struct {
 	tasks        chan func()
 	lost         int
 	lostChecked  time.Time
-	serials      map[string]*serials // by node
+	gaps         audit.Gaps // holes in the kernel's serials, by node
 	pruned       time.Time
 	saved        mark  // the position last saved
 	failed       error // the trail could not take an event: stop
@@ -202,7 +202,6 @@ func New(opt Options) (*Watcher, error) {
 		first:        map[string]mark{},
 		lastOf:       map[string]mark{},
 		tasks:        make(chan func(), 8),
-		serials:      map[string]*serials{},
 		lost:         -1,
 		skip:         map[string]bool{},
 		lastCP:       time.Now(),
@@ -476,14 +475,7 @@ func (w *Watcher) line(l source.Line) error {
 		return nil
 	}
 	node := w.nodeOf(rec)
-	if !strings.HasPrefix(rec.Type, "DAEMON_") {
-		sr := w.serials[node]
-		if sr == nil {
-			sr = &serials{}
-			w.serials[node] = sr
-		}
-		sr.see(rec.Serial, rec.Time.Sec)
-	}
+	w.gaps.See(rec)
 	k := eventKey(node, rec.Time, rec.Serial)
 	if rec.Type != "EOE" {
 		if _, ok := w.first[k]; !ok {
@@ -708,14 +700,15 @@ func (w *Watcher) idle() {
 		break
 	}
 	now := time.Now()
-	for node, sr := range w.serials {
-		for _, m := range sr.expire() {
-			n := m.to - m.from + 1
-			w.gap(time.Unix(m.sec, 0), fmt.Sprintf("%s:serial:%d", node, m.from),
-				fmt.Sprintf("%d audit event(s) missing from the log (serials %d to %d): lost in the kernel or sent while auditd was not logging", n, m.from, m.to))
-			if mt := w.opt.Metrics; mt != nil {
-				mt.Gaps.Add(float64(n))
-			}
+	for _, g := range w.gaps.Expire() {
+		node := g.Node
+		if node == "" {
+			node = w.opt.Host // the id the trail has always given it
+		}
+		w.gap(time.Unix(g.Sec, 0), fmt.Sprintf("%s:serial:%d", node, g.From),
+			fmt.Sprintf("%d audit event(s) missing from the log (serials %d to %d): lost in the kernel or sent while auditd was not logging", g.Events(), g.From, g.To))
+		if mt := w.opt.Metrics; mt != nil {
+			mt.Gaps.Add(float64(g.Events()))
 		}
 	}
 	if w.opt.Retention != nil && now.Sub(w.pruned) >= time.Hour {

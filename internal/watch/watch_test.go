@@ -168,32 +168,6 @@ func TestDaemonStopIsAGap(t *testing.T) {
 	}
 }
 
-func TestSerialHoles(t *testing.T) {
-	var s serials
-	for _, x := range []struct {
-		serial uint64
-		sec    int64
-	}{{10, 100}, {12, 100}, {11, 100}, {13, 100}, {16, 101}, {17, 101}, {18, 110}} {
-		s.see(x.serial, x.sec)
-	}
-	got := s.expire()
-	if len(got) != 1 || got[0].from != 14 || got[0].to != 15 || got[0].sec != 101 {
-		t.Errorf("holes %+v, want 14..15 at 101", got)
-	}
-	if s.next != 19 || len(s.ahead) != 0 {
-		t.Errorf("after expire: next %d ahead %v", s.next, s.ahead)
-	}
-	s.see(20, 111) // 19 missing, but not for long yet
-	if got := s.expire(); len(got) != 0 {
-		t.Errorf("a fresh hole expired: %+v", got)
-	}
-	s.see(5, 200) // a reboot: the kernel counts again
-	s.see(6, 200)
-	if s.next != 7 || len(s.expire()) != 0 {
-		t.Errorf("after a reboot: next %d", s.next)
-	}
-}
-
 // TestSerialGapInTheTrail: events missing from the log become an
 // audit.gap in the trail.
 func TestSerialGapInTheTrail(t *testing.T) {

@@ -1,0 +1,149 @@
+package audit
+
+import (
+	"cmp"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+)
+
+// serialWindow is how long (seconds of audit time) a missing serial may be
+// overtaken by later ones before it counts as lost: records of concurrent
+// events interleave, but not by seconds.
+const serialWindow = 5
+
+// serials finds holes in the kernel's event serials of one node: every
+// event the kernel emits takes the next serial, so a serial that never
+// shows up is an event auditd did not write (lost in the kernel, or sent
+// while no auditd was there to log it). auditd's own DAEMON_* records carry
+// serials of their own and are not given to it.
+type serials struct {
+	next   uint64           // the lowest serial not yet seen; 0 before the first
+	ahead  map[uint64]int64 // serials seen above next, with their audit seconds
+	latest int64
+}
+
+// missing is a run of serials that never appeared.
+type missing struct {
+	from, to uint64
+	sec      int64 // when the first serial after the hole was seen
+}
+
+func (s *serials) see(serial uint64, sec int64) {
+	prevLatest := s.latest
+	if sec > s.latest {
+		s.latest = sec
+	}
+	switch {
+	case s.next == 0 || serial < s.next && sec > prevLatest+serialWindow:
+		// the first serial; or a lower serial later than anything seen:
+		// the kernel counting again after a reboot
+		s.next, s.ahead = serial+1, nil
+	case serial < s.next:
+		// an earlier record of an event already counted
+	case serial == s.next:
+		s.next++
+		for {
+			if _, ok := s.ahead[s.next]; !ok {
+				break
+			}
+			delete(s.ahead, s.next)
+			s.next++
+		}
+	default:
+		if s.ahead == nil {
+			s.ahead = map[uint64]int64{}
+		}
+		if _, ok := s.ahead[serial]; !ok {
+			s.ahead[serial] = sec
+		}
+	}
+}
+
+// expire reports the holes that later serials have overtaken by more than
+// serialWindow seconds, and moves past them. The serials ahead are sorted
+// once: a filtered log (ausearch -k) has a hole before nearly every event.
+func (s *serials) expire() []missing {
+	if len(s.ahead) == 0 {
+		return nil
+	}
+	var out []missing
+	for _, first := range slices.Sorted(maps.Keys(s.ahead)) {
+		sec, ok := s.ahead[first]
+		if !ok {
+			continue // consumed with the run before it
+		}
+		if s.latest-sec < serialWindow {
+			break
+		}
+		out = append(out, missing{from: s.next, to: first - 1, sec: sec})
+		delete(s.ahead, first)
+		s.next = first
+		s.see(first, sec) // consume it and whatever follows
+	}
+	return out
+}
+
+// rest reports every hole left at the end of the input: whatever was
+// missing before the last serials seen never came.
+func (s *serials) rest() []missing {
+	latest := s.latest
+	s.latest = math.MaxInt64 // beyond any window
+	out := s.expire()
+	s.latest = latest
+	return out
+}
+
+// Gap is a run of serials of one node that no record carried: events the
+// kernel emitted that the log does not have.
+type Gap struct {
+	Node     string
+	From, To uint64
+	Sec      int64 // audit time of the first serial after the hole
+}
+
+// Events is how many events the gap stands for.
+func (g Gap) Events() uint64 { return g.To - g.From + 1 }
+
+// Gaps finds holes in the event serials of each node of a stream of
+// records: evidence of records lost in the kernel or while auditd was not
+// logging (or left out by a filter such as ausearch -k). auditd's own
+// DAEMON_* records carry serials of their own and are not counted.
+type Gaps struct {
+	nodes map[string]*serials
+}
+
+// See takes the serial of one record.
+func (g *Gaps) See(r Record) {
+	if strings.HasPrefix(r.Type, "DAEMON_") {
+		return
+	}
+	if g.nodes == nil {
+		g.nodes = map[string]*serials{}
+	}
+	s := g.nodes[r.Node]
+	if s == nil {
+		s = &serials{}
+		g.nodes[strings.Clone(r.Node)] = s
+	}
+	s.see(r.Serial, r.Time.Sec)
+}
+
+// Expire reports the holes later serials have overtaken by more than a few
+// seconds of audit time, for a live reader.
+func (g *Gaps) Expire() []Gap { return g.collect((*serials).expire) }
+
+// Flush reports every hole left, at the end of the input.
+func (g *Gaps) Flush() []Gap { return g.collect((*serials).rest) }
+
+func (g *Gaps) collect(take func(*serials) []missing) []Gap {
+	var out []Gap
+	for node, s := range g.nodes {
+		for _, m := range take(s) {
+			out = append(out, Gap{Node: node, From: m.from, To: m.to, Sec: m.sec})
+		}
+	}
+	slices.SortFunc(out, func(a, b Gap) int { return cmp.Or(strings.Compare(a.Node, b.Node), cmp.Compare(a.From, b.From)) })
+	return out
+}
