@@ -259,8 +259,9 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		log.Info("reading the kernel's audit multicast group", "state_dir", g.stateDir)
 		err = w.RunNetlink(ctx)
 	}
-	log.Info("stopped", "events", w.Stats.Events, "skipped_as_already_in_trail", w.Stats.Skipped,
-		"malformed_lines", w.Stats.Malformed, "env_caught_as_run", w.Stats.EnvCaught, "env_missed", w.Stats.EnvMissed)
+	st := &w.Stats
+	log.Info("stopped", "events", st.Events.Load(), "skipped_as_already_in_trail", st.Skipped.Load(),
+		"malformed_lines", st.Malformed.Load(), "env_caught_as_run", st.EnvCaught.Load(), "env_missed", st.EnvMissed.Load())
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotrail/gotrail/internal/atomicfile"
@@ -126,11 +127,17 @@ type Watcher struct {
 	positionFile string
 }
 
-// Stats count what the watcher did.
+// Stats count what the watcher did, once: the Prometheus metrics read
+// them (Metrics.observe), and they are safe to read while it runs.
 type Stats struct {
-	Events, Skipped, Malformed, EnvMissed int
+	Events, Skipped, Malformed, EnvMissed atomic.Uint64
 	// EnvCaught counts go processes read by the exec catcher as they ran.
-	EnvCaught int
+	EnvCaught atomic.Uint64
+	// Lost counts audit events the kernel or auditd reported lost, or that
+	// holes in the serials show missing.
+	Lost atomic.Uint64
+	// Checkpoint is the seq of the last signed checkpoint.
+	Checkpoint atomic.Uint64
 }
 
 // mark is a position made comparable across files.
@@ -208,6 +215,7 @@ func New(opt Options) (*Watcher, error) {
 		started:      time.Now().Add(-time.Second).Truncate(time.Millisecond),
 		positionFile: filepath.Join(opt.StateDir, "position.json"),
 	}
+	opt.Metrics.observe(&w.Stats)
 	w.atStart()
 	return w, nil
 }
@@ -466,10 +474,7 @@ func (w *Watcher) line(l source.Line) error {
 	rec, err := audit.ParseRecord(string(l.Text)) // a copy: the follower reuses its buffer
 	if err != nil {
 		if len(l.Text) > 0 {
-			w.Stats.Malformed++
-			if m := w.opt.Metrics; m != nil {
-				m.Malformed.Inc()
-			}
+			w.Stats.Malformed.Add(1)
 			w.opt.Log.Warn("skipped a line that is not an audit record", "offset", l.At.Offset, "err", err)
 		}
 		return nil
@@ -561,10 +566,7 @@ func (w *Watcher) emit(ev *audit.Event) {
 		// still to be skipped if the log is read again from before its
 		// last line
 		w.recent = append(w.recent, committed{id: k, at: at})
-		w.Stats.Skipped++
-		if m := w.opt.Metrics; m != nil {
-			m.Skipped.Inc()
-		}
+		w.Stats.Skipped.Add(1)
 		return
 	}
 	e := w.in.InterpretTemp(ev)
@@ -580,10 +582,7 @@ func (w *Watcher) emit(ev *audit.Event) {
 		}
 		f := w.execFacts(execKey{ev.Time, ev.Serial}, e.Process.PID, e.Process.PPID(), exe, e.Time.Time)
 		if f.envErr != nil {
-			w.Stats.EnvMissed++
-			if m := w.opt.Metrics; m != nil {
-				m.EnvMisses.Inc()
-			}
+			w.Stats.EnvMissed.Add(1)
 			e.Gotrail.EnvError = f.envErr.Error()
 		} else {
 			e.Process.EnvVars = event.EnvVars(f.env)
@@ -616,12 +615,8 @@ func (w *Watcher) emit(ev *audit.Event) {
 		w.failed = fmt.Errorf("trail append of event %s: %w", e.Event.ID, err)
 		return
 	}
-	w.Stats.Events++
-	if m := w.opt.Metrics; m != nil {
-		m.Events.WithLabelValues(e.Gotrail.Kind).Inc()
-		m.Lag.Observe(time.Since(e.Time.Time).Seconds())
-		m.TrailSeq.Set(float64(e.Trail.Seq))
-	}
+	w.Stats.Events.Add(1)
+	w.opt.Metrics.appended(e)
 	w.sinceCP++
 	w.dirty = true
 	w.recent = append(w.recent, committed{id: k, at: at})
@@ -640,7 +635,7 @@ func (w *Watcher) execFacts(k execKey, pid, ppid int, exe string, execAt time.Ti
 	if w.catcher != nil {
 		f, ok, why := w.catcher.take(k)
 		if ok {
-			w.Stats.EnvCaught++
+			w.Stats.EnvCaught.Add(1)
 			return f
 		}
 		late = why
@@ -672,9 +667,7 @@ func (w *Watcher) gap(t time.Time, id, msg string) {
 		return
 	}
 	w.dirty = true
-	if m := w.opt.Metrics; m != nil {
-		m.Events.WithLabelValues(event.KindGap).Inc()
-	}
+	w.opt.Metrics.appended(e)
 }
 
 // Do runs fn in the watcher's own goroutine at its next quiet moment: how
@@ -707,9 +700,7 @@ func (w *Watcher) idle() {
 		}
 		w.gap(time.Unix(g.Sec, 0), fmt.Sprintf("%s:serial:%d", node, g.From),
 			fmt.Sprintf("%d audit event(s) missing from the log (serials %d to %d): lost in the kernel or sent while auditd was not logging", g.Events(), g.From, g.To))
-		if mt := w.opt.Metrics; mt != nil {
-			mt.Gaps.Add(float64(g.Events()))
-		}
+		w.Stats.Lost.Add(g.Events())
 	}
 	if w.opt.Retention != nil && now.Sub(w.pruned) >= time.Hour {
 		w.pruned = now
@@ -756,9 +747,7 @@ func (w *Watcher) checkpoint(now time.Time) {
 		return
 	}
 	w.sinceCP, w.lastCP = 0, now
-	if m := w.opt.Metrics; m != nil {
-		m.Checkpoint.Set(float64(cp.Head.Seq))
-	}
+	w.Stats.Checkpoint.Store(cp.Head.Seq)
 	if w.opt.OnCheckpoint != nil {
 		w.opt.OnCheckpoint(cp)
 	}
@@ -826,9 +815,7 @@ func (w *Watcher) checkLost(now time.Time) {
 	}
 	w.gap(now, now.UTC().Format("20060102T150405.000"),
 		fmt.Sprintf("the kernel lost %d audit records (backlog full or rate limit): changes in that time may be missing", n-prev))
-	if m := w.opt.Metrics; m != nil {
-		m.Gaps.Add(float64(n - prev))
-	}
+	w.Stats.Lost.Add(uint64(n - prev))
 	w.opt.Log.Warn("audit records lost", "count", n-prev)
 }
 

@@ -308,3 +308,41 @@ func TestPartialGroupExactlyOnce(t *testing.T) {
 		t.Errorf("third run: trail %q, want the group, 6 and 7 once each", got)
 	}
 }
+
+// TestMetricsAreTheStats: each count is kept once, in Stats, and the
+// metrics read it.
+func TestMetricsAreTheStats(t *testing.T) {
+	m := NewMetrics()
+	w, err := New(Options{StateDir: t.TempDir(), Host: "test", Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := "not an audit record\n" + profileEvent(100, 1, true) + profileEvent(101, 3, true)
+	if err := w.RunReader(context.Background(), strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, mm := range mf.GetMetric() {
+			switch {
+			case mm.GetCounter() != nil:
+				got[mf.GetName()] += mm.GetCounter().GetValue()
+			case mm.GetGauge() != nil:
+				got[mf.GetName()] = mm.GetGauge().GetValue()
+			}
+		}
+	}
+	if got["gotrail_malformed_lines_total"] != 1 || w.Stats.Malformed.Load() != 1 {
+		t.Errorf("malformed: metric %v, stats %d", got["gotrail_malformed_lines_total"], w.Stats.Malformed.Load())
+	}
+	if got["gotrail_events_total"] < 2 || float64(w.Stats.Events.Load()) != got["gotrail_events_total"] {
+		t.Errorf("events: metric %v, stats %d", got["gotrail_events_total"], w.Stats.Events.Load())
+	}
+	if got["gotrail_trail_checkpoint_seq"] == 0 || got["gotrail_trail_checkpoint_seq"] != float64(w.Stats.Checkpoint.Load()) {
+		t.Errorf("checkpoint seq: metric %v, stats %d", got["gotrail_trail_checkpoint_seq"], w.Stats.Checkpoint.Load())
+	}
+}
