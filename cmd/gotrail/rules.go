@@ -94,30 +94,19 @@ func runRules(g *globalOptions, o *rulesOptions, w io.Writer) error {
 		}
 		return checkRules(ctl, plan, w)
 	case o.install:
+		var kernel rules.Loader
 		if live {
-			// refuse before writing anything when the kernel cannot load it
-			st, err := ctl.Status()
-			if err != nil {
-				return fmt.Errorf("rules: %w", err)
-			}
-			if st.Enabled == 2 {
-				return fmt.Errorf("rules: %w", rules.ErrImmutable)
-			}
+			kernel = ctl
 		}
-		file, err := rules.Install(g.root, plan)
+		a, err := rules.Apply(g.root, plan, kernel)
 		if err != nil {
 			return fmt.Errorf("rules: %w", err)
 		}
-		n := len(rules.All(plan.Groups))
-		if !live {
-			fmt.Fprintf(w, "wrote %d rules to %s (not loaded: --root is not this host)\n", n, file)
-			return nil
+		if a.LoadedWith == "" {
+			fmt.Fprintf(w, "wrote %d rules to %s (not loaded: --root is not this host)\n", a.Rules, a.File)
+		} else {
+			fmt.Fprintf(w, "wrote %d rules to %s and loaded them with %s\n", a.Rules, a.File, a.LoadedWith)
 		}
-		how, err := ctl.Load(file)
-		if err != nil {
-			return fmt.Errorf("rules: wrote %s but loading failed: %w", file, err)
-		}
-		fmt.Fprintf(w, "wrote %d rules to %s and loaded them with %s\n", n, file, how)
 		return nil
 	default:
 		_, err := io.WriteString(w, rules.Render(plan.Groups))

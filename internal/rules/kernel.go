@@ -179,6 +179,50 @@ func (p *Plan) Activate(h hostfs.FS) {
 	}
 }
 
+// Loader loads an installed rules file into the kernel (Auditctl).
+type Loader interface {
+	Status() (Status, error)
+	Load(file string) (how string, err error)
+}
+
+// Applied says what Apply did.
+type Applied struct {
+	File  string // the rules file, as this machine names it
+	Rules int
+	// LoadedWith is the command that loaded the file; "" when nothing was
+	// loaded (an image, not this host).
+	LoadedWith string
+}
+
+// Apply writes plan's rules file under root and, given the kernel (root is
+// this host), loads it. When the kernel's rules are immutable it refuses
+// first, writing nothing.
+func Apply(root string, plan *Plan, k Loader) (Applied, error) {
+	if k != nil {
+		st, err := k.Status()
+		if err != nil {
+			return Applied{}, err
+		}
+		if st.Enabled == 2 {
+			return Applied{}, ErrImmutable
+		}
+	}
+	file, err := Install(root, plan)
+	if err != nil {
+		return Applied{}, err
+	}
+	a := Applied{File: file, Rules: len(All(plan.Groups))}
+	if k == nil {
+		return a, nil
+	}
+	how, err := k.Load(file)
+	if err != nil {
+		return a, fmt.Errorf("wrote %s but loading failed: %w", file, err)
+	}
+	a.LoadedWith = how
+	return a, nil
+}
+
 // Load loads the installed rules into the kernel the way auditd's tools do:
 // augenrules --load (which merges rules.d into audit.rules, so the rules
 // also load at boot), or auditctl -R on the file where augenrules is

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -206,5 +207,61 @@ func TestParseLoaded(t *testing.T) {
 		if _, ok := ParseLoaded(line); ok {
 			t.Errorf("ParseLoaded(%q) took a rule that is not gotrail's", line)
 		}
+	}
+}
+
+// fakeLoader is a Loader with a set answer.
+type fakeLoader struct {
+	enabled int
+	loadErr error
+	loaded  []string
+}
+
+func (k *fakeLoader) Status() (Status, error) { return Status{Enabled: k.enabled}, nil }
+func (k *fakeLoader) Load(file string) (string, error) {
+	k.loaded = append(k.loaded, file)
+	return "augenrules --load", k.loadErr
+}
+
+// TestApply: immutable rules are refused before anything is written; a
+// load that fails says the file was written; an image is written, not
+// loaded.
+func TestApply(t *testing.T) {
+	plan := &Plan{Groups: []Group{{Title: "Login chain", Rules: []Rule{{Watch: "/etc/profile", Perm: "wa", Key: KeyProfile}}}}}
+	tests := []struct {
+		name    string
+		kernel  *fakeLoader
+		wantErr string
+		written bool
+		how     string
+	}{
+		{"this host", &fakeLoader{enabled: 1}, "", true, "augenrules --load"},
+		{"immutable", &fakeLoader{enabled: 2}, "immutable", false, ""},
+		{"load fails", &fakeLoader{enabled: 1, loadErr: errors.New("exit status 1")}, "but loading failed: exit status 1", true, ""},
+		{"an image", nil, "", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+			var k Loader
+			if tt.kernel != nil {
+				k = tt.kernel
+			}
+			a, err := Apply(root, plan, k)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Apply: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Apply: %v, want %q", err, tt.wantErr)
+			}
+			_, serr := os.Stat(filepath.Join(root, RulesFile))
+			if (serr == nil) != tt.written {
+				t.Errorf("rules file written: %v, want %v", serr == nil, tt.written)
+			}
+			if a.LoadedWith != tt.how {
+				t.Errorf("LoadedWith %q, want %q", a.LoadedWith, tt.how)
+			}
+		})
 	}
 }
