@@ -82,6 +82,16 @@ EXIT STATUS
 	return cmd
 }
 
+// classifier and policy are what the configuration says of kinds and of
+// who may change what: at start and on every SIGHUP.
+func classifier(cfg *config.Config) *classify.Classifier {
+	return &classify.Classifier{GOROOTs: cfg.GOROOTs}
+}
+
+func policy(cfg *config.Config, root string) *classify.Policy {
+	return &classify.Policy{Rules: cfg.Policy, Groups: enrich.NewGroups(root)}
+}
+
 // openSinks starts a queue for each [[sink]] of the configuration.
 func openSinks(cfg *config.Config, stateDir string, log *slog.Logger) ([]*sink.Queue, error) {
 	var queues []*sink.Queue
@@ -195,8 +205,8 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		StateDir:        g.stateDir,
 		Host:            host,
 		Names:           enrich.NewNames(g.root),
-		Classifier:      &classify.Classifier{GOROOTs: cfg.GOROOTs},
-		Policy:          &classify.Policy{Rules: cfg.Policy, Groups: enrich.NewGroups(g.root)},
+		Classifier:      classifier(cfg),
+		Policy:          policy(cfg, g.root),
 		Proc:            enrich.Proc{Root: g.root},
 		Log:             log,
 		CheckpointEvery: o.checkpointEvery,
@@ -228,8 +238,7 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 				log.Error("SIGHUP: configuration not reloaded", "err", err)
 				continue
 			}
-			cl := &classify.Classifier{GOROOTs: cfg.GOROOTs}
-			pol := &classify.Policy{Rules: cfg.Policy, Groups: enrich.NewGroups(g.root)}
+			cl, pol := classifier(cfg), policy(cfg, g.root)
 			w.Do(func() { w.SetRules(cl, pol) })
 			log.Info("SIGHUP: configuration reloaded", "policies", len(cfg.Policy))
 			if host, err := rules.Discover(g.root, cfg.GOROOTs); err == nil {
