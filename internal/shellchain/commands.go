@@ -140,120 +140,131 @@ func (s *sim) exec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 }
 
 func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
-	{
-		switch args[0] {
-		case markBefore, markAfter:
-			id, _ := strconv.Atoi(args[1])
-			if args[0] == markBefore {
-				if s.steps++; s.steps > maxStatements {
-					st := s.sites[id]
-					return "", fmt.Errorf("%w at %s:%d", errBudget, st.file, st.line)
-				}
-				if s.steps%16 == 0 && runtime.Callers(0, s.pcs[:]) == len(s.pcs) {
-					// the interpreter recurses in Go for each shell function call
-					st := s.sites[id]
-					return "", fmt.Errorf("%w at %s:%d", errDepth, st.file, st.line)
-				}
-				// a statement already open is running again: the next turn
-				// of a loop (its last statement has no after-marker) or a
-				// function calling itself; close what the last turn left open
-				sc := s.scopeBefore(id)
-				for i := len(s.stack) - 1; i >= 0; i-- {
-					if s.stack[i].id == id {
-						if s.effects[id].parent < 0 {
-							// a function calling itself, maybe in a copy of
-							// the shell: the statements open say nothing
-							// about which shell the markers run in
-							s.tainted = true
-						}
-						var deps []string
-						for _, f := range s.stack[i:] {
-							deps = append(deps, f.unresolved...)
-						}
-						if err := s.check(hc.Env, s.current(), s.stack[len(s.stack)-1].unresolved, sc); err != nil {
-							return "", err
-						}
-						sc = scope{}
-						s.popTo(i)
-						if i > 0 {
-							s.stack[i-1].unresolved = append(s.stack[i-1].unresolved, deps...)
-						}
-						break
-					}
-				}
-				if err := s.check(hc.Env, s.current(), nil, sc); err != nil {
-					return "", err
-				}
-				s.push(id)
-				s.prev = event{id: id}
-				return "", s.markStatus(hc.LastExitStatus)
+	switch args[0] {
+	case markBefore, markAfter:
+		id, _ := strconv.Atoi(args[1])
+		if args[0] == markBefore {
+			return s.before(hc, id)
+		}
+		return s.after(hc, id)
+	case markLookup:
+		return s.lookup(hc, args[1], args[2:])
+	case markFlush:
+		var deps []string
+		if n := len(s.stack); n > 0 {
+			deps = s.stack[n-1].unresolved
+		}
+		s.prev = noEvent
+		return "", s.check(hc.Env, s.current(), deps, anyVariable)
+	case markGet:
+		s.got = hc.Env.Get(args[1]).String()
+		s.prev = noEvent
+		return "", nil
+	case markEnd:
+		hc.Env.Each(func(name string, v expand.Variable) bool {
+			switch {
+			case !v.IsSet():
+				delete(s.res.Vars, name)
+			case v.Kind != expand.NameRef && !isShellInternal(name):
+				s.res.Vars[name] = Var{Value: v.String(), Exported: v.Exported}
 			}
-			// pop to this statement: return, break and exit skip the after-markers of the ones inside it
-			i := len(s.stack) - 1
-			for i >= 0 && s.stack[i].id != id {
-				i--
-			}
-			if i < 0 {
-				s.prev = noEvent // what it changed is still to be seen
-				return "", s.markStatus(hc.LastExitStatus)
+			return true
+		})
+		return "", nil
+	}
+	out, code, ok := s.answer(hc, args)
+	if !ok {
+		s.unresolved(strings.Join(args, " "))
+		if _, found := s.lookPath(hc.Env, args[0]); !found && !strings.Contains(args[0], "/") {
+			return "", interp.ExitStatus(127)
+		}
+		return "", nil
+	}
+	return out, status(code)
+}
+
+// before is the marker before statement id: count it against the
+// budgets, close what the last turn of a loop or call left open, compare
+// what changed since the last marker, and open id.
+func (s *sim) before(hc interp.HandlerContext, id int) (string, error) {
+	if s.steps++; s.steps > maxStatements {
+		st := s.sites[id]
+		return "", fmt.Errorf("%w at %s:%d", errBudget, st.file, st.line)
+	}
+	if s.steps%16 == 0 && runtime.Callers(0, s.pcs[:]) == len(s.pcs) {
+		// the interpreter recurses in Go for each shell function call
+		st := s.sites[id]
+		return "", fmt.Errorf("%w at %s:%d", errDepth, st.file, st.line)
+	}
+	// a statement already open is running again: the next turn
+	// of a loop (its last statement has no after-marker) or a
+	// function calling itself; close what the last turn left open
+	sc := s.scopeBefore(id)
+	for i := len(s.stack) - 1; i >= 0; i-- {
+		if s.stack[i].id == id {
+			if s.effects[id].parent < 0 {
+				// a function calling itself, maybe in a copy of
+				// the shell: the statements open say nothing
+				// about which shell the markers run in
+				s.tainted = true
 			}
 			var deps []string
 			for _, f := range s.stack[i:] {
 				deps = append(deps, f.unresolved...)
 			}
-			sc := s.scopeAfter(id)
-			// changes by a last statement of an inner list, which has no
-			// after-marker, belong to it
-			if top := len(s.stack) - 1; top > i {
-				if err := s.check(hc.Env, s.current(), s.stack[top].unresolved, sc); err != nil {
-					return "", err
-				}
-				sc = scope{}
-			}
-			s.popTo(i)
-			if err := s.check(hc.Env, s.sites[id], deps, sc); err != nil {
+			if err := s.check(hc.Env, s.current(), s.stack[len(s.stack)-1].unresolved, sc); err != nil {
 				return "", err
 			}
-			if n := len(s.stack); n > 0 {
-				s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, deps...)
+			sc = scope{}
+			s.popTo(i)
+			if i > 0 {
+				s.stack[i-1].unresolved = append(s.stack[i-1].unresolved, deps...)
 			}
-			s.prev = event{after: true, id: id}
-			return "", s.markStatus(hc.LastExitStatus)
-		case markLookup:
-			return s.lookup(hc, args[1], args[2:])
-		case markFlush:
-			var deps []string
-			if n := len(s.stack); n > 0 {
-				deps = s.stack[n-1].unresolved
-			}
-			s.prev = noEvent
-			return "", s.check(hc.Env, s.current(), deps, anyVariable)
-		case markGet:
-			s.got = hc.Env.Get(args[1]).String()
-			s.prev = noEvent
-			return "", nil
-		case markEnd:
-			hc.Env.Each(func(name string, v expand.Variable) bool {
-				switch {
-				case !v.IsSet():
-					delete(s.res.Vars, name)
-				case v.Kind != expand.NameRef && !isShellInternal(name):
-					s.res.Vars[name] = Var{Value: v.String(), Exported: v.Exported}
-				}
-				return true
-			})
-			return "", nil
+			break
 		}
-		out, code, ok := s.answer(hc, args)
-		if !ok {
-			s.unresolved(strings.Join(args, " "))
-			if _, found := s.lookPath(hc.Env, args[0]); !found && !strings.Contains(args[0], "/") {
-				return "", interp.ExitStatus(127)
-			}
-			return "", nil
-		}
-		return out, status(code)
 	}
+	if err := s.check(hc.Env, s.current(), nil, sc); err != nil {
+		return "", err
+	}
+	s.push(id)
+	s.prev = event{id: id}
+	return "", s.markStatus(hc.LastExitStatus)
+}
+
+// after is the marker after statement id: close it, and the statements
+// inside it that return, break or exit left open, and compare what changed.
+func (s *sim) after(hc interp.HandlerContext, id int) (string, error) {
+	// pop to this statement: return, break and exit skip the after-markers of the ones inside it
+	i := len(s.stack) - 1
+	for i >= 0 && s.stack[i].id != id {
+		i--
+	}
+	if i < 0 {
+		s.prev = noEvent // what it changed is still to be seen
+		return "", s.markStatus(hc.LastExitStatus)
+	}
+	var deps []string
+	for _, f := range s.stack[i:] {
+		deps = append(deps, f.unresolved...)
+	}
+	sc := s.scopeAfter(id)
+	// changes by a last statement of an inner list, which has no
+	// after-marker, belong to it
+	if top := len(s.stack) - 1; top > i {
+		if err := s.check(hc.Env, s.current(), s.stack[top].unresolved, sc); err != nil {
+			return "", err
+		}
+		sc = scope{}
+	}
+	s.popTo(i)
+	if err := s.check(hc.Env, s.sites[id], deps, sc); err != nil {
+		return "", err
+	}
+	if n := len(s.stack); n > 0 {
+		s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, deps...)
+	}
+	s.prev = event{after: true, id: id}
+	return "", s.markStatus(hc.LastExitStatus)
 }
 
 // lookPath finds an executable on the simulated PATH under the root.
