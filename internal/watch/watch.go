@@ -574,40 +574,9 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if e.Gotrail.Kind == event.KindOther {
 		return // the trail keeps what concerns the Go environment
 	}
-	var caught *procFacts
-	if e.Gotrail.Kind == event.KindExec && e.Process.PID > 0 {
-		exe := e.Process.Executable
-		if e.Gotrail.Interpreter != "" {
-			exe = e.Gotrail.Interpreter // what /proc shows running a script
-		}
-		f := w.execFacts(execKey{ev.Time, ev.Serial}, e.Process.PID, e.Process.PPID(), exe, e.Time.Time)
-		if f.envErr != nil {
-			w.Stats.EnvMissed.Add(1)
-			e.Gotrail.EnvError = f.envErr.Error()
-		} else {
-			e.Process.EnvVars = event.EnvVars(f.env)
-		}
-		if f.container != "" {
-			e.Container = &event.Container{ID: f.container}
-		}
-		caught = &f
-	}
-	if p := e.Process.Parent; p != nil {
-		if caught != nil {
-			p.Name = caught.parent
-		} else {
-			p.Name = w.opt.Proc.Name(p.PID)
-		}
-	}
+	w.enrich(ev, e)
 	w.missingAfter(e)
-	w.opt.Policy.Apply(e)
-	// gotrail's own upkeep: this daemon or its auditctl, since it started
-	// (a pid of a record read again after a restart may be anyone's)
-	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID() == self) && !e.Time.Before(w.started) {
-		ok := true // gotrail's own upkeep (its rules file, its auditctl)
-		e.Gotrail.Authorized, e.Gotrail.Severity, e.Gotrail.Policy = &ok, "info", "gotrail"
-	}
-	event.Categorize(e)
+	w.judge(e)
 	if err := w.trail.Append(e); err != nil {
 		// keep the position before the event, and stop: a restart reads
 		// it again rather than losing it
@@ -626,6 +595,48 @@ func (w *Watcher) emit(ev *audit.Event) {
 	if mt := e.Auditd.MessageType; (mt == "daemon_end" || mt == "daemon_abort") && e.Event.Action != "restart" {
 		w.gap(e.Time.Time, e.Event.ID, fmt.Sprintf("auditd stopped (%s): changes until it runs again are not recorded", strings.ToUpper(mt)))
 	}
+}
+
+// enrich adds what /proc says: a go process's environment, container and
+// parent (as the exec catcher read them while it ran, else now), any other
+// process's parent's name.
+func (w *Watcher) enrich(ev *audit.Event, e *event.Event) {
+	p := e.Process.Parent
+	if e.Gotrail.Kind != event.KindExec || e.Process.PID <= 0 {
+		if p != nil {
+			p.Name = w.opt.Proc.Name(p.PID)
+		}
+		return
+	}
+	exe := e.Process.Executable
+	if e.Gotrail.Interpreter != "" {
+		exe = e.Gotrail.Interpreter // what /proc shows running a script
+	}
+	f := w.execFacts(execKey{ev.Time, ev.Serial}, e.Process.PID, e.Process.PPID(), exe, e.Time.Time)
+	if f.envErr != nil {
+		w.Stats.EnvMissed.Add(1)
+		e.Gotrail.EnvError = f.envErr.Error()
+	} else {
+		e.Process.EnvVars = event.EnvVars(f.env)
+	}
+	if f.container != "" {
+		e.Container = &event.Container{ID: f.container}
+	}
+	if p != nil {
+		p.Name = f.parent
+	}
+}
+
+// judge applies the policy, and authorizes gotrail's own upkeep: this
+// daemon or its auditctl, since it started (a pid of a record read again
+// after a restart may be anyone's).
+func (w *Watcher) judge(e *event.Event) {
+	w.opt.Policy.Apply(e)
+	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID() == self) && !e.Time.Before(w.started) {
+		ok := true
+		e.Gotrail.Authorized, e.Gotrail.Severity, e.Gotrail.Policy = &ok, "info", "gotrail"
+	}
+	event.Categorize(e)
 }
 
 // execFacts are the facts of the go process of an exec event: as the exec
