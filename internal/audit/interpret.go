@@ -574,7 +574,27 @@ func (in *Interpreter) groupName(id, enriched string) string {
 }
 
 func (in *Interpreter) build(e *event.Event, f *facts) {
-	// who
+	in.buildWho(e, f)
+	in.buildProcess(e, f)
+	buildSyscall(e, f)
+	script := scriptArg(f) // compared with the names as the caller gave them
+	absolutePaths(e, f)
+	e.Tags = in.splitKeys(f.key)
+	buildOutcome(e, f)
+	buildAction(e, f)
+	e.File, e.Gotrail.PreviousPath = file(e.Event.Action, f.paths)
+	if script > 0 && e.Event.Action == "exec" && e.File != nil {
+		// what ran is the script; the interpreter is how
+		e.Gotrail.Interpreter = e.Process.Executable
+		e.Process.Executable = e.File.Path
+		e.Process.Args = e.Process.Args[script:]
+	}
+	e.Message = message(e, f)
+}
+
+// buildWho is the login user, the real and effective users with names, the
+// session and the terminal.
+func (in *Interpreter) buildWho(e *event.Event, f *facts) {
 	if f.auid != "" && f.auid != Unset {
 		e.User.Audit = &event.Ident{ID: f.auid, Name: in.userName(f.auid, f.nAuid)}
 	}
@@ -589,7 +609,11 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	if f.tty != "" && f.tty != "(none)" {
 		e.Auditd.TTY = f.tty
 	}
-	// what ran
+}
+
+// buildProcess is what ran: pid and parent, executable, name, arguments,
+// title and working directory.
+func (in *Interpreter) buildProcess(e *event.Event, f *facts) {
 	e.Process.PID, _ = strconv.Atoi(f.pid)
 	if ppid, _ := strconv.Atoi(f.ppid); ppid != 0 {
 		in.parent = event.ProcessRef{PID: ppid}
@@ -606,7 +630,11 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	}
 	e.Process.Title = f.title
 	e.Process.WorkingDirectory = f.cwd
-	// how
+}
+
+// buildSyscall is how: the architecture, the syscall by name, its exit (an
+// errno by name when it failed) and the files it named.
+func buildSyscall(e *event.Event, f *facts) {
 	if f.archOK {
 		e.Auditd.Arch = f.arch.String()
 		if n, err := strconv.ParseUint(f.syscall, 10, 32); err == nil {
@@ -624,7 +652,11 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 		}
 	}
 	e.Auditd.Paths = f.paths
-	script := scriptArg(f) // compared with the names as the caller gave them
+}
+
+// absolutePaths makes the files' relative names absolute where they are
+// relative to the working directory.
+func absolutePaths(e *event.Event, f *facts) {
 	// a relative name is relative to the working directory only when the
 	// call took none of its own (openat(dirfd, …) of a program that works
 	// under an open directory, as gotrail's own writes under a root do):
@@ -637,7 +669,10 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 			}
 		}
 	}
-	e.Tags = in.splitKeys(f.key)
+}
+
+// buildOutcome is success or failure, from the syscall or the message.
+func buildOutcome(e *event.Event, f *facts) {
 	switch {
 	case f.success == "yes":
 		e.Event.Outcome = "success"
@@ -648,6 +683,12 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	case f.res != "":
 		e.Event.Outcome = "failure"
 	}
+}
+
+// buildAction names what was done: an audit configuration change summed
+// up, auditd starting, stopping or restarting, what a syscall did to its
+// file, or the message's operation.
+func buildAction(e *event.Event, f *facts) {
 	switch {
 	case f.configChange:
 		// the keys a CONFIG_CHANGE names are of the rules it changed, not
@@ -670,14 +711,6 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	case f.firstType != "":
 		e.Event.Action = strings.ToLower(f.firstType)
 	}
-	e.File, e.Gotrail.PreviousPath = file(e.Event.Action, f.paths)
-	if script > 0 && e.Event.Action == "exec" && e.File != nil {
-		// what ran is the script; the interpreter is how
-		e.Gotrail.Interpreter = e.Process.Executable
-		e.Process.Executable = e.File.Path
-		e.Process.Args = e.Process.Args[script:]
-	}
-	e.Message = message(e, f)
 }
 
 // scriptArg finds a #! script run as a command: the kernel runs its
