@@ -209,9 +209,14 @@ func whereOf(res *shellchain.Result, name string) string {
 }
 
 func (c *checker) path(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Result) {
-	pathVal := res.Vars["PATH"].Value
-	where := whereOf(res, "PATH")
-	dirs := strings.Split(pathVal, ":")
+	c.pathEntries(u, res)
+	c.pathGo(u, ue, res)
+}
+
+// pathEntries checks each directory of the login's PATH: empty, relative,
+// repeated, temporary, missing, writable by others or owned by another.
+func (c *checker) pathEntries(u shellchain.User, res *shellchain.Result) {
+	dirs := strings.Split(res.Vars["PATH"].Value, ":")
 	seen := map[string]bool{}
 	count := map[string]int{}
 	for _, d := range dirs {
@@ -268,8 +273,12 @@ func (c *checker) path(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Re
 				Remediation: "remove " + d + " from PATH or chown it to root"})
 		}
 	}
+}
 
-	// the go that runs, against the GOROOT the environment means
+// pathGo checks the go that runs against the GOROOT the environment means,
+// and counts the toolchains on the PATH.
+func (c *checker) pathGo(u shellchain.User, ue hostenv.UserEnv, res *shellchain.Result) {
+	where := whereOf(res, "PATH")
 	var gos []hostenv.GoBinary
 	for _, pe := range ue.Path {
 		if pe.Go != "" {
