@@ -208,6 +208,12 @@ func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
 		}
 	}
 
+	defaults(h, out, res, home, pathList)
+	return out, bin
+}
+
+// defaults fills in the go command's own defaults for what nothing set.
+func defaults(h hostfs.FS, out map[string]Value, res *shellchain.Result, home, pathList string) {
 	def := func(k, v string) {
 		if _, ok := out[k]; !ok {
 			out[k] = Value{Value: v, Source: Source{Kind: "default"}}
@@ -238,7 +244,6 @@ func GoEnv(h hostfs.FS, res *shellchain.Result) (map[string]Value, *GoBinary) {
 	def("CGO_ENABLED", cgo)
 	def("CC", "gcc")
 	def("CXX", "g++")
-	return out, bin
 }
 
 // GoEnvFile is a Go env file as a snapshot keeps it: a user's GOENV file
