@@ -103,6 +103,15 @@ func (r *Result) Event(w Who, at time.Time) *event.Event {
 	if r.Dir != "" {
 		e.File = &event.File{Path: r.Dir}
 	}
+	r.describe(e, w)
+	redactEvent(e)
+	event.Categorize(e)
+	return e
+}
+
+// describe sets the outcome, severity and message: who did what, from
+// where, verified by what, or why it failed.
+func (r *Result) describe(e *event.Event, w Who) {
 	login := e.LoginName()
 	who := login
 	if who == "" {
@@ -150,9 +159,6 @@ func (r *Result) Event(w Who, at time.Time) *event.Event {
 			e.Message = fmt.Sprintf("%s failed to install %s: %v", who, version, r.Err)
 		}
 	}
-	redactEvent(e)
-	event.Categorize(e)
-	return e
 }
 
 // redactEvent hides a proxy's credentials (GOPROXY=https://user:secret@…)
