@@ -870,10 +870,9 @@ var verbs = map[string]string{
 	"link": "linked", "open": "opened", "mount": "mounted",
 }
 
-// message is DESIGN.md's one-line summary: "alice (as root) wrote
-// /etc/profile with vim".
-func message(e *event.Event, f *facts) string {
-	var b strings.Builder
+// writeWho writes who did it: the login user, and the effective user when
+// another ("alice (as root)"), or "(no login)".
+func writeWho(b *strings.Builder, e *event.Event, f *facts) {
 	login := e.LoginName()
 	if login == "" {
 		login = "unknown user"
@@ -888,6 +887,33 @@ func message(e *event.Event, f *facts) string {
 		b.WriteString(eff)
 		b.WriteString(")")
 	}
+}
+
+// writeExec writes what ran: the command line, and for a script what ran it.
+func writeExec(b *strings.Builder, e *event.Event, failed bool) {
+	if failed {
+		b.WriteString(" run ")
+	} else {
+		b.WriteString(" ran ")
+	}
+	switch {
+	case len(e.Process.Args) > 0:
+		b.WriteString(strings.Join(e.Process.Args, " "))
+	case e.Process.Title != "":
+		b.WriteString(e.Process.Title)
+	default:
+		b.WriteString(e.Process.Executable)
+	}
+	if e.Gotrail.Interpreter != "" {
+		b.WriteString(" (a script: " + e.Process.Executable + " run by " + e.Gotrail.Interpreter + ")")
+	}
+}
+
+// message is DESIGN.md's one-line summary: "alice (as root) wrote
+// /etc/profile with vim".
+func message(e *event.Event, f *facts) string {
+	var b strings.Builder
+	writeWho(&b, e, f)
 	failed := e.Event.Outcome == "failure"
 	if failed {
 		b.WriteString(" failed to")
@@ -910,22 +936,7 @@ func message(e *event.Event, f *facts) string {
 	case f.daemon != "":
 		b.WriteString(": auditd " + act)
 	case act == "exec":
-		if failed {
-			b.WriteString(" run ")
-		} else {
-			b.WriteString(" ran ")
-		}
-		switch {
-		case len(e.Process.Args) > 0:
-			b.WriteString(strings.Join(e.Process.Args, " "))
-		case e.Process.Title != "":
-			b.WriteString(e.Process.Title)
-		default:
-			b.WriteString(e.Process.Executable)
-		}
-		if e.Gotrail.Interpreter != "" {
-			b.WriteString(" (a script: " + e.Process.Executable + " run by " + e.Gotrail.Interpreter + ")")
-		}
+		writeExec(&b, e, failed)
 		prog = ""
 	case act == "rename" && e.File != nil:
 		if failed {
