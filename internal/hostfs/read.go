@@ -61,11 +61,21 @@ func (h FS) Open(p string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	// looked at before it is opened: opening a device runs its driver (a
+	// watchdog arms, a tape rewinds), even if nothing is read
+	fi, err := h.Lstat(real)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%s)", p, ErrNotRegular, kind(fi.Mode()))
+	}
 	f, err := h.open(real, openFlags)
 	if err != nil {
 		return nil, h.hostErr(err)
 	}
-	fi, err := f.Stat()
+	// and again after: what was swapped in meanwhile is not read
+	fi, err = f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("%s: %w (%s)", p, ErrNotRegular, kind(fi.Mode()))
 	}

@@ -101,3 +101,33 @@ func TestGlobAndReadDirStayInRoot(t *testing.T) {
 		t.Errorf("Glob with patterns in two elements = %v", got)
 	}
 }
+
+// TestNotRegularIsNotOpened: a FIFO (or a device) is refused before it is
+// opened: a writer blocked on the FIFO stays blocked, as a device's driver
+// is never run.
+func TestNotRegularIsNotOpened(t *testing.T) {
+	root := t.TempDir()
+	fifo := filepath.Join(root, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan struct{})
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil { // blocks until a reader opens it
+			close(opened)
+			f.Close()
+		}
+	}()
+	if _, err := New(root).ReadFile("/fifo"); !errors.Is(err, ErrNotRegular) {
+		t.Fatalf("ReadFile(fifo): %v", err)
+	}
+	select {
+	case <-opened:
+		t.Error("the FIFO was opened for reading")
+	case <-time.After(300 * time.Millisecond):
+	}
+	if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil { // let the writer go
+		<-opened
+		r.Close()
+	}
+}

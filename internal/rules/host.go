@@ -238,8 +238,11 @@ func (h hostFS) goroots(users []User, pathDirs, extra []string) []GOROOT {
 		glob(p)
 	}
 	for _, u := range users {
-		glob(u.Home + "/sdk/go*")
-		glob(u.Home + "/go/pkg/mod/golang.org/toolchain@*")
+		// an image's passwd names the home: its *, ? and [ are letters
+		// there, never patterns (/l/*/*/*/* over links to . is a hang)
+		home := globEscape(u.Home)
+		glob(home + "/sdk/go*")
+		glob(home + "/go/pkg/mod/golang.org/toolchain@*")
 	}
 	cands = append(cands, extra...)
 
@@ -263,4 +266,16 @@ func (h hostFS) goroots(users []User, pathDirs, extra []string) []GOROOT {
 	}
 	slices.SortFunc(out, func(a, b GOROOT) int { return strings.Compare(a.Path, b.Path) })
 	return out
+}
+
+// globEscape quotes the pattern characters of s for path.Match.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

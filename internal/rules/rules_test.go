@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
@@ -263,5 +264,29 @@ func TestApply(t *testing.T) {
 				t.Errorf("LoadedWith %q, want %q", a.LoadedWith, tt.how)
 			}
 		})
+	}
+}
+
+// TestDiscoverGlobHome: a home of pattern characters over links to "."
+// is a name, not a pattern: Discover ends at once.
+func TestDiscoverGlobHome(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/l/*/*/*/*/*/*/*/*:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/shells"), []byte("/bin/sh\n"), 0o644)
+	os.MkdirAll(filepath.Join(root, "l/sdk/go1/bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "l/sdk/go1/bin/go"), nil, 0o755)
+	for _, c := range "abcdefghij" {
+		os.Symlink(".", filepath.Join(root, "l", string(c)))
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Discover(root, nil); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Discover expanded the home as a pattern")
 	}
 }

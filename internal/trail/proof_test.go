@@ -256,3 +256,47 @@ func TestReadHeld(t *testing.T) {
 		t.Errorf("altered copy: %v", err)
 	}
 }
+
+// TestProofOfAnchorByTime: the collector's file starts late (rotated), so
+// it holds no checkpoint of a seq before the forged anchor; but it held
+// checkpoints from before the time the anchor says it was made, so it
+// would have received it.
+func TestProofOfAnchorByTime(t *testing.T) {
+	dir := t.TempDir()
+	vkey := writeTrail(t, dir, 45)
+	v := verifier(t, vkey)
+	all := collected(t, dir)
+	held := all[len(all)-1:] // cp@40 only
+	segs, _ := segments(filepath.Join(dir, dirName))
+	_, lines := trailLines(t, dir)
+	cut := 0
+	for i, sg := range segs {
+		if f, _ := segmentFirst(sg); f <= 25 {
+			cut = i
+		}
+	}
+	first, _ := segmentFirst(segs[cut])
+	var last record
+	for _, l := range lines {
+		if r, _ := parseLine(bytes.TrimSuffix(l, []byte("\n"))); r.seq == first-1 {
+			last = r
+		}
+	}
+	for _, sg := range segs[:cut] {
+		os.Remove(sg)
+	}
+	signer, _, _, _ := Key(dir, "web-01")
+	head := Head{Seq: last.seq, Hash: last.hash}
+	msg, _ := note.Sign(&note.Note{Text: noteText(anchorTitle, "web-01", head, time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC))}, signer)
+	forged, _ := json.Marshal(Anchor{Head: head, Pruned: time.Now(), Note: msg})
+	os.WriteFile(filepath.Join(dir, dirName, anchorFile), forged, 0o600)
+	rep, _ := Verify(dir, VerifyOptions{Verifier: v, Held: held})
+	if rep.Problem == nil || !strings.Contains(rep.Problem.Error(), "not by retention") {
+		t.Errorf("an anchor made after the collector's checkpoints, not held: %v", rep.Problem)
+	}
+	// and without the key, notes held elsewhere prove nothing
+	rep, _ = Verify(dir, VerifyOptions{Held: held})
+	if rep.Problem == nil || !strings.Contains(rep.Problem.Error(), "without the trail's public key") {
+		t.Errorf("held notes without a verifier: %v", rep.Problem)
+	}
+}

@@ -219,6 +219,11 @@ func (c heldCheckpoint) what() string {
 func Verify(stateDir string, opts VerifyOptions) (*Report, error) {
 	dir := filepath.Join(stateDir, dirName)
 	rep := &Report{Signed: opts.Verifier != nil}
+	if len(opts.Held) > 0 && opts.Verifier == nil {
+		// an unsigned note anyone can write into the collector's log
+		rep.Problem = errors.New("checkpoints held elsewhere prove nothing without the trail's public key to check their signatures (--pubkey)")
+		return rep, nil
+	}
 	local, err := readCheckpoints(dir, opts.Verifier)
 	if errors.Is(err, ErrCheckpoint) {
 		rep.Problem = err // a forged or altered checkpoint is tampering
@@ -274,7 +279,9 @@ func checkAnchor(a *Anchor, opts VerifyOptions, rep *Report) error {
 			rep.Proven = max(rep.Proven, a.Seq)
 			return nil
 		}
-		older = older || h.Head.Seq <= a.Seq
+		// a collector that held checkpoints from before the anchor was
+		// made (by seq, or by time) was there to receive it
+		older = older || h.Head.Seq <= a.Seq || h.Time.Before(c.Time)
 	}
 	if older {
 		return fmt.Errorf("the trail starts at seq %d (an anchor of %s), but no anchor held elsewhere says so though checkpoints held elsewhere go back before it: records before it were removed, not by retention",
