@@ -129,6 +129,35 @@ func RedactURLs(v string) string {
 	return b.String()
 }
 
+// RedactProxyURLs hides the userinfo of every URL in a Go variable's value
+// (GOPROXY, GOSUMDB…), where a proxy URL is a base, never a path with an @
+// in it: everything between :// and the last @ before the next URL goes.
+// Tokens hold /, , and spaces that a URL parser or a split on GOPROXY's
+// separators would take for the end of the userinfo.
+func RedactProxyURLs(v string) string {
+	if !strings.Contains(v, "@") {
+		return v
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(v, "://")
+		if i < 0 {
+			b.WriteString(v)
+			return b.String()
+		}
+		b.WriteString(v[:i+3])
+		v = v[i+3:]
+		end := strings.Index(v, "://")
+		if end < 0 {
+			end = len(v)
+		}
+		if at := strings.LastIndexByte(v[:end], '@'); at >= 0 {
+			b.WriteString("xxxxx")
+			v = v[at:]
+		}
+	}
+}
+
 // isURLSep separates the URLs of a list: GOPROXY's , and |, GOSUMDB's space.
 func isURLSep(c byte) bool { return c == ',' || c == '|' || c == ' ' }
 

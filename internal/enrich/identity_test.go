@@ -90,7 +90,7 @@ func TestGoEnvRedacts(t *testing.T) {
 	root := procRoot(t, "/usr/local/go/bin/go")
 	os.WriteFile(filepath.Join(root, "proc/77/environ"), []byte("GOPROXY=https://bob:hunter2@goproxy.corp\x00"), 0o644)
 	env, err := Proc{Root: root}.GoEnv(77)
-	if err != nil || env["GOPROXY"] != "https://bob:xxxxx@goproxy.corp" || strings.Contains(fmt.Sprint(env), "hunter2") {
+	if err != nil || env["GOPROXY"] != "https://xxxxx@goproxy.corp" || strings.Contains(fmt.Sprint(env), "hunter2") {
 		t.Errorf("GoEnv = %v, %v", env, err)
 	}
 }
@@ -105,6 +105,27 @@ func TestRedactURLsKeepsModulePaths(t *testing.T) {
 	} {
 		if got := RedactURLs(in); got != want {
 			t.Errorf("RedactURLs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRedactProxyURLs: in a Go variable, whatever lies between :// and the
+// last @ of a URL is hidden, tokens with /, , and spaces included.
+func TestRedactProxyURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://proxy.golang.org,direct":                   "https://proxy.golang.org,direct",
+		"https://tok:ab/cd@proxy.example":                   "https://xxxxx@proxy.example",
+		"https://u:123/abc@proxy.example,direct":            "https://xxxxx@proxy.example,direct",
+		"https://u:p#s/x@proxy.example":                     "https://xxxxx@proxy.example",
+		"https://u:p,ss@proxy.example":                      "https://xxxxx@proxy.example",
+		"https://u:p ss@proxy.example":                      "https://xxxxx@proxy.example",
+		"https://a:b@one.example|https://c@two.example,off": "https://xxxxx@one.example|https://xxxxx@two.example,off",
+		"sum.golang.org+033de0ae https://u:p@sumdb.corp":    "sum.golang.org+033de0ae https://xxxxx@sumdb.corp",
+		"socks5://u:p@[::1]:1080":                           "socks5://xxxxx@[::1]:1080",
+		"user@example.com":                                  "user@example.com",
+	} {
+		if got := RedactProxyURLs(in); got != want {
+			t.Errorf("RedactProxyURLs(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

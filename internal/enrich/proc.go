@@ -74,7 +74,7 @@ func (p Proc) GoEnv(pid int) (map[string]string, error) {
 	for _, kv := range bytes.Split(data, []byte{0}) {
 		k, v, ok := bytes.Cut(kv, []byte("="))
 		if ok && GoVariable(string(k)) {
-			env[string(k)] = RedactURLs(string(v))
+			env[string(k)] = RedactProxyURLs(string(v))
 		}
 	}
 	return env, nil

@@ -165,11 +165,32 @@ func (r *Result) describe(e *event.Event, w Who) {
 // wherever the record names a URL: the trail and every sink get it.
 func redactEvent(e *event.Event) {
 	tc := e.Gotrail.Toolchain
-	tc.URL, tc.Error = enrich.RedactURLs(tc.URL), enrich.RedactURLs(tc.Error)
+	tc.URL, tc.Error = redactText(tc.URL), redactText(tc.Error)
 	if tc.SumDB != nil {
-		tc.SumDB.URL = enrich.RedactURLs(tc.SumDB.URL)
+		tc.SumDB.URL = redactText(tc.SumDB.URL)
 	}
-	e.Message = enrich.RedactURLs(e.Message)
+	e.Message = redactText(e.Message)
+}
+
+// redactText hides the userinfo of the proxy URLs in s. A URL install
+// fetches is the proxy's base (where a token may hold / and @) and a path
+// of its own with @ in it (golang.org/toolchain/@v/…): the base is
+// redacted as a Go variable is, the path kept.
+func redactText(s string) string {
+	fields := strings.Split(s, " ")
+	for i, f := range fields {
+		if !strings.Contains(f, "://") {
+			continue
+		}
+		cut := len(f)
+		for _, p := range []string{"/golang.org/toolchain", "/sumdb/"} {
+			if j := strings.Index(f, p); j >= 0 && j < cut {
+				cut = j
+			}
+		}
+		fields[i] = enrich.RedactProxyURLs(f[:cut]) + f[cut:]
+	}
+	return strings.Join(fields, " ")
 }
 
 func hostOf(u string) string {
