@@ -111,6 +111,7 @@ type Assembler struct {
 	queue   []*Event // every node's, by first record, for eviction
 	head    int
 	bytes   int64 // of the records in flight
+	pruneAt int   // node streams kept before pruneNodes looks again
 	stats   AssemblerStats
 }
 
@@ -230,6 +231,9 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 func (a *Assembler) node(r Record) *nodeStream {
 	ns := a.nodes[r.Node]
 	if ns == nil {
+		if len(a.nodes) >= max(maxNodes, a.pruneAt) {
+			a.pruneNodes()
+		}
 		ns = &nodeStream{latest: r.Time}
 		a.nodes[strings.Clone(r.Node)] = ns
 	}
@@ -242,6 +246,23 @@ func (a *Assembler) node(r Record) *nodeStream {
 		a.stats.ClockSteps++
 	}
 	return ns
+}
+
+// maxNodes is how many node streams are kept before those with nothing in
+// flight are let go: a file of a million node= names must not keep a
+// million streams.
+const maxNodes = 1024
+
+// pruneNodes lets go of the node streams with no event in flight; what is
+// lost is their clock, which their next record sets again.
+func (a *Assembler) pruneNodes() {
+	for name, ns := range a.nodes {
+		if ns.queue, ns.head = compact(ns.queue, ns.head); ns.head == len(ns.queue) {
+			delete(a.nodes, name)
+		}
+	}
+	// the next look when as many again are added: each record pays once
+	a.pruneAt = 2 * len(a.nodes)
 }
 
 // open starts the event of key k, making room within the bounds first.

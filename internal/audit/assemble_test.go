@@ -338,3 +338,20 @@ func TestAssemblerExpireByCallersClock(t *testing.T) {
 		t.Errorf("after 4 s: %q", s)
 	}
 }
+
+// TestAssemblerManyNodes: a node= name a record keeps no stream beyond
+// its events in flight.
+func TestAssemblerManyNodes(t *testing.T) {
+	a := &Assembler{MaxInFlight: 100}
+	n := 0
+	for i := range 50000 {
+		a.Add(Record{Node: fmt.Sprint("n", i), Type: "SYSCALL", Time: Stamp{Sec: 10}, Serial: 1}, func(*Event) { n++ })
+		if len(a.nodes) > maxNodes+100 {
+			t.Fatalf("%d node streams kept after %d nodes", len(a.nodes), i+1)
+		}
+	}
+	a.Flush(func(*Event) { n++ })
+	if n != 50000 {
+		t.Errorf("%d events, want 50000", n)
+	}
+}

@@ -111,7 +111,8 @@ func (g Gap) Events() uint64 { return g.To - g.From + 1 }
 // logging (or left out by a filter such as ausearch -k). auditd's own
 // DAEMON_* records carry serials of their own and are not counted.
 type Gaps struct {
-	nodes map[string]*serials
+	nodes   map[string]*serials
+	pruneAt int
 }
 
 // See takes the serial of one record.
@@ -124,6 +125,17 @@ func (g *Gaps) See(r Record) {
 	}
 	s := g.nodes[r.Node]
 	if s == nil {
+		if len(g.nodes) >= max(maxNodes, g.pruneAt) {
+			// a file of a million node= names: let go of those with no
+			// hole waiting (their next serial starts them again), and look
+			// again when as many again are added
+			for name, o := range g.nodes {
+				if len(o.ahead) == 0 {
+					delete(g.nodes, name)
+				}
+			}
+			g.pruneAt = 2 * len(g.nodes)
+		}
 		s = &serials{}
 		g.nodes[strings.Clone(r.Node)] = s
 	}
