@@ -100,11 +100,9 @@ func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {
 		return fmt.Errorf("verify: %w", err)
 	}
 	opts := trail.VerifyOptions{Verifier: v}
+	var bad []string
 	if o.checkpoints != "" {
-		if opts.Held, err = trail.ReadHeld(o.checkpoints, v); err != nil {
-			if errors.Is(err, trail.ErrCheckpoint) {
-				return &findingsError{"verify: " + err.Error()}
-			}
+		if opts.Held, bad, err = trail.ReadHeld(o.checkpoints, v); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
 	}
@@ -116,6 +114,14 @@ func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {
 		return &findingsError{"verify: " + rep.Problem.Error()}
 	}
 	printVerified(w, rep, o, keyFile)
+	if len(bad) > 0 {
+		// the trail checks out against the good ones; the collector's
+		// copy was written into all the same
+		for _, b := range bad {
+			fmt.Fprintf(w, "not a checkpoint of this trail's key: %s\n", b)
+		}
+		return &findingsError{fmt.Sprintf("verify: %s holds %d notes that do not verify: forged or altered there", o.checkpoints, len(bad))}
+	}
 	return nil
 }
 

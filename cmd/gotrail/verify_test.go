@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -75,6 +76,16 @@ func TestVerifyAndReadTrail(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "proven up to seq 3 by 1 checkpoints held elsewhere ("+held+")") {
 		t.Errorf("verify --checkpoints said:\n%s", out.String())
+	}
+	// a note written into the collector's log that does not verify: the
+	// trail is checked against the good ones, and the forged one named
+	forged, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(string(cps)))
+	forged = bytes.Replace(forged, []byte("gotrail trail checkpoint\nweb-01\n"), []byte("gotrail trail checkpoint\nweb-02\n"), 1)
+	os.WriteFile(held, append(cps, []byte(base64.StdEncoding.EncodeToString(forged)+"\n")...), 0o600)
+	out.Reset()
+	err = runVerify(g, &verifyOptions{pubkey: keyFile, checkpoints: held}, &out)
+	if exitCode(err) != exitFindings || !strings.Contains(out.String(), "proven up to seq 3") || !strings.Contains(out.String(), "not a checkpoint of this trail's key: "+held+":2:") {
+		t.Errorf("verify --checkpoints with a forged note: %v\n%s", err, out.String())
 	}
 	os.WriteFile(held, []byte("nothing of gotrail's\n"), 0o600)
 	if err := runVerify(g, &verifyOptions{pubkey: keyFile, checkpoints: held}, &out); err == nil || !strings.Contains(err.Error(), "holds no gotrail checkpoint") {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -16,36 +17,60 @@ import (
 // file of lines as they arrived: syslog lines (rsyslog's file output of
 // gotrail's RFC 5424 messages, MSGID trail.checkpoint, the note escaped on
 // one line), ECS JSON lines (the note in "message"), or the base64 lines of
-// a copy of the state directory's checkpoints file. Other lines are skipped.
-// With a verifier every note must verify: a collector's copy that does not
-// was tampered with too.
-func ReadHeld(path string, v note.Verifier) ([]*Checkpoint, error) {
+// a copy of the state directory's checkpoints file. Other lines, and lines
+// longer than any note, are skipped. A note that does not verify is not
+// used, and named in bad: whoever can write a line into the collector's
+// log can add one, but not stop the check with the others.
+func ReadHeld(path string, v note.Verifier) (cps []*Checkpoint, bad []string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoints held elsewhere: %w", err)
+		return nil, nil, fmt.Errorf("checkpoints held elsewhere: %w", err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-	var out []*Checkpoint
-	for n := 1; sc.Scan(); n++ {
-		msg, ok := heldNote(sc.Text())
-		if !ok {
+	br := bufio.NewReaderSize(f, 64<<10)
+	for n := 1; ; n++ {
+		line, long, rerr := readLine(br, maxHeldLine)
+		if rerr != nil && rerr != io.EOF {
+			return nil, nil, fmt.Errorf("checkpoints held elsewhere: read %s: %w", path, rerr)
+		}
+		if msg, ok := heldNote(line); ok && !long {
+			c, perr := ParseCheckpoint(msg, v)
+			if perr != nil {
+				bad = append(bad, fmt.Sprintf("%s:%d: %v", path, n, perr))
+			} else {
+				cps = append(cps, c)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+	}
+	if len(cps) == 0 {
+		return nil, bad, fmt.Errorf("checkpoints held elsewhere: %s holds no gotrail checkpoint that verifies (lines of MSGID trail.checkpoint, ECS JSON, or base64 notes)", path)
+	}
+	return cps, bad, nil
+}
+
+// maxHeldLine is the longest line taken as a note: a checkpoint is a few
+// hundred bytes, escaped in a syslog line.
+const maxHeldLine = 64 << 10
+
+// readLine reads one line of at most max bytes; long reports a longer one,
+// whose rest is skipped.
+func readLine(br *bufio.Reader, max int) (line string, long bool, err error) {
+	var b []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(b)+len(chunk) <= max {
+			b = append(b, chunk...)
+		} else {
+			long = true
+		}
+		if err == bufio.ErrBufferFull {
 			continue
 		}
-		c, err := ParseCheckpoint(msg, v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s:%d: %v", ErrCheckpoint, path, n, err)
-		}
-		out = append(out, c)
+		return strings.TrimRight(string(b), "\n"), long, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("checkpoints held elsewhere: read %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("checkpoints held elsewhere: %s holds no gotrail checkpoint (lines of MSGID trail.checkpoint, ECS JSON, or base64 notes)", path)
-	}
-	return out, nil
 }
 
 // heldNote finds a signed note in one line of a collector's file.
