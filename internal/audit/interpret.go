@@ -237,18 +237,23 @@ func (in *Interpreter) gather(f *facts, r *Record, fields []Field) {
 	}
 }
 
+// takeName keeps a user name auditd wrote in the ENRICHED part.
+func (f *facts) takeName(fl Field) {
+	switch fl.Key {
+	case "AUID":
+		f.nAuid = fl.Value
+	case "UID":
+		f.nUID = fl.Value
+	case "EUID":
+		f.nEUID = fl.Value
+	}
+}
+
 // gatherSyscall takes who ran what, and how the syscall ended.
 func (in *Interpreter) gatherSyscall(f *facts, r *Record, fields []Field) {
 	for _, fl := range fields {
 		if fl.Enriched {
-			switch fl.Key {
-			case "AUID":
-				f.nAuid = fl.Value
-			case "UID":
-				f.nUID = fl.Value
-			case "EUID":
-				f.nEUID = fl.Value
-			}
+			f.takeName(fl)
 			continue
 		}
 		switch fl.Key {
@@ -429,12 +434,7 @@ func (in *Interpreter) gatherUserMessage(f *facts, r *Record, fields []Field) {
 	}
 	for _, fl := range fields {
 		if fl.Enriched {
-			switch fl.Key {
-			case "AUID":
-				f.nAuid = fl.Value
-			case "UID":
-				f.nUID = fl.Value
-			}
+			f.takeName(fl)
 			continue
 		}
 		switch fl.Key {
