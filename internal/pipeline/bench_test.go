@@ -63,25 +63,17 @@ func repeated(seed []byte) ([]byte, []source.Input) {
 
 // BenchmarkEventsAllJSON is `gotrail events --all --format json` on the
 // shared corpus, repeated to 20 MB, in memory.
-func BenchmarkEventsAllJSON(b *testing.B) {
-	data, in := benchInput(b)
-	names := enrich.NewNames("/")
-	proc := Render(names, "bench", true, &classify.Classifier{}, &event.Filter{}, event.AppendJSON)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Run(context.Background(), in, proc, io.Discard, Options{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkEventsAllJSON(b *testing.B) { benchEvents(b, benchInput, true, &event.Filter{}) }
 
 // BenchmarkEventsAllJSONTypical is BenchmarkEventsAllJSON on the corpus
 // without long arguments: what most hosts log.
-func BenchmarkEventsAllJSONTypical(b *testing.B) {
-	data, in := typicalInput(b)
-	names := enrich.NewNames("/")
-	proc := Render(names, "bench", true, &classify.Classifier{}, &event.Filter{}, event.AppendJSON)
+func BenchmarkEventsAllJSONTypical(b *testing.B) { benchEvents(b, typicalInput, true, &event.Filter{}) }
+
+// benchEvents runs gotrail events, rendering JSON (with auditd.records
+// when records), on the input in memory.
+func benchEvents(b *testing.B, input func(*testing.B) ([]byte, []source.Input), records bool, filter *event.Filter) {
+	data, in := input(b)
+	proc := Render(enrich.NewNames("/"), "bench", records, &classify.Classifier{}, filter, event.AppendJSON)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -111,14 +103,5 @@ func BenchmarkReadAssemble(b *testing.B) {
 // BenchmarkEventsGoOnlyTypical is `gotrail events --format json` (the Go
 // environment's events only) on the corpus without long arguments.
 func BenchmarkEventsGoOnlyTypical(b *testing.B) {
-	data, in := typicalInput(b)
-	names := enrich.NewNames("/")
-	proc := Render(names, "bench", false, &classify.Classifier{}, &event.Filter{GoOnly: true}, event.AppendJSON)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Run(context.Background(), in, proc, io.Discard, Options{}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchEvents(b, typicalInput, false, &event.Filter{GoOnly: true})
 }
