@@ -102,17 +102,7 @@ func TestDigestIsDirhash(t *testing.T) {
 func TestSnapshotDiff(t *testing.T) {
 	root := writeRoot(t, base)
 	state := t.TempDir()
-	take := func() *Snapshot {
-		host, err := Load(context.Background(), root, "fixture", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := Take(context.Background(), host, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	take := func() *Snapshot { return takeSnapshot(t, root) }
 	a := take()
 	if _, err := Save(state, a); err != nil {
 		t.Fatal(err)
@@ -213,18 +203,7 @@ func TestSnapshotShadowedGoEnv(t *testing.T) {
 	files["etc/passwd"] += "bob:x:1001:1001::/home/bob:/bin/bash\n"
 	files["home/bob/.profile"] = ""
 	root := writeRoot(t, files)
-	take := func() *Snapshot {
-		t.Helper()
-		host, err := Load(context.Background(), root, "fixture", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := Take(context.Background(), host, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	take := func() *Snapshot { return takeSnapshot(t, root) }
 	a := take()
 	var alice UserEnv
 	for _, u := range a.Users {
@@ -271,4 +250,18 @@ func TestSnapshotShadowedGoEnv(t *testing.T) {
 	if c, ok := got["toolchain /usr/local/go/bin/go go.env GOSUMDB"]; ok {
 		t.Errorf("go.env did not change: %+v", c)
 	}
+}
+
+// takeSnapshot loads the host under root and takes its snapshot now.
+func takeSnapshot(t *testing.T, root string) *Snapshot {
+	t.Helper()
+	host, err := Load(context.Background(), root, "fixture", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Take(context.Background(), host, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -162,26 +162,9 @@ func TestProofOfAnchor(t *testing.T) {
 	vkey := writeTrail(t, dir, 45)
 	v := verifier(t, vkey)
 	held := collected(t, dir)
-	segs, _ := segments(filepath.Join(dir, dirName))
-	_, lines := trailLines(t, dir)
 	// the segments before the one that holds seq 25 go: the collector
 	// held checkpoints 10 and 20 from them
-	cut := 0
-	for i, sg := range segs {
-		if f, _ := segmentFirst(sg); f <= 25 {
-			cut = i
-		}
-	}
-	var last record // the last record removed
-	first, _ := segmentFirst(segs[cut])
-	for _, l := range lines {
-		if r, _ := parseLine(bytes.TrimSuffix(l, []byte("\n"))); r.seq == first-1 {
-			last = r
-		}
-	}
-	for _, sg := range segs[:cut] {
-		os.Remove(sg)
-	}
+	last := cutBefore(t, dir, 25)
 	forged, _ := json.Marshal(Anchor{Head: Head{Seq: last.seq, Hash: last.hash}, Pruned: time.Now()})
 	anchorPath := filepath.Join(dir, dirName, anchorFile)
 	os.WriteFile(anchorPath, forged, 0o600)
@@ -269,24 +252,7 @@ func TestProofOfAnchorByTime(t *testing.T) {
 	v := verifier(t, vkey)
 	all := collected(t, dir)
 	held := all[len(all)-1:] // cp@40 only
-	segs, _ := segments(filepath.Join(dir, dirName))
-	_, lines := trailLines(t, dir)
-	cut := 0
-	for i, sg := range segs {
-		if f, _ := segmentFirst(sg); f <= 25 {
-			cut = i
-		}
-	}
-	first, _ := segmentFirst(segs[cut])
-	var last record
-	for _, l := range lines {
-		if r, _ := parseLine(bytes.TrimSuffix(l, []byte("\n"))); r.seq == first-1 {
-			last = r
-		}
-	}
-	for _, sg := range segs[:cut] {
-		os.Remove(sg)
-	}
+	last := cutBefore(t, dir, 25)
 	signer, _, _, _ := Key(dir, "web-01")
 	head := Head{Seq: last.seq, Hash: last.hash}
 	msg, _ := note.Sign(&note.Note{Text: noteText(anchorTitle, "web-01", head, time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC))}, signer)
@@ -301,4 +267,29 @@ func TestProofOfAnchorByTime(t *testing.T) {
 	if rep.Problem == nil || !strings.Contains(rep.Problem.Error(), "without the trail's public key") {
 		t.Errorf("held notes without a verifier: %v", rep.Problem)
 	}
+}
+
+// cutBefore removes the segments before the one that holds seq, as root
+// would, and returns the last record removed.
+func cutBefore(t *testing.T, dir string, seq uint64) record {
+	t.Helper()
+	segs, _ := segments(filepath.Join(dir, dirName))
+	_, lines := trailLines(t, dir)
+	cut := 0
+	for i, sg := range segs {
+		if f, _ := segmentFirst(sg); f <= seq {
+			cut = i
+		}
+	}
+	first, _ := segmentFirst(segs[cut])
+	var last record
+	for _, l := range lines {
+		if r, _ := parseLine(bytes.TrimSuffix(l, []byte("\n"))); r.seq == first-1 {
+			last = r
+		}
+	}
+	for _, sg := range segs[:cut] {
+		os.Remove(sg)
+	}
+	return last
 }
