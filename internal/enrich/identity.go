@@ -3,7 +3,6 @@ package enrich
 import (
 	"bytes"
 	"fmt"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -106,29 +105,6 @@ func (p Proc) bootTime() (time.Time, error) {
 	return time.Time{}, fmt.Errorf("/proc/stat has no btime")
 }
 
-// RedactURLs hides the password of every URL in a setting (GOPROXY is a
-// list of URLs, GOSUMDB may name one): https://user:secret@proxy becomes
-// https://user:xxxxx@proxy. A proxy's credentials never reach the trail
-// or a sink.
-func RedactURLs(v string) string {
-	if !strings.Contains(v, "@") || !strings.Contains(v, "://") {
-		return v
-	}
-	var b strings.Builder
-	start := 0
-	for i := 0; i <= len(v); i++ {
-		if i < len(v) && !isURLSep(v[i]) {
-			continue
-		}
-		b.WriteString(redactOne(v[start:i]))
-		if i < len(v) {
-			b.WriteByte(v[i])
-		}
-		start = i + 1
-	}
-	return b.String()
-}
-
 // RedactProxyURLs hides the userinfo of every URL in a Go variable's value
 // (GOPROXY, GOSUMDB…), where a proxy URL is a base, never a path with an @
 // in it: everything between :// and the last @ before the next URL goes.
@@ -156,41 +132,4 @@ func RedactProxyURLs(v string) string {
 			v = v[at:]
 		}
 	}
-}
-
-// isURLSep separates the URLs of a list: GOPROXY's , and |, GOSUMDB's space.
-func isURLSep(c byte) bool { return c == ',' || c == '|' || c == ' ' }
-
-func redactOne(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		// unparsable: the userinfo is what lies between :// and an @
-		// before the path (an @ in the path is a module's version)
-		i := strings.Index(s, "://")
-		if i < 0 {
-			return s
-		}
-		rest := s[i+3:]
-		end := strings.IndexByte(rest, '/')
-		if end < 0 {
-			end = len(rest)
-		}
-		j := strings.LastIndexByte(rest[:end], '@')
-		if j < 0 {
-			return s
-		}
-		return s[:i+3] + "xxxxx" + rest[j:]
-	}
-	if u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		return u.Redacted()
-	}
-	// a token as the user name is a secret too
-	u.User = url.User("xxxxx")
-	return u.String()
 }
