@@ -99,23 +99,41 @@ var (
 // record takes one record from the kernel; the line is valid during the
 // call only.
 func (c *execCatcher) record(line []byte) error {
-	isExec := bytes.HasPrefix(line, syscallPrefix) && bytes.Contains(line, execKeyField)
-	rec, err := audit.ParseRecord(string(line))
-	if err != nil {
+	// every record of the host passes here: only an exec of gotrail's
+	// rules is parsed, the others give their serial
+	serial, ok := headerSerial(line)
+	if !ok {
 		return nil
 	}
-	if isExec {
-		if pid, ppid, exe, ok := execOf(rec); ok {
-			c.add(execKey{rec.Time, rec.Serial}, readFacts(c.proc, pid, ppid, exe, rec.Time.Time()))
+	if bytes.HasPrefix(line, syscallPrefix) && bytes.Contains(line, execKeyField) {
+		if rec, err := audit.ParseRecord(string(line)); err == nil {
+			if pid, ppid, exe, ok := execOf(rec); ok {
+				c.add(execKey{rec.Time, rec.Serial}, readFacts(c.proc, pid, ppid, exe, rec.Time.Time()))
+			}
 		}
 	}
 	c.mu.Lock()
-	if rec.Serial > c.seen {
-		c.seen = rec.Serial
+	if serial > c.seen {
+		c.seen = serial
 	}
 	c.mu.Unlock()
 	c.signal()
 	return nil
+}
+
+// headerSerial is the serial of msg=audit(SEC.MS:SERIAL), read in place.
+func headerSerial(line []byte) (uint64, bool) {
+	i := bytes.Index(line, []byte("msg=audit("))
+	if i < 0 {
+		return 0, false
+	}
+	rest := line[i+len("msg=audit("):]
+	colon, end := bytes.IndexByte(rest, ':'), bytes.IndexByte(rest, ')')
+	if colon < 0 || end < colon {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(rest[colon+1:end]), 10, 64)
+	return n, err == nil
 }
 
 // execOf is the pid and parent of a successful exec that gotrail's exec
