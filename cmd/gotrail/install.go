@@ -169,19 +169,21 @@ func record(g *globalOptions, retentionDays int, e *event.Event, log *slog.Logge
 	}
 	cfg, _ := g.loadConfig()
 	if cfg != nil && len(cfg.Sink) > 0 {
-		queues, err := openSinks(cfg, g.stateDir, log)
+		// the sinks of events only: a sink that ships the trail is the
+		// daemon's, which sees the record in the trail and ships it once
+		out, err := openSinks(cfg, g.stateDir, log, false)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		for _, q := range queues {
-			q.Offer(e)
+		if out != nil {
+			out.offer(e)
 			if cp != nil { // off the host, it proves the record was there
-				q.Offer(sink.Checkpoint(cp.Host, cp.Head.Seq, cp.Head.Hash, cp.Time, cp.Note))
+				out.offer(sink.Checkpoint(cp.Host, cp.Head.Seq, cp.Head.Hash, cp.Time, cp.Note))
 			}
-		}
-		for _, q := range queues {
-			if err := q.Close(10 * time.Second); err != nil {
-				errs = append(errs, fmt.Errorf("sink %s: %w", q.Name(), err))
+			for _, q := range out.queues {
+				if err := q.Close(10 * time.Second); err != nil {
+					errs = append(errs, fmt.Errorf("sink %s: %w", q.Name(), err))
+				}
 			}
 		}
 	}

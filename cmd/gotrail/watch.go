@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -92,20 +93,93 @@ func policy(cfg *config.Config, root string) *classify.Policy {
 	return &classify.Policy{Rules: cfg.Policy, Groups: enrich.NewGroups(root)}
 }
 
-// openSinks starts a queue for each [[sink]] of the configuration.
-func openSinks(cfg *config.Config, stateDir string, log *slog.Logger) ([]*sink.Queue, error) {
-	var queues []*sink.Queue
+// sinks are the [[sink]]s running: queues of events, and the sinks that
+// ship the trail itself from disk.
+type sinks struct {
+	queues   []*sink.Queue
+	shippers []*sink.TrailSink
+}
+
+// openSinks starts each [[sink]] of the configuration; the trail shippers
+// only with shippers (the daemon's: one process ships the trail).
+func openSinks(cfg *config.Config, stateDir string, log *slog.Logger, shippers bool) (*sinks, error) {
+	all := &sinks{}
 	for i, c := range cfg.Sink {
+		if c.Payload == config.PayloadTrail {
+			if !shippers {
+				continue
+			}
+			t, err := sink.NewTrailSink(c, stateDir, log)
+			if err != nil {
+				all.close(time.Second)
+				return nil, fmt.Errorf("[[sink]] #%d: %w", i+1, err)
+			}
+			all.shippers = append(all.shippers, t)
+			continue
+		}
 		s, err := sink.New(c, stateDir, log)
 		if err != nil {
-			for _, q := range queues {
-				q.Close(time.Second)
-			}
+			all.close(time.Second)
 			return nil, fmt.Errorf("[[sink]] #%d: %w", i+1, err)
 		}
-		queues = append(queues, sink.NewQueue(s, c.MinSeverity, 10000, log))
+		all.queues = append(all.queues, sink.NewQueue(s, c.MinSeverity, 10000, log))
 	}
-	return queues, nil
+	return all, nil
+}
+
+// offer hands an event appended to the trail to every sink.
+func (s *sinks) offer(e *event.Event) {
+	for _, q := range s.queues {
+		q.Offer(e)
+	}
+	if e.Trail != nil {
+		for _, t := range s.shippers {
+			t.Notify(e.Trail.Seq)
+		}
+	}
+}
+
+// shipped is the last record every trail shipper had acknowledged: what
+// retention may remove up to.
+func (s *sinks) shipped() uint64 {
+	low := uint64(math.MaxUint64)
+	for _, t := range s.shippers {
+		low = min(low, t.Acked())
+	}
+	return low
+}
+
+func (s *sinks) close(timeout time.Duration) {
+	for _, q := range s.queues {
+		q.Close(timeout)
+	}
+	for _, t := range s.shippers {
+		t.Close(timeout)
+	}
+}
+
+// register adds each sink's counters to the metrics.
+func (s *sinks) register(reg *prometheus.Registry) {
+	for _, q := range s.queues {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gotrail_sink_errors_total", Help: "Failed sends, by sink.",
+			ConstLabels: prometheus.Labels{"sink": q.Name()},
+		}, func() float64 { return float64(q.Stats().Failed + sinkErrors(q)) }))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gotrail_sink_queued_events", Help: "Events waiting in a sink's queue.",
+			ConstLabels: prometheus.Labels{"sink": q.Name()},
+		}, func() float64 { return float64(q.Len()) }))
+	}
+	for _, t := range s.shippers {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gotrail_sink_behind_records", Help: "Trail records a collector has not acknowledged yet, by sink.",
+			ConstLabels: prometheus.Labels{"sink": t.Name()},
+		}, func() float64 { return float64(t.Stats().Behind) }))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gotrail_sink_acknowledged_seq", Help: "The last trail record a collector acknowledged, by sink.",
+			ConstLabels: prometheus.Labels{"sink": t.Name()},
+		}, func() float64 { return float64(t.Stats().Acked) }))
+	}
 }
 
 // sinkErrors adds the failures a sink counts itself (a webhook's spool
@@ -158,23 +232,16 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 			event.KindSnapshot: time.Duration(cfg.Retention.Snapshot) * day,
 		},
 	}
-	queues, err := openSinks(cfg, g.stateDir, log)
+	out, err := openSinks(cfg, g.stateDir, log, true)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
-	defer func() {
-		for _, q := range queues {
-			q.Close(5 * time.Second)
-		}
-	}()
+	defer out.close(5 * time.Second)
+	if len(out.shippers) > 0 {
+		retention.Shipped = out.shipped
+	}
 	if metrics != nil {
-		for _, q := range queues {
-			q := q
-			metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "gotrail_sink_errors_total", Help: "Failed sends, by sink.",
-				ConstLabels: prometheus.Labels{"sink": q.Name()},
-			}, func() float64 { return float64(q.Stats().Failed + sinkErrors(q)) }))
-		}
+		out.register(metrics.Registry)
 	}
 	var keeper watch.RulesKeeper
 	live := g.thisHost()
@@ -192,12 +259,8 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 		Rules:      keeper,
 		Self:       os.Getpid(),
 		Retention:  retention,
-		OnEvent: func(e *event.Event) {
-			for _, q := range queues {
-				q.Offer(e)
-			}
-		},
-		Metrics: metrics,
+		OnEvent:    out.offer,
+		Metrics:    metrics,
 		Lost: func() (int, error) {
 			st, err := ctl.Status()
 			return st.Lost, err
@@ -217,10 +280,8 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 			}
 			log.Info(what, "seq", c.Head.Seq, "hash", c.Head.Hash)
 			// off the host, it is what later proves the trail was not rewritten
-			e := sink.Checkpoint(c.Host, c.Head.Seq, c.Head.Hash, c.Time, c.Note)
-			for _, q := range queues {
-				q.Offer(e)
-			}
+			// (the trail shippers read it from the state directory)
+			out.offer(sink.Checkpoint(c.Host, c.Head.Seq, c.Head.Hash, c.Time, c.Note))
 		},
 	})
 	if err != nil {

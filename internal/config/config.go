@@ -67,7 +67,31 @@ type Sink struct {
 	// RateLimit is the webhook's messages per minute (WeCom and DingTalk
 	// robots allow 20); 0 is the format's default.
 	RateLimit int `toml:"rate_limit"`
+	// Payload is what a syslog sink carries: "event" (the default, one
+	// message per event, for people and SIEMs) or "trail" (every trail
+	// record whole, in seq order, with the checkpoints, so that a collector
+	// can recompute the chain: gotrail verify --collected).
+	Payload string `toml:"payload"`
+	// MaxMessage is the longest message, in bytes, the collector takes over
+	// tcp:// or tls:// (rsyslog's maxMessageSize); 0 is 64 KiB. An event's
+	// MSG is cut to fit; a trail record is split into parts.
+	MaxMessage int `toml:"max_message"`
 }
+
+// Payloads a syslog sink can carry.
+const (
+	PayloadEvent = "event"
+	PayloadTrail = "trail"
+)
+
+// DefaultMaxMessage is the longest message sent over tcp:// or tls://
+// unless max_message says otherwise: what gotrail gen rsyslog-collector
+// configures the collector to take.
+const DefaultMaxMessage = 64 << 10
+
+// MinMaxMessage is the least max_message: RFC 5425 has every receiver take
+// 2048 bytes.
+const MinMaxMessage = 2048
 
 // Retention is in days; 0 keeps for good.
 type Retention struct {
@@ -199,7 +223,13 @@ func (c *Config) validateSink(n int, s Sink) *Error {
 		if problem := checkAddress(s.Address); problem != "" {
 			return bad("address", "address: %s", problem)
 		}
+		if e := checkPayload(s, bad); e != nil {
+			return e
+		}
 	case "webhook":
+		if s.Payload != "" && s.Payload != PayloadEvent {
+			return bad("payload", "payload = %q: only a syslog sink carries the trail", s.Payload)
+		}
 		if !slices.Contains(formats, s.Format) {
 			return bad("format", "format = %q: want one of %s", s.Format, strings.Join(formats, ", "))
 		}

@@ -88,3 +88,26 @@ func checkAddress(addr string) string {
 	}
 	return ""
 }
+
+// checkPayload checks what a syslog sink carries and how long its messages
+// may be.
+func checkPayload(s Sink, bad func(key, format string, args ...any) *Error) *Error {
+	if s.MaxMessage != 0 && s.MaxMessage < MinMaxMessage {
+		return bad("max_message", "max_message = %d: want at least %d bytes (RFC 5425), or 0 for %d", s.MaxMessage, MinMaxMessage, DefaultMaxMessage)
+	}
+	switch s.Payload {
+	case "", PayloadEvent:
+		return nil
+	case PayloadTrail:
+	default:
+		return bad("payload", "payload = %q: want event or trail", s.Payload)
+	}
+	if u, err := url.Parse(s.Address); err == nil && u.Scheme != "tcp" && u.Scheme != "tls" {
+		// only a stream says what the collector received
+		return bad("address", "address: payload = \"trail\" needs tcp:// or tls://, whose acknowledgements tell which records the collector has; %s:// loses them silently", u.Scheme)
+	}
+	if s.MinSeverity != "" && s.MinSeverity != "info" {
+		return bad("min_severity", "min_severity = %q: a trail sink carries every record (a chain with gaps proves nothing); leave min_severity out", s.MinSeverity)
+	}
+	return nil
+}

@@ -82,6 +82,9 @@ func (q *Queue) Offer(e *event.Event) {
 // Name is the sink's.
 func (q *Queue) Name() string { return q.sink.Name() }
 
+// Len is the number of events waiting.
+func (q *Queue) Len() int { return len(q.ch) }
+
 // Sink is the sink behind the queue.
 func (q *Queue) Sink() Sink { return q.sink }
 

@@ -86,6 +86,9 @@ func NewSyslog(c config.Sink) (*Syslog, error) {
 	default:
 		return nil, fmt.Errorf("syslog address %q: want unix://, udp://, tcp:// or tls://", c.Address)
 	}
+	if c.MaxMessage > 0 && (s.network == "tcp" || s.network == "tls") {
+		s.max = c.MaxMessage // what the collector takes (rsyslog's maxMessageSize)
+	}
 	return s, nil
 }
 

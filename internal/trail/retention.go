@@ -36,6 +36,10 @@ type Anchor struct {
 type Retention struct {
 	ByKind  map[string]time.Duration
 	Default time.Duration
+	// Shipped, when set, is the last record every sink that ships the trail
+	// has had acknowledged: a segment holding a later one is kept whatever
+	// its age, so that a collector away past the retention still gets all.
+	Shipped func() uint64
 }
 
 func (r Retention) keep(kind string) time.Duration {
@@ -64,7 +68,7 @@ func Prune(stateDir string, r Retention, now time.Time, signer note.Signer, host
 		if err != nil {
 			return removed, anchor, err
 		}
-		if !expired {
+		if !expired || r.Shipped != nil && last.Seq > r.Shipped() {
 			break // the chain is cut only at its start
 		}
 		msg, err := note.Sign(&note.Note{Text: noteText(anchorTitle, host, last, now)}, signer)

@@ -333,3 +333,20 @@ func TestPruneKeepsForeverKinds(t *testing.T) {
 		t.Errorf("Verify: %v", rep.Problem)
 	}
 }
+
+// What a collector has not acknowledged is kept past its retention.
+func TestPruneKeepsWhatIsNotShipped(t *testing.T) {
+	dir := t.TempDir()
+	writeTrail(t, dir, 45)
+	segs, _ := segments(filepath.Join(dir, dirName))
+	signer, _, _, err := Key(dir, "web-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := segmentFirst(segs[1])
+	r := Retention{Default: time.Hour, Shipped: func() uint64 { return second - 1 }}
+	n, anchor, err := Prune(dir, r, time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC), signer, "web-01")
+	if err != nil || n != 1 || anchor == nil || anchor.Head.Seq != second-1 {
+		t.Fatalf("Prune with records up to %d shipped = %d, %+v, %v; want the first segment only", second-1, n, anchor, err)
+	}
+}
