@@ -118,9 +118,9 @@ func (t *TrailSink) Notify(seq uint64) {
 
 // TrailStats say how far behind the collector is.
 type TrailStats struct {
-	Acked  uint64 // the last record the collector acknowledged
-	Behind uint64 // records in the trail it has not acknowledged
-	Pruned uint64 // records retention removed before it had them
+	Acked     uint64 // the last record the collector acknowledged
+	Behind    uint64 // records in the trail it has not acknowledged
+	Pruned    uint64 // records retention removed before it had them
 	LastError string
 }
 
