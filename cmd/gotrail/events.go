@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/hostfs"
@@ -146,7 +147,7 @@ func runEvents(ctx context.Context, g *globalOptions, o *eventsOptions, args []s
 	if err := names.Err(); err != nil {
 		slog.Warn("user and group names incomplete", "err", err)
 	}
-	cl := classifier(cfg)
+	cl := classify.FromConfig(cfg)
 	out := bufio.NewWriterSize(stdout, 256*1024)
 	// auditd.records only where they are printed: text and rfc5424 never do
 	records := o.all && format == "json"

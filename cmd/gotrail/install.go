@@ -171,19 +171,17 @@ func record(g *globalOptions, retentionDays int, e *event.Event, log *slog.Logge
 	if cfg != nil && len(cfg.Sink) > 0 {
 		// the sinks of events only: a sink that ships the trail is the
 		// daemon's, which sees the record in the trail and ships it once
-		out, err := openSinks(cfg, g.stateDir, log, false)
+		out, err := sink.Open(cfg, g.stateDir, log, false)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if out != nil {
-			out.offer(e)
+			out.Offer(e)
 			if cp != nil { // off the host, it proves the record was there
-				out.offer(sink.Checkpoint(cp.Host, cp.Head.Seq, cp.Head.Hash, cp.Time, cp.Note))
+				out.Offer(sink.Checkpoint(cp.Host, cp.Head.Seq, cp.Head.Hash, cp.Time, cp.Note))
 			}
-			for _, q := range out.queues {
-				if err := q.Close(10 * time.Second); err != nil {
-					errs = append(errs, fmt.Errorf("sink %s: %w", q.Name(), err))
-				}
+			if err := out.Close(10 * time.Second); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
