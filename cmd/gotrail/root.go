@@ -74,6 +74,7 @@ EXIT STATUS
 	cmd.AddCommand(newEventsCmd(&g), newRulesCmd(&g), newVerifyCmd(&g), newWatchCmd(&g), newGenCmd(&g), newPluginCmd(&g), newSetupCmd(&g), newTestAlertCmd(&g),
 		newExplainCmd(&g), newCheckCmd(&g), newSnapshotCmd(&g), newDiffCmd(&g))
 	cmd.AddCommand(newInstallCmd(&g))
+	cmd.AddCommand(newReportCmd(&g))
 	return cmd
 }
 

@@ -6,6 +6,7 @@ package atomicfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -22,4 +23,14 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return hostfs.New("/").WriteFile(abs, data, perm, 0o700)
+}
+
+// WriteFunc is Write for content streamed by write (a report of hundreds
+// of MB): path is replaced only when all of it was written and synced.
+func WriteFunc(path string, perm os.FileMode, write func(io.Writer) error) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return hostfs.New("/").WriteFileFunc(abs, perm, 0o700, write)
 }

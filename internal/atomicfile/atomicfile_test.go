@@ -1,8 +1,11 @@
 package atomicfile
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +45,35 @@ func TestWrite(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "rel.json")); string(got) != "r" {
 		t.Errorf("relative write: %q", got)
+	}
+}
+
+// TestWriteFuncAtomic: a failed write (a report streamed) leaves no file and no temporary
+// file, and the old file as it was.
+func TestWriteFuncAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := WriteFunc(p, 0o640, func(w io.Writer) error {
+		io.WriteString(w, strings.Repeat("half a report ", 100000))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err %v; want boom", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Errorf("the old file became %.20q", b)
+	}
+	if names, _ := filepath.Glob(filepath.Join(dir, "*")); len(names) != 1 {
+		t.Errorf("left behind: %v", names)
+	}
+	if err := WriteFunc(p, 0o640, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("report %q; want new", b)
 	}
 }

@@ -5,9 +5,11 @@
 package hostfs
 
 import (
+	"bufio"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -244,6 +246,16 @@ func (h FS) MkdirOwned(base, p string, perm fs.FileMode, uid, gid int) (bool, er
 // the same directory, synced, renamed over p, the directory synced). Missing
 // parent directories are made with dirPerm.
 func (h FS) WriteFile(p string, data []byte, perm, dirPerm fs.FileMode) error {
+	return h.WriteFileFunc(p, perm, dirPerm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileFunc is WriteFile for content too large to hold in memory:
+// write streams it into the temporary file (buffered), which replaces p
+// only when write and the sync succeed.
+func (h FS) WriteFileFunc(p string, perm, dirPerm fs.FileMode, write func(io.Writer) error) error {
 	r, err := h.ops()
 	if err != nil {
 		return err
@@ -263,7 +275,11 @@ func (h FS) WriteFile(p string, data []byte, perm, dirPerm fs.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, h.unroot(err))
 	}
-	_, err = f.Write(data)
+	bw := bufio.NewWriterSize(f, 256<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		err = f.Chmod(perm)
 	}
