@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/gotrail/gotrail/internal/collect"
 	"github.com/gotrail/gotrail/internal/install"
 	"github.com/gotrail/gotrail/internal/trail"
 )
@@ -22,13 +24,15 @@ type verifyOptions struct {
 	checkpoints string
 	toolchain   bool
 	prefix      string
+	collected   bool
+	pubkeys     string
 }
 
 func newVerifyCmd(g *globalOptions) *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify [--pubkey FILE] | --toolchain [DIR]",
-		Short: "Prove the local trail (or a toolchain's files) untampered",
+		Use:   "verify [--pubkey FILE] | --toolchain [DIR] | --collected FILE... --pubkeys DIR",
+		Short: "Prove the local trail (a toolchain's files, or what a collector received) untampered",
 		Long: `Walk the hash chain of the trail in the state directory and check every signed
 checkpoint against it. The first record that was modified, removed, reordered or
 cut off is named, with its segment file and line.
@@ -48,17 +52,44 @@ by default PREFIX/go resolved: the current one) and compares them with the
 manifest kept in STATE_DIR/manifests, naming every file added, changed (content,
 mode, symlink target) or removed since.
 
+--collected proves, at a central syslog collector, what each host sent it: the
+files rsyslog wrote of gotrail's messages (a [[sink]] type = "syslog" with
+payload = "trail" sends every trail record whole, and the signed checkpoints),
+in RSYSLOG_SyslogProtocol23Format or as the raw message, many hosts in a file or
+a file per host; give a host's rotated files oldest first (plain or gzip; "-" is
+standard input). --pubkeys DIR holds each host's public key as HOST.pub (a copy
+of the trail.pub of its state directory). For every host it walks the chain and
+the checkpoints and reports the records, the first and last seq, the newest
+checkpoint that proves them, the records after it covered by hashes only, and
+every record missing, modified (its hash, or its link to the one before, does
+not check; or the chain was rewritten after a checkpoint was signed),
+duplicated, reordered or sent under another host's name, and every checkpoint
+that does not verify. A copy cut off by a dropped connection and followed by the
+whole message is a resend, counted, not a problem. Memory depends on the number
+of hosts, not of records. gotrail gen rsyslog-collector writes the collector's
+configuration.
+
 EXIT STATUS
-  0  the trail is whole (the toolchain matches its manifest)
+  0  the trail is whole (the toolchain matches its manifest; every collected
+     host is complete up to its newest proven checkpoint)
   1  a record was modified, removed, reordered or truncated, or a checkpoint
-     does not verify (a toolchain file was added, changed or removed)
-  2  usage or runtime error (no manifest for DIR)`,
+     does not verify (a toolchain file was added, changed or removed; a
+     collected host has a problem, or no key in --pubkeys)
+  2  usage or runtime error (no manifest for DIR; a collected file unreadable)`,
 		Example: `  gotrail verify --pubkey /root/gotrail-web-01.pub
   gotrail verify --pubkey web-01.pub --checkpoints /var/log/remote/web-01/gotrail.log
   gotrail verify --toolchain                    # /usr/local/go, resolved
-  gotrail verify --toolchain /usr/local/go1.22.5`,
-		Args: cobra.MaximumNArgs(1),
+  gotrail verify --toolchain /usr/local/go1.22.5
+  gotrail verify --collected /var/log/gotrail/*/trail.log --pubkeys /etc/gotrail/hosts
+  gotrail verify --collected $(ls -tr /var/log/gotrail/web-01/trail.log*) --pubkeys /etc/gotrail/hosts --format json`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.collected {
+				return runVerifyCollected(g, &o, args, cmd.OutOrStdout())
+			}
+			if len(args) > 1 {
+				return &usageError{fmt.Errorf("verify: %d arguments: files are taken with --collected, one directory with --toolchain", len(args))}
+			}
 			if o.toolchain {
 				return runVerifyToolchain(g, &o, args, cmd.OutOrStdout())
 			}
@@ -72,7 +103,49 @@ EXIT STATUS
 	cmd.Flags().StringVar(&o.checkpoints, "checkpoints", "", "the checkpoints a collector kept, a `file` of its syslog (MSGID trail.checkpoint) or ECS JSON lines")
 	cmd.Flags().BoolVar(&o.toolchain, "toolchain", false, "verify a toolchain's files against the manifest gotrail install kept")
 	cmd.Flags().StringVar(&o.prefix, "prefix", "/usr/local", "--toolchain without DIR: check `dir`/go")
+	cmd.Flags().BoolVar(&o.collected, "collected", false, "verify the files a syslog collector wrote (the arguments), per host")
+	cmd.Flags().StringVar(&o.pubkeys, "pubkeys", "", "--collected: the `dir`ectory of the hosts' public keys, HOST.pub each")
 	return cmd
+}
+
+// runVerifyCollected proves what a collector received, per host.
+func runVerifyCollected(g *globalOptions, o *verifyOptions, files []string, w io.Writer) error {
+	switch {
+	case len(files) == 0:
+		return &usageError{errors.New("verify --collected: name the files the collector wrote (FILE..., oldest first)")}
+	case o.pubkeys == "":
+		return &usageError{errors.New("verify --collected: --pubkeys DIR is needed: the hosts' public keys, HOST.pub each")}
+	case o.toolchain || o.pubkey != "" || o.checkpoints != "":
+		return &usageError{errors.New("verify --collected: --toolchain, --pubkey and --checkpoints are for a host's own trail")}
+	}
+	format, err := outputFormat(g, "verify", w)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(o.pubkeys); err != nil || !fi.IsDir() {
+		return fmt.Errorf("verify --collected: --pubkeys %s: not a directory", o.pubkeys)
+	}
+	rep, err := collect.VerifyFiles(files, collect.Options{KeyDir: o.pubkeys})
+	if err != nil {
+		return fmt.Errorf("verify --collected: %w", err)
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteText(w)
+	}
+	if err != nil {
+		return fmt.Errorf("verify --collected: %w", err)
+	}
+	switch bad := rep.Incomplete(); {
+	case len(rep.Hosts) == 0:
+		return &findingsError{fmt.Sprintf("verify --collected: no gotrail trail record in %d files (%d lines)", len(files), rep.Lines)}
+	case len(bad) > 0:
+		return &findingsError{fmt.Sprintf("verify --collected: %d of %d hosts not complete: %s", len(bad), len(rep.Hosts), safe(strings.Join(bad, ", ")))}
+	}
+	return nil
 }
 
 func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {

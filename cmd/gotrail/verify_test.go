@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/trail"
 )
 
@@ -102,5 +104,71 @@ func TestVerifyAndReadTrail(t *testing.T) {
 	}
 	if exitCode(err) != exitFindings {
 		t.Errorf("exit status %d, want %d", exitCode(err), exitFindings)
+	}
+}
+
+// TestVerifyCollected: verify --collected over a collector's file of one
+// host's records and checkpoint proves it (text and JSON), names a record
+// deleted there with exit 1, and refuses to run without --pubkeys.
+func TestVerifyCollected(t *testing.T) {
+	state := t.TempDir()
+	w, err := trail.Open(state, trail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, vkey, _, err := trail.Key(state, "web-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		e := &event.Event{Time: event.Time{Time: time.Date(2026, 11, 25, 20, 0, i, 0, time.UTC)}, Event: event.Meta{ID: "1.0:" + string(rune('a'+i))},
+			Gotrail: event.Gotrail{Kind: event.KindGoenv}, Host: event.Host{Name: "web-01"}, Message: "alice wrote ~/.config/go/env"}
+		if err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, err := w.Checkpoint(signer, "web-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var lines []string
+	trail.Read(state, func(line []byte) error {
+		r, _ := trail.SplitRecord(line)
+		lines = append(lines, fmt.Sprintf(`<85>1 2026-11-25T20:16:49.006Z web-01 gotrail - goenv.modify [gotrail@32473 payload="trail" seq="%d" hash="%s"] %s`, r.Seq, r.Hash, line))
+		return nil
+	})
+	lines = append(lines, string(sink.RFC5424{}.Append(nil, sink.Checkpoint("web-01", cp.Head.Seq, cp.Head.Hash, cp.Time, cp.Note))))
+	dir, keys := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(keys, "web-01.pub"), []byte(vkey+"\n"), 0o644)
+	file := filepath.Join(dir, "trail.log")
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o640)
+
+	g := &globalOptions{stateDir: state, format: "text", config: filepath.Join(state, "none.toml")}
+	var out bytes.Buffer
+	if err := runVerifyCollected(g, &verifyOptions{collected: true, pubkeys: keys}, []string{file}, &out); err != nil {
+		t.Fatalf("verify --collected: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "web-01: complete: 5 records, seq 1 to 5") || !strings.Contains(out.String(), "proven up to seq 5 by the checkpoint signed at") {
+		t.Errorf("verify --collected said:\n%s", out.String())
+	}
+	g.format = "json"
+	out.Reset()
+	if err := runVerifyCollected(g, &verifyOptions{collected: true, pubkeys: keys}, []string{file}, &out); err != nil || !strings.Contains(out.String(), `"complete": true`) {
+		t.Errorf("verify --collected --format json: %v\n%s", err, out.String())
+	}
+
+	os.WriteFile(file, []byte(strings.Join(append(lines[:2:2], lines[3:]...), "\n")+"\n"), 0o640)
+	g.format = "text"
+	out.Reset()
+	err = runVerifyCollected(g, &verifyOptions{collected: true, pubkeys: keys}, []string{file}, &out)
+	if exitCode(err) != exitFindings || !strings.Contains(out.String(), "missing: 1 records: seq 3") {
+		t.Errorf("a line deleted: %v\n%s", err, out.String())
+	}
+	if err := runVerifyCollected(g, &verifyOptions{collected: true}, []string{file}, &out); exitCode(err) != exitError {
+		t.Errorf("without --pubkeys: %v", err)
+	}
+	if err := runVerifyCollected(g, &verifyOptions{collected: true, pubkeys: keys}, []string{filepath.Join(dir, "none")}, &out); exitCode(err) != exitError {
+		t.Errorf("a file that is not there: %v", err)
 	}
 }
