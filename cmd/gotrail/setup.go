@@ -97,60 +97,100 @@ EXIT STATUS
 	return cmd
 }
 
+// runSetup sets the host up in the order newSetupCmd's help gives, or
+// with --uninstall takes the daemon and the rules away.
 func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 	live := g.thisHost()
-	under := func(p string) string { return filepath.Join(g.root, p) }
 	if live && os.Geteuid() != 0 {
 		return errors.New("setup: run as root (it writes /etc and loads audit rules)")
 	}
-	mode := o.mode
-	if mode == "auto" {
-		mode = "plugin"
-		if _, err := os.Stat(under("/run/systemd/system")); err == nil {
-			mode = "systemd"
-		}
-	}
-	if mode != "systemd" && mode != "plugin" {
-		return &usageError{fmt.Errorf("setup: --mode %q: want auto, systemd or plugin", o.mode)}
+	mode, err := setupMode(g.root, o.mode)
+	if err != nil {
+		return err
 	}
 	if o.uninstall {
-		return uninstall(g, mode, live, under, w)
+		return uninstall(g, mode, live, func(p string) string { return filepath.Join(g.root, p) }, w)
 	}
 	if live {
 		if err := rules.AuditdInstalled(); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}
-
-	// 1. configuration; every write under --root goes through hostfs: an
-	// image's links never lead onto this host
+	// every write under --root goes through hostfs: an image's links
+	// never lead onto this host
 	h := hostfs.New(g.root)
+	gl, host, err := setupConfig(g, h, w)
+	if err != nil {
+		return err
+	}
+	if err := setupKey(h, gl.stateDir, host, w); err != nil {
+		return err
+	}
+	// auditd before the rules, so that the load of the rules is in its log
+	if live {
+		how, err := rules.StartAuditd(rules.Auditctl{}, 15*time.Second)
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		fmt.Fprintln(w, how)
+	}
+	if err := runRules(gl, &rulesOptions{install: true}, w); err != nil {
+		return fmt.Errorf("setup: audit rules: %w", err)
+	}
+	return setupDaemon(g, gl, h, mode, o.bin, w)
+}
+
+// setupMode is how the daemon runs: --mode, or for auto a systemd unit
+// where systemd runs under root, else the auditd plugin.
+func setupMode(root, mode string) (string, error) {
+	if mode == "auto" {
+		if _, err := os.Stat(filepath.Join(root, "/run/systemd/system")); err == nil {
+			return "systemd", nil
+		}
+		return "plugin", nil
+	}
+	if mode != "systemd" && mode != "plugin" {
+		return "", &usageError{fmt.Errorf("setup: --mode %q: want auto, systemd or plugin", mode)}
+	}
+	return mode, nil
+}
+
+// setupConfig writes the default configuration if there is none and
+// loads the one there. It returns the global options as the later steps
+// use them, naming that file and its state directory, and the host name
+// the key is made for.
+func setupConfig(g *globalOptions, h hostfs.FS, w io.Writer) (*globalOptions, string, error) {
 	cfgPath := g.config
 	if !h.Exists(cfgPath) {
 		if err := h.WriteFile(cfgPath, []byte(fmt.Sprintf(defaultConfig, g.stateDir)), 0o644, 0o755); err != nil {
-			return fmt.Errorf("setup: configuration: %w", err)
+			return nil, "", fmt.Errorf("setup: configuration: %w", err)
 		}
-		fmt.Fprintf(w, "wrote %s\n", under(cfgPath))
+		fmt.Fprintf(w, "wrote %s\n", filepath.Join(g.root, cfgPath))
 	} else {
-		fmt.Fprintf(w, "kept %s\n", under(cfgPath))
+		fmt.Fprintf(w, "kept %s\n", filepath.Join(g.root, cfgPath))
 	}
 	realCfg, err := h.Resolve(cfgPath)
 	if err != nil {
-		return fmt.Errorf("setup: configuration: %w", err)
+		return nil, "", fmt.Errorf("setup: configuration: %w", err)
 	}
 	gl := *g
 	gl.config, gl.configNamed = h.Abs(realCfg), true
 	cfg, err := gl.loadConfig()
 	if err != nil {
-		return fmt.Errorf("setup: %w", err)
+		return nil, "", fmt.Errorf("setup: %w", err)
 	}
 	host := cfg.Host
 	if host == "" {
 		host = hostName(g.root)
 	}
+	return &gl, host, nil
+}
 
-	// 2. state directory and key
-	state, err := h.MkdirAll(gl.stateDir, 0o700)
+// setupKey makes the state directory and the trail's signing key, and
+// prints the public key: gotrail verify --pubkey needs it from off the
+// host.
+func setupKey(h hostfs.FS, stateDir, host string, w io.Writer) error {
+	state, err := h.MkdirAll(stateDir, 0o700)
 	if err != nil {
 		return fmt.Errorf("setup: state directory: %w", err)
 	}
@@ -163,42 +203,34 @@ func runSetup(g *globalOptions, o *setupOptions, w io.Writer) error {
 		verb = "made"
 	}
 	fmt.Fprintf(w, "%s the trail's signing key in %s; its public key (keep a copy off this host):\n  %s\n", verb, state, vkey)
+	return nil
+}
 
-	// 3. auditd, so that the load of the rules is in its log
-	if live {
-		how, err := rules.StartAuditd(rules.Auditctl{}, 15*time.Second)
-		if err != nil {
-			return fmt.Errorf("setup: %w", err)
-		}
-		fmt.Fprintln(w, how)
-	}
-
-	// 4. audit rules
-	if err := runRules(&gl, &rulesOptions{install: true}, w); err != nil {
-		return fmt.Errorf("setup: audit rules: %w", err)
-	}
-
-	// 5. the daemon
-	bin := o.bin
+// setupDaemon writes the daemon's auditd plugin or systemd unit, running
+// bin (default: this binary) with the configuration g names and the state
+// directory of gl, and on this host starts it.
+func setupDaemon(g, gl *globalOptions, h hostfs.FS, mode, bin string, w io.Writer) error {
 	if bin == "" {
+		var err error
 		if bin, err = os.Executable(); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}
+	live := g.thisHost()
 	switch mode {
 	case "plugin":
-		if err := writeGenerated(h, "audisp", bin, cfgPath, gl.stateDir, pluginConf, 0o640); err != nil {
+		if err := writeGenerated(h, "audisp", bin, g.config, gl.stateDir, pluginConf, 0o640); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "wrote %s\n", under(pluginConf))
+		fmt.Fprintf(w, "wrote %s\n", filepath.Join(g.root, pluginConf))
 		if live {
 			fmt.Fprintln(w, reloadAuditd("it starts the plugin"))
 		}
 	case "systemd":
-		if err := writeGenerated(h, "systemd", bin, cfgPath, gl.stateDir, unitFile, 0o644); err != nil {
+		if err := writeGenerated(h, "systemd", bin, g.config, gl.stateDir, unitFile, 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "wrote %s\n", under(unitFile))
+		fmt.Fprintf(w, "wrote %s\n", filepath.Join(g.root, unitFile))
 		if live {
 			for _, args := range [][]string{{"daemon-reload"}, {"enable", "--now", "gotrail.service"}} {
 				if out, err := exec.Command("systemctl", args...).CombinedOutput(); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,82 +104,107 @@ EXIT STATUS
   gotrail diff snapshot-20261101T000000.000000000Z.json now --format json`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w := cmd.OutOrStdout()
-			format, err := outputFormat(g, "diff", w)
-			if err != nil {
-				return err
-			}
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			saved, err := hostenv.Saved(g.stateDir)
-			if err != nil {
-				return fmt.Errorf("diff: %w", err)
-			}
-			switch len(args) {
-			case 0:
-				switch len(saved) {
-				case 0:
-					return fmt.Errorf("diff: no saved snapshots in %s (gotrail snapshot --save makes one)", filepath.Join(g.stateDir, "snapshots"))
-				case 1:
-					args = []string{saved[0], "now"}
-				default:
-					args = saved[len(saved)-2:]
-				}
-			case 1:
-				args = append(args, "now")
-			}
-			load := func(arg string) (*hostenv.Snapshot, string, error) {
-				if arg == "now" {
-					host, err := hostenv.Load(cmd.Context(), g.root, cfg.Host, nil)
-					if err != nil {
-						return nil, "", err
-					}
-					s, err := hostenv.Take(cmd.Context(), host, time.Now())
-					return s, "now", err
-				}
-				file := arg
-				if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && !strings.Contains(arg, "/") {
-					file = filepath.Join(g.stateDir, "snapshots", arg)
-				}
-				s, err := hostenv.Read(file)
-				return s, file, err
-			}
-			a, an, err := load(args[0])
-			if err != nil {
-				return fmt.Errorf("diff: %w", err)
-			}
-			b, bn, err := load(args[1])
-			if err != nil {
-				return fmt.Errorf("diff: %w", err)
-			}
-			changes := hostenv.Diff(a, b)
-			if format == "json" {
-				if changes == nil {
-					changes = []hostenv.Change{}
-				}
-				if err := writeJSON(w, map[string]any{"a": an, "b": bn, "a_time": a.Time, "b_time": b.Time, "changes": changes}); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(w, "--- %s (%s)\n+++ %s (%s)\n", safe(an), a.Time.Format(time.RFC3339), safe(bn), b.Time.Format(time.RFC3339))
-				for _, c := range changes {
-					switch {
-					case c.Before == nil:
-						fmt.Fprintf(w, "+ %s: %s\n", safe(c.Item), safe(*c.After))
-					case c.After == nil:
-						fmt.Fprintf(w, "- %s: %s\n", safe(c.Item), safe(*c.Before))
-					default:
-						fmt.Fprintf(w, "~ %s: %s -> %s\n", safe(c.Item), safe(*c.Before), safe(*c.After))
-					}
-				}
-			}
-			if len(changes) > 0 {
-				return &findingsError{fmt.Sprintf("diff: %d changes", len(changes))}
-			}
-			return nil
+			return runDiff(cmd.Context(), g, args, cmd.OutOrStdout())
 		},
 	}
 	return cmd
+}
+
+// runDiff compares the two snapshots args name (see newDiffCmd) and
+// prints the changes; a change is a findingsError.
+func runDiff(ctx context.Context, g *globalOptions, args []string, w io.Writer) error {
+	format, err := outputFormat(g, "diff", w)
+	if err != nil {
+		return err
+	}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	saved, err := hostenv.Saved(g.stateDir)
+	if err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	if args, err = diffPair(args, saved, g.stateDir); err != nil {
+		return err
+	}
+	a, an, err := loadSnapshot(ctx, g, cfg.Host, args[0])
+	if err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	b, bn, err := loadSnapshot(ctx, g, cfg.Host, args[1])
+	if err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	changes := hostenv.Diff(a, b)
+	if format == "json" {
+		if changes == nil {
+			changes = []hostenv.Change{}
+		}
+		if err := writeJSON(w, map[string]any{"a": an, "b": bn, "a_time": a.Time, "b_time": b.Time, "changes": changes}); err != nil {
+			return err
+		}
+	} else {
+		printDiff(w, a, an, b, bn, changes)
+	}
+	if len(changes) > 0 {
+		return &findingsError{fmt.Sprintf("diff: %d changes", len(changes))}
+	}
+	return nil
+}
+
+// diffPair is the two snapshots to compare, from the arguments and the
+// snapshots saved in stateDir, oldest first: the last two saved, or the
+// last saved and now; A and now; or A and B.
+func diffPair(args, saved []string, stateDir string) ([]string, error) {
+	switch len(args) {
+	case 0:
+		switch len(saved) {
+		case 0:
+			return nil, fmt.Errorf("diff: no saved snapshots in %s (gotrail snapshot --save makes one)", filepath.Join(stateDir, "snapshots"))
+		case 1:
+			return []string{saved[0], "now"}, nil
+		default:
+			return saved[len(saved)-2:], nil
+		}
+	case 1:
+		return append(args, "now"), nil
+	}
+	return args, nil
+}
+
+// loadSnapshot is the snapshot arg names, and the name to show for it:
+// "now", taken as of this moment, a file, or a snapshot saved in the
+// state directory.
+func loadSnapshot(ctx context.Context, g *globalOptions, cfgHost, arg string) (*hostenv.Snapshot, string, error) {
+	if arg == "now" {
+		host, err := hostenv.Load(ctx, g.root, cfgHost, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		s, err := hostenv.Take(ctx, host, time.Now())
+		return s, "now", err
+	}
+	file := arg
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && !strings.Contains(arg, "/") {
+		file = filepath.Join(g.stateDir, "snapshots", arg)
+	}
+	s, err := hostenv.Read(file)
+	return s, file, err
+}
+
+// printDiff prints changes between a (named an) and b (named bn) as text,
+// each line marked as diff(1) marks them.
+func printDiff(w io.Writer, a *hostenv.Snapshot, an string, b *hostenv.Snapshot, bn string, changes []hostenv.Change) {
+	fmt.Fprintf(w, "--- %s (%s)\n+++ %s (%s)\n", safe(an), a.Time.Format(time.RFC3339), safe(bn), b.Time.Format(time.RFC3339))
+	for _, c := range changes {
+		switch {
+		case c.Before == nil:
+			fmt.Fprintf(w, "+ %s: %s\n", safe(c.Item), safe(*c.After))
+		case c.After == nil:
+			fmt.Fprintf(w, "- %s: %s\n", safe(c.Item), safe(*c.Before))
+		default:
+			fmt.Fprintf(w, "~ %s: %s -> %s\n", safe(c.Item), safe(*c.Before), safe(*c.After))
+		}
+	}
 }

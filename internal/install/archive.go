@@ -156,10 +156,28 @@ func extractModuleZip(zipPath string, m module.Version, dst string, lim unpackLi
 		return unsafeArchive("%s", shortZipError(err))
 	}
 	prefix := m.Path + "@" + m.Version + "/"
+	if err := checkModuleEntries(z.File, prefix, lim); err != nil {
+		return err
+	}
+	if err := mkdirs(dst, ""); err != nil {
+		return err
+	}
+	total, goMods, err := writeModuleFiles(z.File, prefix, dst, lim)
+	if err != nil {
+		return err
+	}
+	return restoreGoMods(dst, prefix, goMods, total, lim)
+}
+
+// checkModuleEntries refuses a module zip with an entry that is not a
+// regular file or a directory, or not under a relative name, or that
+// takes what it unpacks to over lim, counting the directories that names
+// imply and the go.mod each _go.mod is copied to.
+func checkModuleEntries(files []*zip.File, prefix string, lim unpackLimits) error {
 	var declared int64
 	var copies []*zip.File
 	var made inodes
-	for _, zf := range z.File {
+	for _, zf := range files {
 		name := strings.TrimPrefix(zf.Name, prefix)
 		if t := zf.Mode().Type(); t != 0 && !(t == fs.ModeDir && strings.HasSuffix(name, "/")) {
 			return unsafeArchive("%s is not a regular file (%s)", zf.Name, t)
@@ -199,35 +217,42 @@ func extractModuleZip(zipPath string, m module.Version, dst string, lim unpackLi
 		}
 		declared += int64(zf.UncompressedSize64)
 	}
-	if err := mkdirs(dst, ""); err != nil {
-		return err
-	}
-	var total int64
-	var goMods []string
-	for _, zf := range z.File {
+	return nil
+}
+
+// writeModuleFiles writes the files of the module zip under dst, and
+// returns the bytes written and the _go.mod files among them.
+func writeModuleFiles(files []*zip.File, prefix, dst string, lim unpackLimits) (total int64, goMods []string, err error) {
+	for _, zf := range files {
 		name := strings.TrimPrefix(zf.Name, prefix)
 		if name == "" || strings.HasSuffix(name, "/") {
 			continue
 		}
-		// checked above already; again here, where the bytes are written,
-		// so that the bound holds whatever is changed before it
+		// checked already; again here, where the bytes are written, so
+		// that the bound holds whatever is changed before it
 		if err := lim.checkSize(zf.Name, zf.UncompressedSize64, total); err != nil {
-			return err
+			return total, nil, err
 		}
 		r, err := zf.Open()
 		if err != nil {
-			return unsafeArchive("%s: %v", zf.Name, err)
+			return total, nil, unsafeArchive("%s: %v", zf.Name, err)
 		}
 		n, err := writeFile(dst, name, r, int64(zf.UncompressedSize64), execInToolchain(name))
 		r.Close()
 		total += n
 		if err != nil {
-			return err
+			return total, nil, err
 		}
 		if path.Base(name) == "_go.mod" {
 			goMods = append(goMods, name)
 		}
 	}
+	return total, goMods, nil
+}
+
+// restoreGoMods copies each _go.mod under dst to go.mod beside it, as the
+// go command does, total being the bytes unpacked before.
+func restoreGoMods(dst, prefix string, goMods []string, total int64, lim unpackLimits) error {
 	for _, name := range goMods {
 		data, err := os.ReadFile(filepath.Join(dst, name))
 		if err != nil {

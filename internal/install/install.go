@@ -190,6 +190,9 @@ func unmakePrefix(r *Result) {
 	r.Created = nil
 }
 
+// install installs as o says, filling in r as it goes: the checks that
+// need no download first, then the download into a staging directory,
+// which becomes the toolchain only once it is proved and complete.
 func install(ctx context.Context, o *Options, r *Result) error {
 	if err := o.defaults(); err != nil {
 		return err
@@ -214,29 +217,12 @@ func install(ctx context.Context, o *Options, r *Result) error {
 	defer unlock()
 	removeStale(o.Prefix, o.Log)
 
-	var db *checksumDB
-	var proxies []proxy
-	if o.Source == "proxy" {
-		// before any download: refuse GOSUMDB=off and a GOPROXY without a
-		// proxy at once
-		if proxies, err = parseGOPROXY(o.GOPROXY); err != nil {
-			return err
-		}
-		if db, err = openChecksumDB(ctx, o.GOSUMDB, proxies, o.StateDir, o.HTTP); err != nil {
-			return err
-		}
+	src, err := openSource(ctx, o)
+	if err != nil {
+		return err
 	}
-	var idx []dlRelease
 	if v == "latest" {
-		if o.Source == "proxy" {
-			v, err = latestFromProxy(ctx, o.HTTP, proxies, o.GOOS, o.GOARCH)
-		} else {
-			idx, err = fetchIndex(ctx, o)
-			if err == nil {
-				v, err = latestFromIndex(idx, o.GOOS, o.GOARCH)
-			}
-		}
-		if err != nil {
+		if v, err = src.latest(ctx, o); err != nil {
 			return err
 		}
 		r.Version = "go" + v
@@ -251,20 +237,68 @@ func install(ctx context.Context, o *Options, r *Result) error {
 		return fmt.Errorf("staging directory: %w", err)
 	}
 	defer os.RemoveAll(staging)
+	tree := filepath.Join(staging, "go")
+	files, err := fetchTree(ctx, o, r, v, src, staging, tree)
+	if err != nil {
+		return err
+	}
+	return putInPlace(o, r, v, staging, tree, files)
+}
+
+// source is where a toolchain comes from: the module proxies, proved by
+// the checksum database, or the go.dev/dl index.
+type source struct {
+	db      *checksumDB
+	proxies []proxy
+	idx     []dlRelease // fetched once, when "latest" needed it
+}
+
+// openSource opens the source o names. For the proxy it does so before
+// any download, so that GOSUMDB=off and a GOPROXY without a proxy are
+// refused at once.
+func openSource(ctx context.Context, o *Options) (*source, error) {
+	src := &source{}
+	if o.Source != "proxy" {
+		return src, nil
+	}
+	var err error
+	if src.proxies, err = parseGOPROXY(o.GOPROXY); err != nil {
+		return nil, err
+	}
+	if src.db, err = openChecksumDB(ctx, o.GOSUMDB, src.proxies, o.StateDir, o.HTTP); err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// latest is the newest version src has for o's platform.
+func (src *source) latest(ctx context.Context, o *Options) (string, error) {
+	if o.Source == "proxy" {
+		return latestFromProxy(ctx, o.HTTP, src.proxies, o.GOOS, o.GOARCH)
+	}
+	idx, err := fetchIndex(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	src.idx = idx
+	return latestFromIndex(idx, o.GOOS, o.GOARCH)
+}
+
+// fetchTree downloads version v from src into staging, proves it and
+// unpacks it to tree, and returns the manifest of tree.
+func fetchTree(ctx context.Context, o *Options, r *Result, v string, src *source, staging, tree string) ([]FileEntry, error) {
 	archive, err := os.OpenFile(filepath.Join(staging, "archive"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer archive.Close()
-	tree := filepath.Join(staging, "go")
-
 	if o.Source == "proxy" {
-		err = fromProxy(ctx, o, r, v, db, proxies, archive, tree)
+		err = fromProxy(ctx, o, r, v, src.db, src.proxies, archive, tree)
 	} else {
-		err = fromDL(ctx, o, r, v, idx, archive, tree)
+		err = fromDL(ctx, o, r, v, src.idx, archive, tree)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	archive.Close()
 	os.Remove(archive.Name())
@@ -272,27 +306,23 @@ func install(ctx context.Context, o *Options, r *Result) error {
 	start := time.Now()
 	files, err := BuildManifest(tree)
 	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	r.Hash, r.Files = time.Since(start), len(files)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
+	return files, nil
+}
 
+// putInPlace renames tree to r.Dir, records its manifest and switches
+// the link to it. Until the link is switched a failure puts back what was
+// there before; after, the toolchain is installed and only the records
+// of it can fail.
+func putInPlace(o *Options, r *Result, v, staging, tree string, files []FileEntry) error {
 	now := o.Now()
-	if _, err := os.Lstat(r.Dir); err == nil {
-		if !o.Force {
-			return fmt.Errorf("%s exists already (gotrail verify --toolchain %s says whether it is intact; --force installs afresh and keeps it aside)", r.Dir, r.Dir)
-		}
-		if r.Aside, err = asideName(o.Prefix, "go"+v+"-replaced-", now); err != nil {
-			return err
-		}
-		if err := os.Rename(r.Dir, r.Aside); err != nil {
-			return fmt.Errorf("keep %s aside: %w", r.Dir, err)
-		}
-	}
-	if err := os.Rename(tree, r.Dir); err != nil {
-		return fmt.Errorf("install %s: %w", r.Dir, err)
+	if err := moveIn(o, r, v, tree, now); err != nil {
+		return err
 	}
 	undo := func() {
 		os.Rename(r.Dir, filepath.Join(staging, "failed"))
@@ -318,6 +348,32 @@ func install(ctx context.Context, o *Options, r *Result) error {
 	if prev == r.Dir && r.Aside != "" {
 		r.Previous = r.Aside // reinstalled: the one before is the one kept aside
 	}
+	return recordInstalled(o, r, now)
+}
+
+// moveIn renames tree to r.Dir; a toolchain already there is refused, or
+// with --force kept aside.
+func moveIn(o *Options, r *Result, v, tree string, now time.Time) error {
+	if _, err := os.Lstat(r.Dir); err == nil {
+		if !o.Force {
+			return fmt.Errorf("%s exists already (gotrail verify --toolchain %s says whether it is intact; --force installs afresh and keeps it aside)", r.Dir, r.Dir)
+		}
+		if r.Aside, err = asideName(o.Prefix, "go"+v+"-replaced-", now); err != nil {
+			return err
+		}
+		if err := os.Rename(r.Dir, r.Aside); err != nil {
+			return fmt.Errorf("keep %s aside: %w", r.Dir, err)
+		}
+	}
+	if err := os.Rename(tree, r.Dir); err != nil {
+		return fmt.Errorf("install %s: %w", r.Dir, err)
+	}
+	return nil
+}
+
+// recordInstalled saves the link's state for --rollback and puts the
+// link's bin on PATH in the profile o names.
+func recordInstalled(o *Options, r *Result, now time.Time) error {
 	if err := saveLink(o.StateDir, r.Link, linkState{Current: r.Dir, Previous: r.Previous, Changed: now.UTC()}); err != nil {
 		return fmt.Errorf("installed %s, but saving the state for --rollback failed: %w", r.Dir, err)
 	}

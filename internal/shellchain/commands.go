@@ -13,6 +13,10 @@ import (
 	"mvdan.cc/sh/v3/interp"
 )
 
+// call sees every command before it runs, builtins included, which the
+// exec handlers never see: it follows what source, set, umask and exec do
+// to the login, and turns command -v and type into a lookup the
+// simulation answers.
 func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -21,35 +25,7 @@ func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 	}
 	switch args[0] {
 	case "source", ".":
-		if len(args) < 2 {
-			return args, nil
-		}
-		file := args[1]
-		if !strings.Contains(file, "/") {
-			// POSIX: a name without a slash is searched on PATH, bash then looks in the current directory
-			hc := interp.HandlerCtx(ctx)
-			if p, ok := s.lookPath(hc.Env, file); ok {
-				file = p
-			} else {
-				file = path.Join(hc.Dir, file)
-			}
-		} else if !path.IsAbs(file) {
-			file = path.Join(interp.HandlerCtx(ctx).Dir, file)
-		}
-		st := s.current()
-		from := ""
-		if st.file != "" {
-			from = fmt.Sprintf("%s:%d", st.file, st.line)
-		}
-		if file == "/dev/null" { // what a process substitution became
-			return args, nil
-		}
-		cf := s.probe(file, from)
-		if !s.quiet {
-			s.res.Files = append(s.res.Files, cf)
-		}
-		s.pending = file
-		return append([]string{args[0], file}, args[2:]...), nil
+		return s.callSource(interp.HandlerCtx(ctx), args), nil
 	case "command":
 		if len(args) > 2 && (args[1] == "-v" || args[1] == "-V") {
 			return append([]string{markLookup, args[1]}, args[2:]...), nil
@@ -57,34 +33,9 @@ func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 	case "type":
 		return append([]string{markLookup, "-t"}, args[1:]...), nil
 	case "set":
-		// under set -e a marker must not fail: the statement before it
-		// already passed errexit's judgement, which the marker would repeat
-		// without knowing whether it was in an if or a && list
-		for i := 1; i < len(args); i++ {
-			a := args[i]
-			if a == "--" || a == "-" || len(a) < 2 || a[0] != '-' && a[0] != '+' {
-				break
-			}
-			if a[1:] == "o" {
-				if i+1 < len(args) && args[i+1] == "errexit" {
-					s.errexit = a[0] == '-'
-				}
-				i++
-				continue
-			}
-			if strings.ContainsRune(a[1:], 'e') {
-				s.errexit = a[0] == '-'
-			}
-		}
+		s.followErrexit(args)
 	case "umask":
-		if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
-			if m, err := strconv.ParseUint(args[1], 8, 32); err == nil {
-				st := s.current()
-				if !s.quiet {
-					s.res.Umask = &Umask{Value: uint32(m), File: st.file, Line: st.line}
-				}
-			}
-		}
+		s.recordUmask(args)
 		return []string{":"}, nil
 	case "exec":
 		if len(args) > 1 {
@@ -93,6 +44,73 @@ func (s *sim) call(ctx context.Context, args []string) ([]string, error) {
 		}
 	}
 	return args, nil
+}
+
+// callSource resolves the file a source or . builtin is about to read,
+// as the shell would, records it, and tells open to mark it.
+func (s *sim) callSource(hc interp.HandlerContext, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	file := args[1]
+	if !strings.Contains(file, "/") {
+		// POSIX: a name without a slash is searched on PATH, bash then looks in the current directory
+		if p, ok := s.lookPath(hc.Env, file); ok {
+			file = p
+		} else {
+			file = path.Join(hc.Dir, file)
+		}
+	} else if !path.IsAbs(file) {
+		file = path.Join(hc.Dir, file)
+	}
+	if file == "/dev/null" { // what a process substitution became
+		return args
+	}
+	from := ""
+	if st := s.current(); st.file != "" {
+		from = fmt.Sprintf("%s:%d", st.file, st.line)
+	}
+	cf := s.probe(file, from)
+	if !s.quiet {
+		s.res.Files = append(s.res.Files, cf)
+	}
+	s.pending = file
+	return append([]string{args[0], file}, args[2:]...)
+}
+
+// followErrexit follows set -e and set -o errexit: under set -e a marker
+// must not fail, as the statement before it already passed errexit's
+// judgement, which the marker would repeat without knowing whether it was
+// in an if or a && list.
+func (s *sim) followErrexit(args []string) {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || a == "-" || len(a) < 2 || a[0] != '-' && a[0] != '+' {
+			break
+		}
+		if a[1:] == "o" {
+			if i+1 < len(args) && args[i+1] == "errexit" {
+				s.errexit = a[0] == '-'
+			}
+			i++
+			continue
+		}
+		if strings.ContainsRune(a[1:], 'e') {
+			s.errexit = a[0] == '-'
+		}
+	}
+}
+
+// recordUmask records the umask the login sets; the call itself becomes
+// a no-op, as the interpreter would change gotrail's own umask.
+func (s *sim) recordUmask(args []string) {
+	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+		return
+	}
+	if m, err := strconv.ParseUint(args[1], 8, 32); err == nil && !s.quiet {
+		st := s.current()
+		s.res.Umask = &Umask{Value: uint32(m), File: st.file, Line: st.line}
+	}
 }
 
 func (s *sim) unresolved(cmd string) {
@@ -123,64 +141,125 @@ func status(n int) error {
 	return interp.ExitStatus(uint8(n))
 }
 
-// exec answers every command. The parts of a pipeline run at once, so the
-// state is locked; output is written after the lock is released, as a
-// write to a pipe can wait for a reader that needs the lock.
-func (s *sim) exec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
-	return func(ctx context.Context, args []string) error {
-		hc := interp.HandlerCtx(ctx)
-		s.mu.Lock()
-		out, err := s.handle(hc, args)
-		s.mu.Unlock()
-		if out != "" {
-			io.WriteString(hc.Stdout, out)
-		}
-		return err
+// execJob is one job of answering a command: its output and error, or
+// ok false to pass the command on to the next job.
+type execJob func(hc interp.HandlerContext, args []string) (out string, ok bool, err error)
+
+// execHandlers are the jobs that answer every command, in turn, chained as
+// interp.ExecHandlers middlewares: the markers the simulation put in the
+// code, the commands gotrail knows, and the rest, which are recorded as
+// unresolved and whose status is all that the host's files decide.
+// The last job answers every command: the interpreter's default handler,
+// which comes after it, would run programs on the host.
+func (s *sim) execHandlers() []func(interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return []func(interp.ExecHandlerFunc) interp.ExecHandlerFunc{
+		s.middleware(s.handle),
+		s.middleware(s.known),
+		s.middleware(s.recordUnresolved),
+		s.middleware(s.notFound),
 	}
 }
 
-func (s *sim) handle(hc interp.HandlerContext, args []string) (string, error) {
+// middleware makes job an exec handler middleware. The parts of a
+// pipeline run at once, so the state is locked; output is written after
+// the lock is released, as a write to a pipe can wait for a reader that
+// needs the lock.
+func (s *sim) middleware(job execJob) func(interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+		return func(ctx context.Context, args []string) error {
+			hc := interp.HandlerCtx(ctx)
+			s.mu.Lock()
+			out, ok, err := job(hc, args)
+			s.mu.Unlock()
+			if !ok {
+				return next(ctx, args)
+			}
+			if out != "" {
+				io.WriteString(hc.Stdout, out)
+			}
+			return err
+		}
+	}
+}
+
+// handle runs the markers the simulation put in the code it runs.
+func (s *sim) handle(hc interp.HandlerContext, args []string) (string, bool, error) {
+	var out string
+	var err error
 	switch args[0] {
-	case markBefore, markAfter:
-		id, _ := strconv.Atoi(args[1])
-		if args[0] == markBefore {
-			return s.before(hc, id)
-		}
-		return s.after(hc, id)
+	case markBefore:
+		out, err = s.before(hc, markerID(args))
+	case markAfter:
+		out, err = s.after(hc, markerID(args))
 	case markLookup:
-		return s.lookup(hc, args[1], args[2:])
+		out, err = s.lookup(hc, args[1], args[2:])
 	case markFlush:
-		var deps []string
-		if n := len(s.stack); n > 0 {
-			deps = s.stack[n-1].unresolved
-		}
-		s.prev = noEvent
-		return "", s.check(hc.Env, s.current(), deps, anyVariable)
+		err = s.flush(hc)
 	case markGet:
 		s.got = hc.Env.Get(args[1]).String()
 		s.prev = noEvent
-		return "", nil
 	case markEnd:
-		hc.Env.Each(func(name string, v expand.Variable) bool {
-			switch {
-			case !v.IsSet():
-				delete(s.res.Vars, name)
-			case v.Kind != expand.NameRef && !isShellInternal(name):
-				s.res.Vars[name] = Var{Value: v.String(), Exported: v.Exported}
-			}
-			return true
-		})
-		return "", nil
+		s.end(hc)
+	default:
+		return "", false, nil
 	}
+	return out, true, err
+}
+
+// markerID is the statement a before- or after-marker stands for.
+func markerID(args []string) int {
+	id, _ := strconv.Atoi(args[1])
+	return id
+}
+
+// known answers the commands whose output depends only on the identity
+// and the host.
+func (s *sim) known(hc interp.HandlerContext, args []string) (string, bool, error) {
 	out, code, ok := s.answer(hc, args)
-	if !ok {
-		s.unresolved(strings.Join(args, " "))
-		if _, found := s.lookPath(hc.Env, args[0]); !found && !strings.Contains(args[0], "/") {
-			return "", interp.ExitStatus(127)
-		}
-		return "", nil
+	return out, ok, status(code)
+}
+
+// recordUnresolved records a command the simulation cannot answer, and
+// passes it on for its status.
+func (s *sim) recordUnresolved(_ interp.HandlerContext, args []string) (string, bool, error) {
+	s.unresolved(strings.Join(args, " "))
+	return "", false, nil
+}
+
+// notFound answers the status of a command gotrail cannot run: 127, as
+// bash's, when no file on PATH may be executed by that name, else 0. It
+// answers every command.
+func (s *sim) notFound(hc interp.HandlerContext, args []string) (string, bool, error) {
+	if _, found := s.lookPath(hc.Env, args[0]); !found && !strings.Contains(args[0], "/") {
+		return "", true, interp.ExitStatus(127)
 	}
-	return out, status(code)
+	return "", true, nil
+}
+
+// flush is the marker after the last statement of a file the shell reads
+// itself, which has no after-marker: the changes since the last marker
+// are the innermost open statement's.
+func (s *sim) flush(hc interp.HandlerContext) error {
+	var deps []string
+	if n := len(s.stack); n > 0 {
+		deps = s.stack[n-1].unresolved
+	}
+	s.prev = noEvent
+	return s.check(hc.Env, s.current(), deps, anyVariable)
+}
+
+// end is the marker after the whole chain: the variables the login ends
+// with.
+func (s *sim) end(hc interp.HandlerContext) {
+	hc.Env.Each(func(name string, v expand.Variable) bool {
+		switch {
+		case !v.IsSet():
+			delete(s.res.Vars, name)
+		case v.Kind != expand.NameRef && !isShellInternal(name):
+			s.res.Vars[name] = Var{Value: v.String(), Exported: v.Exported}
+		}
+		return true
+	})
 }
 
 // before is the marker before statement id: count it against the
@@ -196,32 +275,21 @@ func (s *sim) before(hc interp.HandlerContext, id int) (string, error) {
 		st := s.sites[id]
 		return "", fmt.Errorf("%w at %s:%d", errDepth, st.file, st.line)
 	}
-	// a statement already open is running again: the next turn
-	// of a loop (its last statement has no after-marker) or a
-	// function calling itself; close what the last turn left open
 	sc := s.scopeBefore(id)
-	for i := len(s.stack) - 1; i >= 0; i-- {
-		if s.stack[i].id == id {
-			if s.effects[id].parent < 0 {
-				// a function calling itself, maybe in a copy of
-				// the shell: the statements open say nothing
-				// about which shell the markers run in
-				s.tainted = true
-			}
-			var deps []string
-			for _, f := range s.stack[i:] {
-				deps = append(deps, f.unresolved...)
-			}
-			if err := s.check(hc.Env, s.current(), s.stack[len(s.stack)-1].unresolved, sc); err != nil {
-				return "", err
-			}
-			sc = scope{}
-			s.popTo(i)
-			if i > 0 {
-				s.stack[i-1].unresolved = append(s.stack[i-1].unresolved, deps...)
-			}
-			break
+	// a statement already open is running again: the next turn of a loop
+	// (its last statement has no after-marker) or a function calling
+	// itself; close what the last turn left open
+	if i := s.openAt(id); i >= 0 {
+		if s.effects[id].parent < 0 {
+			// a function calling itself, maybe in a copy of the shell:
+			// the statements open say nothing about which shell the
+			// markers run in
+			s.tainted = true
 		}
+		if err := s.closeFrom(hc.Env, i, sc); err != nil {
+			return "", err
+		}
+		sc = scope{}
 	}
 	if err := s.check(hc.Env, s.current(), nil, sc); err != nil {
 		return "", err
@@ -234,37 +302,46 @@ func (s *sim) before(hc interp.HandlerContext, id int) (string, error) {
 // after is the marker after statement id: close it, and the statements
 // inside it that return, break or exit left open, and compare what changed.
 func (s *sim) after(hc interp.HandlerContext, id int) (string, error) {
-	// pop to this statement: return, break and exit skip the after-markers of the ones inside it
-	i := len(s.stack) - 1
-	for i >= 0 && s.stack[i].id != id {
-		i--
-	}
+	i := s.openAt(id)
 	if i < 0 {
 		s.prev = noEvent // what it changed is still to be seen
 		return "", s.markStatus(hc.LastExitStatus)
 	}
+	if err := s.closeFrom(hc.Env, i, s.scopeAfter(id)); err != nil {
+		return "", err
+	}
+	s.prev = event{after: true, id: id}
+	return "", s.markStatus(hc.LastExitStatus)
+}
+
+// openAt is where statement id is on the stack of open statements, the
+// innermost if it is there more than once, or -1.
+func (s *sim) openAt(id int) int {
+	i := len(s.stack) - 1
+	for i >= 0 && s.stack[i].id != id {
+		i--
+	}
+	return i
+}
+
+// closeFrom closes the open statements from the i-th on, which return,
+// break, exit or the end of a loop's turn left open. What changed since
+// the last marker (in sc) was made by the innermost of them, the last of
+// an inner list, which has no after-marker; what any of them depended on
+// passes to the statement around them.
+func (s *sim) closeFrom(env expand.Environ, i int, sc scope) error {
 	var deps []string
 	for _, f := range s.stack[i:] {
 		deps = append(deps, f.unresolved...)
 	}
-	sc := s.scopeAfter(id)
-	// changes by a last statement of an inner list, which has no
-	// after-marker, belong to it
-	if top := len(s.stack) - 1; top > i {
-		if err := s.check(hc.Env, s.current(), s.stack[top].unresolved, sc); err != nil {
-			return "", err
-		}
-		sc = scope{}
+	if err := s.check(env, s.current(), s.stack[len(s.stack)-1].unresolved, sc); err != nil {
+		return err
 	}
 	s.popTo(i)
-	if err := s.check(hc.Env, s.sites[id], deps, sc); err != nil {
-		return "", err
+	if i > 0 {
+		s.stack[i-1].unresolved = append(s.stack[i-1].unresolved, deps...)
 	}
-	if n := len(s.stack); n > 0 {
-		s.stack[n-1].unresolved = append(s.stack[n-1].unresolved, deps...)
-	}
-	s.prev = event{after: true, id: id}
-	return "", s.markStatus(hc.LastExitStatus)
+	return nil
 }
 
 // lookPath finds an executable on the simulated PATH under the root.

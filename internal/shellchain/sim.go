@@ -130,6 +130,48 @@ func quote(s string) string {
 // Simulate runs the user's login as Options says. An error means the
 // simulation could not run at all; files it could not read are Problems.
 func Simulate(ctx context.Context, o Options) (res *Result, err error) {
+	s := newSim(o)
+	env := s.startEnv()
+	// The interpreter picks its temporary directory from TMPDIR once, and
+	// opens files there itself; a TMPDIR from the host's files must never
+	// be it. The login's own TMPDIR is set back by the prelude.
+	tmp, err := os.MkdirTemp("", "gotrail-sim-")
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	dir := s.o.User.Home
+	if !s.o.FS.IsDir(dir) {
+		dir = "/"
+	}
+	r, err := s.runner(runnerEnv(env, s.o.User, tmp, dir))
+	if err != nil {
+		return nil, fmt.Errorf("simulate %s: %w", s.o.User.Name, err)
+	}
+	defer func() {
+		// the interpreter is another module; a panic there must not take the caller down
+		if p := recover(); p != nil {
+			err = fmt.Errorf("simulate %s: shell interpreter failed: %v", s.o.User.Name, p)
+		}
+	}()
+	if err := s.start(ctx, r, env, dir); err != nil {
+		return nil, err
+	}
+	if err := s.readChain(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := s.finalVars(ctx, r); err != nil {
+		return nil, err
+	}
+	if s.o.Resource && !r.Exited() && !s.stopped {
+		s.resource(ctx, r)
+	}
+	s.stderrProblems()
+	return s.res, nil
+}
+
+// newSim fills in the defaults of o and starts a simulation of it.
+func newSim(o Options) *sim {
 	if o.Shell == "" {
 		o.Shell = ShellName(o.User.Shell)
 	}
@@ -142,96 +184,98 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 			s.implicit = append(s.implicit, n)
 		}
 	}
-	env := o.Env
-	if env == nil {
-		var as []Assignment
-		env, as = LoginEnv(o.FS, o.User)
-		for _, a := range as {
-			if o.Track(a.Var) {
-				s.record(a.Var, a.Value, site{a.File, a.Line}, nil)
-			}
-		}
-	} else {
+	return s
+}
+
+// startEnv is the environment the shell starts with: Options.Env as it
+// is, or else what login and pam_env set, whose assignments are the first
+// steps.
+func (s *sim) startEnv() map[string]string {
+	if env := s.o.Env; env != nil {
 		for k, v := range env {
-			if o.Track(k) {
-				v := v
+			if s.o.Track(k) {
 				s.last[k] = &v
 			}
 		}
+		return env
 	}
+	env, as := LoginEnv(s.o.FS, s.o.User)
+	for _, a := range as {
+		if s.o.Track(a.Var) {
+			s.record(a.Var, a.Value, site{a.File, a.Line}, nil)
+		}
+	}
+	return env
+}
+
+// runnerEnv is the interpreter's environment: env, with the identity the
+// interpreter would otherwise take from the process running gotrail, tmp
+// as its own TMPDIR and dir as the working directory.
+func runnerEnv(env map[string]string, u User, tmp, dir string) []string {
 	list := make([]string, 0, len(env)+3)
 	for k, v := range env {
 		if k != "TMPDIR" {
 			list = append(list, k+"="+v)
 		}
 	}
-	// the interpreter would take these from the process running gotrail
-	list = append(list, "UID="+strconv.Itoa(o.User.UID), "EUID="+strconv.Itoa(o.User.UID), "GID="+strconv.Itoa(o.User.GID))
-	// The interpreter picks its temporary directory from TMPDIR once, and
-	// opens files there itself; a TMPDIR from the host's files must never
-	// be it. The login's own TMPDIR is set back by the prelude.
-	tmp, err := os.MkdirTemp("", "gotrail-sim-")
-	if err != nil {
-		return nil, fmt.Errorf("simulate: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	list = append(list, "TMPDIR="+tmp)
-	dir := o.User.Home
-	if !o.FS.IsDir(dir) {
-		dir = "/"
-	}
-	list = append(list, "PWD="+dir)
-	r, err := interp.New(
-		interp.Env(expand.ListEnviron(list...)),
-		interp.Interactive(o.Interactive),
+	list = append(list, "UID="+strconv.Itoa(u.UID), "EUID="+strconv.Itoa(u.UID), "GID="+strconv.Itoa(u.GID))
+	return append(list, "TMPDIR="+tmp, "PWD="+dir)
+}
+
+// runner is the interpreter with every side effect going to the
+// simulation: commands are answered, files read through the root.
+func (s *sim) runner(env []string) (*interp.Runner, error) {
+	return interp.New(
+		interp.Env(expand.ListEnviron(env...)),
+		interp.Interactive(s.o.Interactive),
 		interp.StdIO(nil, io.Discard, &s.stderr),
 		interp.CallHandler(s.call),
-		interp.ExecHandlers(s.exec),
+		interp.ExecHandlers(s.execHandlers()...),
 		interp.OpenHandler(s.open),
 		interp.StatHandler(s.stat),
-		interp.ReadDirHandler2(func(_ context.Context, p string) ([]fs.DirEntry, error) { return o.FS.ReadDir(p) }),
+		interp.ReadDirHandler2(func(_ context.Context, p string) ([]fs.DirEntry, error) { return s.o.FS.ReadDir(p) }),
 		interp.AccessHandler(s.access),
 		interp.Dir("/"),
 	)
-	if err != nil {
-		return nil, fmt.Errorf("simulate %s: %w", o.User.Name, err)
-	}
+}
+
+// start runs the prelude: what the shell is before it reads a file, in
+// dir, with the login's TMPDIR back and the variables the shell sets.
+func (s *sim) start(ctx context.Context, r *interp.Runner, env map[string]string, dir string) error {
 	prelude := "cd " + quote(dir) + "\n"
 	if v, ok := env["TMPDIR"]; ok {
 		prelude += "TMPDIR=" + quote(v) + "\n"
 	} else {
 		prelude += "unset TMPDIR\n"
 	}
-	switch o.Shell {
+	switch s.o.Shell {
 	case "bash":
 		prelude += "BASH=/usr/bin/bash BASH_VERSION='5.2.15(1)-release'\n"
 	case "zsh":
 		prelude += "ZSH_VERSION=5.9\n"
 	}
-	if o.Interactive {
+	if s.o.Interactive {
 		prelude += flagsVar + "=himBH\n"
+		prelude += "PS1='\\s-\\v\\$ '\n"
 	} else {
 		prelude += flagsVar + "=hB\n"
 	}
-	if o.Interactive {
-		prelude += "PS1='\\s-\\v\\$ '\n"
-	}
-	defer func() {
-		// the interpreter is another module; a panic there must not take the caller down
-		if p := recover(); p != nil {
-			err = fmt.Errorf("simulate %s: shell interpreter failed: %v", o.User.Name, p)
-		}
-	}()
 	pre, err := syntax.NewParser().Parse(strings.NewReader(prelude), "")
 	if err != nil {
-		return nil, fmt.Errorf("simulate: %w", err)
+		return fmt.Errorf("simulate: %w", err)
 	}
 	if err := r.Run(ctx, pre); err != nil {
-		return nil, fmt.Errorf("simulate %s: start in %s: %w", o.User.Name, dir, err)
+		return fmt.Errorf("simulate %s: start in %s: %w", s.o.User.Name, dir, err)
 	}
+	return nil
+}
+
+// readChain reads the shell's own files in order, until the shell exits
+// or the simulation is stopped.
+func (s *sim) readChain(ctx context.Context, r *interp.Runner) error {
 	for _, next := range s.chain(ctx, r) {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		cands := next()
 		if len(cands) > 1 {
@@ -243,39 +287,46 @@ func Simulate(ctx context.Context, o Options) (res *Result, err error) {
 		}
 		for _, f := range cands {
 			if err := s.source(ctx, r, f); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if r.Exited() || s.stopped {
 			break
 		}
 	}
+	return nil
+}
+
+// finalVars fills Result.Vars: the shell's variables when it read every
+// file, else the last values seen.
+func (s *sim) finalVars(ctx context.Context, r *interp.Runner) error {
 	s.res.Vars = map[string]Var{}
 	if !r.Exited() && !s.stopped {
 		end, _ := syntax.NewParser().Parse(strings.NewReader(markEnd), "")
 		if err := r.Run(ctx, end); err != nil {
-			return nil, fmt.Errorf("simulate %s: %w", o.User.Name, err)
+			return fmt.Errorf("simulate %s: %w", s.o.User.Name, err)
 		}
-	} else {
-		if !s.stopped {
-			s.res.Problems = append(s.res.Problems, "the shell exited while reading its files; the values are those before exit")
-		}
-		for name, v := range s.last {
-			if v != nil {
-				s.res.Vars[name] = Var{Value: *v, Exported: true}
-			}
+		return nil
+	}
+	if !s.stopped {
+		s.res.Problems = append(s.res.Problems, "the shell exited while reading its files; the values are those before exit")
+	}
+	for name, v := range s.last {
+		if v != nil {
+			s.res.Vars[name] = Var{Value: *v, Exported: true}
 		}
 	}
-	if o.Resource && !r.Exited() && !s.stopped {
-		s.resource(ctx, r)
-	}
+	return nil
+}
+
+// stderrProblems makes what the shell wrote to stderr Problems.
+func (s *sim) stderrProblems() {
 	for _, l := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
 		// the interpreter lacks some of bash's interactive options; they change no variable
 		if l != "" && !strings.HasPrefix(l, "shopt: unsupported option") {
 			s.res.Problems = append(s.res.Problems, l)
 		}
 	}
-	return s.res, nil
 }
 
 func isShellInternal(name string) bool {
