@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/gotrail
 FUZZTIME  ?= 30s
 # Debian packages the integration tests drive for real.
-TEST_DEBS := auditd rsyslog rsyslog-gnutls logrotate util-linux passwd
+TEST_DEBS := auditd rsyslog rsyslog-gnutls logrotate util-linux passwd chromium fonts-wqy-microhei
 
 .PHONY: all build test unit deps preflight bench fuzz lint clean
 
@@ -48,8 +48,10 @@ unit:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
-	GOTRAIL_BENCH=1 GOTRAIL_INTEGRATION=1 $(GO) test -count=1 -v -run . ./bench/live
 	bash bench/run.sh
+	GOTRAIL_BENCH=1 GOTRAIL_INTEGRATION=1 $(GO) test -count=1 -v -run . ./bench/live
+	$(GO) run ./bench/collected -bin $(BIN) -hosts 1000 -records 1000
+	$(GO) run ./bench/collected -bin $(BIN) -hosts 1000 -records 10000
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME) ./internal/audit
@@ -60,6 +62,18 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# screenshot photographs, with Debian's headless Chromium, the report of the
+# recorded scenario (a real auditd's log, internal/audit/testdata), for the
+# README: docs/report.png.
+SCENARIO := internal/audit/testdata/host-activity.log
+.PHONY: screenshot
+screenshot: build
+	@mkdir -p docs
+	$(BIN) report --lang en $(SCENARIO) -o docs/.report.html
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$(CURDIR)/bin/.chromium-profile \
+		--window-size=1100,2000 --screenshot=docs/report.png file://$(CURDIR)/docs/.report.html
+	@rm -f docs/.report.html
 
 clean:
 	rm -rf bin

@@ -1,33 +1,42 @@
 #!/usr/bin/env bash
 # Benchmark gotrail against auditd's ausearch and laurel on the same
-# real-format audit log. See bench/README.md.
+# real-format audit logs, in one run. See bench/README.md.
 #
-# usage: bench/run.sh [-size 1G] [-runs 3] [-keep] [-corpus FILE]
-#                     [-tools gotrail,laurel,ausearch] [-no-warmup]
+# usage: bench/run.sh [-size 100M] [-runs 3] [-keep] [-corpus FILE]
+#                     [-tools LIST] [-before BIN] [-no-warmup]
 set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: bench/run.sh [-size 1G] [-runs N] [-keep] [-corpus FILE] [-tools LIST] [-no-warmup]
+usage: bench/run.sh [-size 100M] [-runs N] [-keep] [-corpus FILE] [-tools LIST] [-before BIN] [-no-warmup]
 
-  -size SIZE    corpus size for bench/gencorpus (K, M, G: powers of 1024; default 1G)
-  -runs N       timed runs per tool; the median is reported (default 3)
-  -keep         keep the corpus as bench/.corpus-SIZE.log and reuse it if present
-  -corpus FILE  benchmark this audit log as is instead of generating one
+  -size SIZE    size of each generated corpus (K, M, G: powers of 1024; default 100M)
+  -runs N       timed runs of every row; rows take turns, the median is reported (default 3)
+  -keep         keep the corpora as bench/.corpus-NAME-SIZE.log and reuse them if present
+  -corpus FILE  benchmark this audit log as is instead of the two generated corpora
   -tools LIST   comma-separated subset of gotrail,laurel,ausearch (default all)
-  -no-warmup    skip the untimed verification run of each tool (the file is
+  -before BIN   also time BIN (an earlier gotrail build) as the row gotrail-before
+  -no-warmup    skip the untimed verification run of each row (the file is
                 still read once with cat to warm the page cache)
+
+Corpora (bench/gencorpus, replaying the real recordings in internal/audit/testdata
+with fresh serials and times):
+  typical     the recordings without their events of long arguments (-max-record 2000):
+              what most hosts log, and the comparison the targets are about
+  longargs    host-activity.log whole, whose 40 kB hex arguments are laurel's
+              worst case: the long-argument worst case
 
 Progress goes to stderr; the results (a table, then markdown for
 bench/RESULTS.md with the exact commands) go to stdout.
 EOF
 }
 
-SIZE=1G
+SIZE=100M
 RUNS=3
 KEEP=0
 CORPUS=
 TOOLS=gotrail,laurel,ausearch
+BEFORE=
 WARMUP=1
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -36,6 +45,7 @@ while [ $# -gt 0 ]; do
 	-keep | --keep) KEEP=1; shift ;;
 	-corpus | --corpus) CORPUS=${2:?-corpus needs a file}; shift 2 ;;
 	-tools | --tools) TOOLS=${2:?-tools needs a list}; shift 2 ;;
+	-before | --before) BEFORE=${2:?-before needs a binary}; shift 2 ;;
 	-no-warmup | --no-warmup) WARMUP=0; shift ;;
 	-h | -help | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -47,12 +57,14 @@ for t in ${TOOLS//,/ }; do
 	case "$t" in gotrail | laurel | ausearch) ;; *) echo "run.sh: -tools: unknown tool $t" >&2; exit 2 ;; esac
 done
 want() { case ",$TOOLS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+if [ -n "$BEFORE" ] && [ ! -x "$BEFORE" ]; then echo "run.sh: -before $BEFORE: not an executable" >&2; exit 2; fi
 
 log() { echo "run.sh: $*" >&2; }
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 GO=${GO:-go}
+SEEDS=("$ROOT/internal/audit/testdata/host-activity.log" "$ROOT/internal/audit/testdata/script-exec.log")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/gotrail-bench.XXXXXX")
 cleanup() { rm -rf "$TMP"; }
@@ -61,7 +73,7 @@ trap 'exit 130' INT TERM
 
 LOAD=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v l="$LOAD" 'BEGIN { exit !(l > 0.5) }'; then
-	log "warning: load average is $LOAD before the runs; other work on this host makes the timings noisy"
+	log "warning: load average is $LOAD before the runs; other work on this host makes the timings noisy (compare the ratios of one run, not MB/s across runs)"
 fi
 
 # /usr/bin/time (Debian package "time") for wall time and peak RSS.
@@ -76,55 +88,65 @@ if [ ! -x "$TIME" ]; then
 	fi
 fi
 
-# ---------------------------------------------------------------- corpus
+# ---------------------------------------------------------------- corpora
 (cd "$ROOT" && "$GO" build -o "$TMP/gencorpus" ./bench/gencorpus)
 CMDS=() # the exact commands, for the report
+declare -A FILE BYTES MB EVENTS RECORDS LABEL
+CORPORA=()
+# make_corpus NAME LABEL GENCORPUS-ARGS...
+make_corpus() {
+	local name=$1 label=$2 f
+	shift 2
+	if [ "$KEEP" = 1 ]; then f=$BENCH/.corpus-$name-$SIZE.log; else f=$TMP/corpus-$name-$SIZE.log; fi
+	local gen=(go run ./bench/gencorpus -size "$SIZE" "$@" -o "$f")
+	if [ "$KEEP" = 1 ] && [ -s "$f" ]; then
+		log "reusing $f (-keep)"
+	else
+		log "building the corpus: ${gen[*]}"
+		"$TMP/gencorpus" -q -size "$SIZE" "$@" -o "$f.tmp"
+		mv "$f.tmp" "$f"
+	fi
+	CMDS+=("(cd $ROOT && ${gen[*]})")
+	add_corpus "$name" "$label" "$f"
+}
+add_corpus() {
+	local name=$1 f=$3
+	FILE[$name]=$f
+	LABEL[$name]=$2
+	BYTES[$name]=$(stat -c %s "$f")
+	MB[$name]=$(awk -v b="${BYTES[$name]}" 'BEGIN { printf "%.1f", b / 1e6 }')
+	# Events = distinct msg=audit(...) ids; this also warms the page cache.
+	EVENTS[$name]=$({ LC_ALL=C grep -ao 'msg=audit([0-9]*\.[0-9]*:[0-9]*)' "$f" || true; } | uniq | sort -u | wc -l)
+	RECORDS[$name]=$(wc -l <"$f")
+	log "corpus $name: $f: ${BYTES[$name]} bytes, ${RECORDS[$name]} records, ${EVENTS[$name]} events"
+	CORPORA+=("$name")
+}
 if [ -n "$CORPUS" ]; then
 	[ -r "$CORPUS" ] || { echo "run.sh: -corpus $CORPUS: not readable" >&2; exit 2; }
-	FILE=$(cd "$(dirname "$CORPUS")" && pwd)/$(basename "$CORPUS")
-	log "using corpus $FILE"
+	add_corpus given "the given log" "$(cd "$(dirname "$CORPUS")" && pwd)/$(basename "$CORPUS")"
 else
-	if [ "$KEEP" = 1 ]; then
-		FILE=$BENCH/.corpus-$SIZE.log
-	else
-		FILE=$TMP/corpus-$SIZE.log
-	fi
-	GEN=(go run ./bench/gencorpus -size "$SIZE" -o "$FILE")
-	if [ "$KEEP" = 1 ] && [ -s "$FILE" ]; then
-		log "reusing $FILE (-keep)"
-	else
-		log "building the corpus: ${GEN[*]}"
-		"$TMP/gencorpus" -size "$SIZE" -o "$FILE.tmp"
-		mv "$FILE.tmp" "$FILE"
-	fi
-	CMDS+=("(cd $ROOT && ${GEN[*]})")
+	SEEDARGS=()
+	for s in "${SEEDS[@]}"; do SEEDARGS+=(-seed "$s"); done
+	make_corpus typical "real recordings, without long arguments" "${SEEDARGS[@]}" -max-record 2000
+	make_corpus longargs "long-argument worst case" -seed "${SEEDS[0]}"
 fi
-BYTES=$(stat -c %s "$FILE")
-MB=$(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1e6 }')
-# Events = distinct msg=audit(...) ids; this also warms the page cache.
-EVENTS=$({ LC_ALL=C grep -ao 'msg=audit([0-9]*\.[0-9]*:[0-9]*)' "$FILE" || true; } | uniq | sort -u | wc -l)
-RECORDS=$(wc -l <"$FILE")
-log "corpus: $FILE: $BYTES bytes, $RECORDS records, $EVENTS events"
 
 # ---------------------------------------------------------------- tools
 GOTRAIL=$TMP/gotrail
 GOTRAIL_OK=0
-GOTRAIL_WHY=
 if want gotrail; then
 	log "building gotrail: go build -o $GOTRAIL ./cmd/gotrail"
 	if (cd "$ROOT" && "$GO" build -o "$GOTRAIL" ./cmd/gotrail) 2>"$TMP/gotrail-build.err"; then
-		# The events command must exist and print JSON lines.
 		"$TMP/gencorpus" -q -size 64K -o "$TMP/probe.log"
 		if "$GOTRAIL" events --all --format json "$TMP/probe.log" >"$TMP/probe.out" 2>"$TMP/probe.err" &&
 			[ "$(head -c 1 "$TMP/probe.out")" = "{" ]; then
 			GOTRAIL_OK=1
 		else
-			GOTRAIL_WHY="gotrail events --all --format json failed: $(head -n 1 "$TMP/probe.err")"
+			log "gotrail: not built (events --all --format json failed: $(head -n 1 "$TMP/probe.err"))"
 		fi
 	else
-		GOTRAIL_WHY="go build ./cmd/gotrail failed: $(grep -v '^#' "$TMP/gotrail-build.err" | head -n 1)"
+		log "gotrail: not built (go build ./cmd/gotrail failed: $(grep -v '^#' "$TMP/gotrail-build.err" | head -n 1))"
 	fi
-	[ "$GOTRAIL_OK" = 1 ] || log "gotrail: not built ($GOTRAIL_WHY)"
 fi
 
 # laurel: a private config. Output to a file in the temp dir, no privilege
@@ -172,56 +194,91 @@ propagate-labels = []
 filter-keys = []
 filter-labels = []
 EOF
+LAUREL_WHY="not installed (apt-get install laurel)"
+LAUREL_OK=0
 if want laurel; then
 	if ! command -v laurel >/dev/null; then
-		log "laurel: not installed (apt-get install laurel)"
+		log "laurel: $LAUREL_WHY"
 	elif ! laurel -c "$LAUREL_CONF" -d >/dev/null 2>"$TMP/laurel-dry.err"; then
-		log "laurel rejects $LAUREL_CONF: $(cat "$TMP/laurel-dry.err")"
-		exit 1
+		LAUREL_WHY="rejects the config: $(head -n 1 "$TMP/laurel-dry.err")"
+		log "laurel $LAUREL_WHY"
+	else
+		LAUREL_OK=1
 	fi
 fi
 
-# ---------------------------------------------------------------- runner
-# cmd_for TOOL: the command line, as an array in CMD, input on stdin for laurel.
-cmd_for() {
+# The rows. gotrail's first row is the comparison with the other tools;
+# the go-only and text rows are the 1 GB/s target's.
+ROWS=()
+if want gotrail; then ROWS+=(gotrail gotrail-goonly gotrail-text); fi
+if want gotrail && [ -n "$BEFORE" ]; then ROWS+=(gotrail-before gotrail-before-goonly gotrail-before-text); fi
+if want laurel; then ROWS+=(laurel); fi
+if want ausearch; then ROWS+=(ausearch); fi
+
+# runnable ROW: whether the row's tool is there.
+runnable() {
 	case "$1" in
-	gotrail) CMD=("$GOTRAIL" events --all --format json "$FILE") ;;
+	gotrail*before*) [ -n "$BEFORE" ] ;;
+	gotrail*) [ "$GOTRAIL_OK" = 1 ] ;;
+	laurel) [ "$LAUREL_OK" = 1 ] ;;
+	ausearch) command -v ausearch >/dev/null ;;
+	esac
+}
+why_not() {
+	case "$1" in
+	gotrail*) echo "not built" ;;
+	laurel) echo "$LAUREL_WHY" ;;
+	*) echo "not installed" ;;
+	esac
+}
+
+# cmd_for ROW FILE: the command line, as an array in CMD, input on stdin for laurel.
+cmd_for() {
+	local bin=$GOTRAIL
+	case "$1" in gotrail-before*) bin=$BEFORE ;; esac
+	case "$1" in
+	gotrail | gotrail-before) CMD=("$bin" events --all --format json "$2") ;;
+	gotrail-goonly | gotrail-before-goonly) CMD=("$bin" events --format json "$2") ;;
+	gotrail-text | gotrail-before-text) CMD=("$bin" events --all --format text "$2") ;;
 	laurel) CMD=(laurel -c "$LAUREL_CONF") ;;
-	ausearch) CMD=(ausearch -if "$FILE" -i) ;;
+	ausearch) CMD=(ausearch -if "$2" -i) ;;
 	esac
 }
 shown_cmd() {
 	case "$1" in
-	gotrail) echo "gotrail events --all --format json $FILE > /dev/null" ;;
-	laurel) echo "laurel -c $LAUREL_CONF < $FILE   # writes $LAUREL_OUT" ;;
-	ausearch) echo "ausearch -if $FILE -i > /dev/null" ;;
+	gotrail) echo "gotrail events --all --format json FILE > /dev/null" ;;
+	gotrail-goonly) echo "gotrail events --format json FILE > /dev/null   # Go-environment events only" ;;
+	gotrail-text) echo "gotrail events --all --format text FILE > /dev/null" ;;
+	gotrail-before*) echo "$BEFORE events ... FILE > /dev/null   # the same three, an earlier build" ;;
+	laurel) echo "laurel -c $LAUREL_CONF < FILE   # writes $LAUREL_OUT" ;;
+	ausearch) echo "ausearch -if FILE -i > /dev/null" ;;
 	esac
 }
 
-# count_out TOOL: events in the output of an untimed run.
+# count_out ROW FILE: events in the output of an untimed run.
 count_out() {
-	cmd_for "$1"
+	cmd_for "$1" "$2"
 	case "$1" in
-	gotrail) { "${CMD[@]}" 2>"$TMP/$1.warm.err" || true; } | wc -l ;;
+	gotrail*) { "${CMD[@]}" 2>"$TMP/$1.warm.err" || true; } | wc -l ;;
 	laurel)
 		rm -f "$LAUREL_OUT"
-		"${CMD[@]}" <"$FILE" 2>"$TMP/$1.warm.err" || true
+		"${CMD[@]}" <"$2" 2>"$TMP/$1.warm.err" || true
 		if [ -f "$LAUREL_OUT" ]; then wc -l <"$LAUREL_OUT"; else echo 0; fi
 		;;
 	ausearch) { "${CMD[@]}" </dev/null 2>"$TMP/$1.warm.err" || true; } | grep -c '^----$' || true ;;
 	esac
 }
 
-# timed TOOL I: one timed run; prints "wall_s rss_kib cpu_s exit".
+# timed ROW FILE I: one timed run; prints "wall_s rss_kib cpu_s exit".
 timed() {
-	local tool=$1 i=$2 tf=$TMP/$1.time.$2 rc=0 t0 t1 in=/dev/null
-	cmd_for "$tool"
-	if [ "$tool" = laurel ]; then
+	local row=$1 file=$2 i=$3 tf=$TMP/time rc=0 t0 t1 in=/dev/null
+	cmd_for "$row" "$file"
+	if [ "$row" = laurel ]; then
 		rm -f "$LAUREL_OUT"
-		in=$FILE
+		in=$file
 	fi
 	t0=$EPOCHREALTIME
-	"$TIME" -v -o "$tf" "${CMD[@]}" <"$in" >/dev/null 2>"$TMP/$tool.err.$i" || rc=$?
+	"$TIME" -v -o "$tf" "${CMD[@]}" <"$in" >/dev/null 2>"$TMP/$row.err.$i" || rc=$?
 	t1=$EPOCHREALTIME
 	# Wall time: /usr/bin/time -v has 10 ms resolution, so the wall clock
 	# around it (1 ms more for starting /usr/bin/time) is printed instead
@@ -243,114 +300,111 @@ timed() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A SEC RANGE RSS CPU OUT NOTE
-bench_tool() {
-	local tool=$1 i r walls="" rsss="" cpus=""
-	cmd_for "$tool"
-	CMDS+=("$(shown_cmd "$tool")")
-	if [ "$WARMUP" = 1 ]; then
-		log "$tool: untimed warm-up and output check"
-		OUT[$tool]=$(count_out "$tool")
-		if [ "$tool" = laurel ]; then
-			NOTE[$tool]="stderr of the warm-up run: $(grep -o 'processed [0-9]* lines.*' "$TMP/laurel.warm.err" | tail -n 1 || true)"
+# ---------------------------------------------------------------- runs
+# Every row of every corpus once, then again: the rows take turns, so
+# that a burst of other work on the host slows all of them, not one.
+declare -A WALLS RSSS CPUS OUT NOTE
+for c in "${CORPORA[@]}"; do
+	for r in "${ROWS[@]}"; do
+		runnable "$r" || continue
+		CMDS+=("$(shown_cmd "$r")")
+		if [ "$WARMUP" = 1 ]; then
+			log "$c/$r: untimed warm-up and output check"
+			OUT[$c,$r]=$(count_out "$r" "${FILE[$c]}")
+		else
+			OUT[$c,$r]=-
 		fi
-	else
-		cat "$FILE" >/dev/null
-		OUT[$tool]=-
-	fi
-	for i in $(seq 1 "$RUNS"); do
-		r=$(timed "$tool" "$i")
-		set -- $r
-		log "$tool: run $i/$RUNS: ${1}s wall, $(($2 / 1024)) MiB peak RSS, ${3}s CPU, exit $4"
-		# ausearch exits 1 when it finds nothing: that is a broken run here.
-		if [ "$4" != 0 ]; then
-			log "$tool: exit status $4: $(head -n 3 "$TMP/$tool.err.$i")"
-			NOTE[$tool]="${NOTE[$tool]:-} exit $4"
-		fi
-		walls+="$1"$'\n'
-		rsss+="$2"$'\n'
-		cpus+="$3"$'\n'
 	done
-	if [ "$tool" = laurel ] && [ "${OUT[$tool]}" = - ] && [ -f "$LAUREL_OUT" ]; then OUT[$tool]=$(wc -l <"$LAUREL_OUT"); fi
-	SEC[$tool]=$(printf %s "$walls" | median)
-	RANGE[$tool]=$(printf %s "$walls" | sort -g | sed -n '1p;$p' | paste -sd- -)
-	RSS[$tool]=$(printf %s "$rsss" | median | awk '{ printf "%.1f", $1 / 1024 }')
-	CPU[$tool]=$(printf %s "$cpus" | median)
-}
-
-ROWS=()
-for tool in gotrail laurel ausearch; do
-	want "$tool" || continue
-	case "$tool" in
-	gotrail) [ "$GOTRAIL_OK" = 1 ] || { ROWS+=(gotrail); continue; } ;;
-	laurel) command -v laurel >/dev/null || { ROWS+=(laurel); continue; } ;;
-	ausearch) command -v ausearch >/dev/null || { ROWS+=(ausearch); continue; } ;;
-	esac
-	bench_tool "$tool"
-	ROWS+=("$tool")
+	cat "${FILE[$c]}" >/dev/null
+done
+mapfile -t CMDS < <(printf '%s\n' "${CMDS[@]}" | awk '!seen[$0]++')
+for i in $(seq 1 "$RUNS"); do
+	for c in "${CORPORA[@]}"; do
+		for r in "${ROWS[@]}"; do
+			runnable "$r" || continue
+			res=$(timed "$r" "${FILE[$c]}" "$i")
+			set -- $res
+			log "$c/$r: run $i/$RUNS: ${1}s wall, $(($2 / 1024)) MiB peak RSS, ${3}s CPU, exit $4"
+			# ausearch exits 1 when it finds nothing: that is a broken run here.
+			if [ "$4" != 0 ]; then
+				log "$r: exit status $4: $(head -n 3 "$TMP/$r.err.$i")"
+				NOTE[$c,$r]="${NOTE[$c,$r]:-} exit $4"
+			fi
+			WALLS[$c,$r]+="$1"$'\n'
+			RSSS[$c,$r]+="$2"$'\n'
+			CPUS[$c,$r]+="$3"$'\n'
+		done
+	done
 done
 
 # ---------------------------------------------------------------- report
-mbps() { awk -v mb="$MB" -v s="$1" 'BEGIN { if (s > 0) printf "%.1f", mb / s; else print "-" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "-" }'; }
+declare -A SEC RANGE RSS CPU
+for c in "${CORPORA[@]}"; do
+	for r in "${ROWS[@]}"; do
+		[ -n "${WALLS[$c,$r]:-}" ] || continue
+		SEC[$c,$r]=$(printf %s "${WALLS[$c,$r]}" | median)
+		RANGE[$c,$r]=$(printf %s "${WALLS[$c,$r]}" | sort -g | sed -n '1p;$p' | paste -sd- -)
+		RSS[$c,$r]=$(printf %s "${RSSS[$c,$r]}" | median | awk '{ printf "%.1f", $1 / 1024 }')
+		CPU[$c,$r]=$(printf %s "${CPUS[$c,$r]}" | median)
+	done
+done
+mbps() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", mb / s; else print "-" }'; }
+# ratio C ROW: how many times the row's throughput gotrail's is: its
+# --all --format json for the other tools, the same row for an earlier build.
+ratio() {
+	local base=gotrail
+	case "$2" in
+	gotrail) echo 1.00; return ;;
+	gotrail-before*) base=gotrail${2#gotrail-before} ;;
+	gotrail-*) echo "-"; return ;;
+	esac
+	local g=${SEC[$1,$base]:-} o=${SEC[$1,$2]:-}
+	awk -v a="$o" -v b="$g" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "-" }'
+}
 
-# row TOOL: tool | status | MB | seconds | min-max | MB/s | RSS | CPU | events out
-row() {
-	local t=$1
-	if [ -z "${SEC[$t]:-}" ]; then
-		local why="not installed"
-		[ "$t" = gotrail ] && why="not built"
-		printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\n' "$t" "$why" "$MB"
+# cells C ROW: the table's cells, tab-separated.
+cells() {
+	local c=$1 r=$2
+	if [ -z "${SEC[$c,$r]:-}" ]; then
+		printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\n' "$c" "$r: $(why_not "$r")" "${MB[$c]}" "${EVENTS[$c]}"
 	else
-		printf '%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$MB" "${SEC[$t]}" "${RANGE[$t]}" "$(mbps "${SEC[$t]}")" "${RSS[$t]}" "${CPU[$t]}" "${OUT[$t]}"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "${MB[$c]}" "${EVENTS[$c]}" "${SEC[$c,$r]}" "${RANGE[$c,$r]}" \
+			"$(mbps "${MB[$c]}" "${SEC[$c,$r]}")" "$(ratio "$c" "$r")" "${RSS[$c,$r]}" "${CPU[$c,$r]}" "${OUT[$c,$r]}"
 	fi
 }
-
-ratios() {
-	[ -n "${SEC[gotrail]:-}" ] || { echo "ratios: gotrail not built"; return; }
-	local o
-	for o in laurel ausearch; do
-		[ -n "${SEC[$o]:-}" ] || continue
-		echo "gotrail/$o: throughput x$(ratio "${SEC[$o]}" "${SEC[gotrail]}") (MB/s of gotrail / MB/s of $o)," \
-			"peak RSS x$(ratio "${RSS[gotrail]}" "${RSS[$o]}") (gotrail RSS / $o RSS)"
-	done
-}
+HEAD='corpus\trow\tfile MB\tevents\tmedian s\tmin-max s\tMB/s\tgotrail x\tpeak RSS MiB\tCPU s\tevents out'
 
 {
 	echo
-	echo "corpus: $FILE ($MB MB, $RECORDS records, $EVENTS events); median of $RUNS run(s)"
+	for c in "${CORPORA[@]}"; do echo "corpus $c (${LABEL[$c]}): ${FILE[$c]}, ${MB[$c]} MB, ${RECORDS[$c]} records, ${EVENTS[$c]} events"; done
+	echo "median of $RUNS interleaved run(s); gotrail x = MB/s of gotrail --all --format json / the row's (of the same gotrail row for gotrail-before*)"
 	{
-		printf 'tool\tstatus\tfile MB\tmedian s\tmin-max s\tMB/s\tpeak RSS MiB\tCPU s\tevents out\n'
-		for t in "${ROWS[@]}"; do row "$t"; done
+		printf "$HEAD\n"
+		for c in "${CORPORA[@]}"; do for r in "${ROWS[@]}"; do cells "$c" "$r"; done; done
 	} | awk -F '\t' '
 		{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; if (NF > nf) nf = NF }
-		END { for (r = 1; r <= n; r++) { line = ""; for (i = 1; i <= nf; i++) line = line sprintf(i == 1 ? "%-" w[i] "s" : "  %" w[i] "s", c[r, i]); print line } }'
-	ratios
-	for t in "${ROWS[@]}"; do
-		if [ -n "${NOTE[$t]:-}" ]; then echo "$t: ${NOTE[$t]}"; fi
-	done
+		END { for (r = 1; r <= n; r++) { line = ""; for (i = 1; i <= nf; i++) line = line sprintf(i <= 2 ? "%-" w[i] "s  " : "%" w[i] "s  ", c[r, i]); print line } }'
+	for k in "${!NOTE[@]}"; do echo "$k: ${NOTE[$k]}"; done
 	echo
 	echo '---------------------------------------------------------------- markdown'
 	echo
-	echo "### $(date -u +%Y-%m-%d): ${SIZE} corpus, median of $RUNS run(s)"
+	echo "### $(date -u +%Y-%m-%d): ${SIZE} corpora, median of $RUNS interleaved run(s)"
 	echo
 	echo "Host: $(uname -sr), $(nproc) CPU ($(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)." \
-		"Versions: $("$GO" version 2>/dev/null | awk '{ print $3 }'), laurel $(laurel --version 2>/dev/null | head -n 1), ausearch $(ausearch -v 2>/dev/null | awk '{ print $NF }' | head -n 1)."
-	echo "Corpus: $(basename "$FILE"), $BYTES bytes ($MB MB), $RECORDS records, $EVENTS events. Load average before the runs: $LOAD."
+		"Versions: $("$GO" version 2>/dev/null | awk '{ print $3 }'), laurel $(laurel --version 2>/dev/null | head -n 1), ausearch $(ausearch -v 2>/dev/null | awk '{ print $NF }' | head -n 1)." \
+		"Load average before the runs: $LOAD, after: $(cut -d' ' -f1 /proc/loadavg)."
 	echo
-	echo "| tool | file MB | median s | min-max s | MB/s | peak RSS MiB | CPU s | events out |"
-	echo "|---|--:|--:|--:|--:|--:|--:|--:|"
-	for t in "${ROWS[@]}"; do
-		if [ -z "${SEC[$t]:-}" ]; then
-			if [ "$t" = gotrail ]; then echo "| gotrail: not built | $MB | - | - | - | - | - | - |"; else echo "| $t: not installed | $MB | - | - | - | - | - | - |"; fi
-		else
-			echo "| $t | $MB | ${SEC[$t]} | ${RANGE[$t]} | $(mbps "${SEC[$t]}") | ${RSS[$t]} | ${CPU[$t]} | ${OUT[$t]} |"
-		fi
+	for c in "${CORPORA[@]}"; do echo "- $c (${LABEL[$c]}): $(basename "${FILE[$c]}"), ${BYTES[$c]} bytes, ${RECORDS[$c]} records, ${EVENTS[$c]} events"; done
+	echo
+	echo "| corpus | row | MB/s | gotrail x | peak RSS MiB | median s | min-max s | CPU s | events out |"
+	echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
+	for c in "${CORPORA[@]}"; do
+		for r in "${ROWS[@]}"; do
+			cells "$c" "$r" | awk -F '\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $7, $8, $9, $5, $6, $10, $11 }'
+		done
 	done
 	echo
-	ratios | sed 's/^/- /'
-	echo
-	echo "Commands (MB = 10^6 bytes; wall time and peak RSS from \`/usr/bin/time -v\`; CPU = user + sys):"
+	echo "Commands (FILE is each corpus; MB = 10^6 bytes; wall time and peak RSS from \`/usr/bin/time -v\`; CPU = user + sys):"
 	echo
 	echo '```sh'
 	for c in "${CMDS[@]}"; do echo "$c"; done

@@ -151,7 +151,9 @@ func runEvents(ctx context.Context, g *globalOptions, o *eventsOptions, args []s
 	out := bufio.NewWriterSize(stdout, 256*1024)
 	// auditd.records only where they are printed: text and rfc5424 never do
 	records := o.all && format == "json"
-	stats, err := pipeline.Run(ctx, inputs, pipeline.Render(names, host, records, cl, filter, render), out, pipeline.Options{})
+	// collect a third as often; 48 MiB keeps the peak RSS under 64 MiB
+	gc := pipeline.Options{GCPercent: 200, MemoryLimit: 48 << 20}
+	stats, err := pipeline.Run(ctx, inputs, pipeline.Render(names, host, records, cl, filter, render), out, gc)
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("write output: %w", ferr)
 	}

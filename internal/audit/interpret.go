@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/event"
@@ -45,6 +46,7 @@ type Interpreter struct {
 	args       []string
 	chunks     []argChunk
 	arena      []byte // decoded text of the current event
+	scratch    []byte // the current event's id, message type and message
 }
 
 // NewInterpreter returns an interpreter that names ids with names (may be
@@ -124,18 +126,12 @@ func (in *Interpreter) splitKeys(key string) []string {
 // next call. The renderer of `gotrail events` uses it, as it writes each
 // event out at once.
 func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
-	f := facts{paths: in.paths[:0], args: in.args[:0], chunks: in.chunks[:0]}
-	// the previous event's strings pointed into the arena; it is reused
-	// (that event is rendered by now) unless one huge argv grew it
-	if cap(in.arena) > 1<<20 {
-		in.arena = nil
-	}
-	in.arena = in.arena[:0]
-	in.ev = event.Event{}
+	f := in.begin()
 	e := &in.ev
 	e.Time = event.Time{Time: time.Unix(ev.Time.Sec, int64(ev.Time.Milli)*int64(time.Millisecond)).UTC()}
-	var idb [40]byte
-	e.Event.ID = string(AppendID(idb[:0], ev.Time, ev.Serial))
+	start := len(in.scratch)
+	in.scratch = AppendID(in.scratch, ev.Time, ev.Serial)
+	e.Event.ID = in.scratchView(start)
 	e.Host.Name = ev.Node
 	if e.Host.Name == "" {
 		e.Host.Name = in.Host
@@ -147,6 +143,9 @@ func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
 		r := &ev.Records[i]
 		if i == 0 {
 			f.firstType = r.Type
+		}
+		if !in.Records && !gathers(r.Type) {
+			continue // nothing to take from it, and not printed
 		}
 		in.fields = r.Fields(in.fields[:0])
 		in.gather(&f, r, in.fields)
@@ -174,29 +173,27 @@ func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
 		// another event had this node, time and serial: kept apart, and said
 		e.Auditd.Incomplete = strings.TrimPrefix(e.Auditd.Incomplete+", collision", ", ")
 	}
-	e.Auditd.MessageType = messageType(ev)
+	e.Auditd.MessageType = in.messageType(ev)
 	in.build(e, &f)
 	// keep the grown slices for the next event
 	in.paths, in.args, in.chunks = f.paths[:0], f.args[:0], f.chunks[:0]
-	if e.User.Audit != nil {
-		in.audit = *e.User.Audit
-		e.User.Audit = &in.audit
-	}
-	if e.User.Effective != nil {
-		in.eff = *e.User.Effective
-		e.User.Effective = &in.eff
-	}
-	if e.File != nil {
-		in.file = *e.File
-		e.File = &in.file
-	}
 	return e
+}
+
+// scratchView is the scratch buffer from start to its end as a string,
+// without a copy: the buffer is only appended to until the next event, so
+// the bytes stay as they are (a grown buffer leaves them in the old array).
+func (in *Interpreter) scratchView(start int) string {
+	if start == len(in.scratch) {
+		return ""
+	}
+	return unsafe.String(&in.scratch[start], len(in.scratch)-start)
 }
 
 // messageType picks the record type that says what the event is: a
 // configuration change or daemon message over the syscall that carried it,
 // the syscall over its auxiliary records.
-func messageType(ev *Event) string {
+func (in *Interpreter) messageType(ev *Event) string {
 	best, rank := "", 0
 	for i := range ev.Records {
 		t := ev.Records[i].Type
@@ -211,7 +208,34 @@ func messageType(ev *Event) string {
 			best, rank = t, r
 		}
 	}
-	return strings.ToLower(best)
+	return in.lower(best)
+}
+
+// lower is strings.ToLower(s) in the scratch buffer; record types are
+// ASCII, anything else goes to strings.ToLower.
+func (in *Interpreter) lower(s string) string {
+	start := len(in.scratch)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			in.scratch = in.scratch[:start]
+			return strings.ToLower(s)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		in.scratch = append(in.scratch, c)
+	}
+	return in.scratchView(start)
+}
+
+// gathers reports whether gather takes anything from a record of type t.
+func gathers(t string) bool {
+	switch t {
+	case "SYSCALL", "EXECVE", "CWD", "PATH", "PROCTITLE", "CONFIG_CHANGE":
+		return true
+	}
+	return standalone(t)
 }
 
 // gather takes what one record says into f: a function per record type,
@@ -582,26 +606,31 @@ func (in *Interpreter) build(e *event.Event, f *facts) {
 	e.Tags = in.splitKeys(f.key)
 	buildOutcome(e, f)
 	buildAction(e, f)
-	e.File, e.Gotrail.PreviousPath = file(e.Event.Action, f.paths)
+	if p, prev, ok := file(e.Event.Action, f.paths); ok {
+		in.file = event.File{Path: p}
+		e.File, e.Gotrail.PreviousPath = &in.file, prev
+	}
 	if script > 0 && e.Event.Action == "exec" && e.File != nil {
 		// what ran is the script; the interpreter is how
 		e.Gotrail.Interpreter = e.Process.Executable
 		e.Process.Executable = e.File.Path
 		e.Process.Args = e.Process.Args[script:]
 	}
-	e.Message = message(e, f)
+	e.Message = in.message(e, f)
 }
 
 // buildWho is the login user, the real and effective users with names, the
 // session and the terminal.
 func (in *Interpreter) buildWho(e *event.Event, f *facts) {
 	if f.auid != "" && f.auid != Unset {
-		e.User.Audit = &event.Ident{ID: f.auid, Name: in.userName(f.auid, f.nAuid)}
+		in.audit = event.Ident{ID: f.auid, Name: in.userName(f.auid, f.nAuid)}
+		e.User.Audit = &in.audit
 	}
 	e.User.ID = f.uid
 	e.User.Name = in.userName(f.uid, f.nUID)
 	if f.euid != "" {
-		e.User.Effective = &event.Ident{ID: f.euid, Name: in.userName(f.euid, f.nEUID)}
+		in.eff = event.Ident{ID: f.euid, Name: in.userName(f.euid, f.nEUID)}
+		e.User.Effective = &in.eff
 	}
 	if f.ses != "" && f.ses != Unset {
 		e.Auditd.Session = f.ses
@@ -822,9 +851,9 @@ func action(sc, a1, a2 string, paths []event.Path) string {
 // rename the created name and the first deleted one, for a create or delete
 // the entry of that type, else the last item that is not a parent directory
 // (exec: the first, the program itself).
-func file(act string, paths []event.Path) (*event.File, string) {
+func file(act string, paths []event.Path) (name, previous string, ok bool) {
 	if len(paths) == 0 {
-		return nil, ""
+		return "", "", false
 	}
 	find := func(nt string) string {
 		for _, p := range paths {
@@ -838,30 +867,30 @@ func file(act string, paths []event.Path) (*event.File, string) {
 	case "rename":
 		to, from := find("CREATE"), find("DELETE")
 		if to != "" || from != "" {
-			return &event.File{Path: to}, from
+			return to, from, true
 		}
 	case "create", "link":
 		if p := find("CREATE"); p != "" {
-			return &event.File{Path: p}, ""
+			return p, "", true
 		}
 	case "delete":
 		if p := find("DELETE"); p != "" {
-			return &event.File{Path: p}, ""
+			return p, "", true
 		}
 	case "exec":
 		if paths[0].Name != "" {
-			return &event.File{Path: paths[0].Name}, ""
+			return paths[0].Name, "", true
 		}
 	}
 	for i := len(paths) - 1; i >= 0; i-- {
 		if paths[i].Nametype != "PARENT" && paths[i].Name != "" {
-			return &event.File{Path: paths[i].Name}, ""
+			return paths[i].Name, "", true
 		}
 	}
 	if paths[0].Name != "" {
-		return &event.File{Path: paths[0].Name}, ""
+		return paths[0].Name, "", true
 	}
-	return nil, ""
+	return "", "", false
 }
 
 var verbs = map[string]string{
@@ -870,9 +899,14 @@ var verbs = map[string]string{
 	"link": "linked", "open": "opened", "mount": "mounted",
 }
 
+// msgBuf is where a message is written: the interpreter's scratch buffer.
+type msgBuf struct{ b []byte }
+
+func (m *msgBuf) WriteString(s string) { m.b = append(m.b, s...) }
+
 // writeWho writes who did it: the login user, and the effective user when
 // another ("alice (as root)"), or "(no login)".
-func writeWho(b *strings.Builder, e *event.Event, f *facts) {
+func writeWho(b *msgBuf, e *event.Event, f *facts) {
 	login := e.LoginName()
 	if login == "" {
 		login = "unknown user"
@@ -890,7 +924,7 @@ func writeWho(b *strings.Builder, e *event.Event, f *facts) {
 }
 
 // writeExec writes what ran: the command line, and for a script what ran it.
-func writeExec(b *strings.Builder, e *event.Event, failed bool) {
+func writeExec(b *msgBuf, e *event.Event, failed bool) {
 	if failed {
 		b.WriteString(" run ")
 	} else {
@@ -898,26 +932,57 @@ func writeExec(b *strings.Builder, e *event.Event, failed bool) {
 	}
 	switch {
 	case len(e.Process.Args) > 0:
-		b.WriteString(strings.Join(e.Process.Args, " "))
+		for i, a := range e.Process.Args {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(a)
+		}
 	case e.Process.Title != "":
 		b.WriteString(e.Process.Title)
 	default:
 		b.WriteString(e.Process.Executable)
 	}
 	if e.Gotrail.Interpreter != "" {
-		b.WriteString(" (a script: " + e.Process.Executable + " run by " + e.Gotrail.Interpreter + ")")
+		b.WriteString(" (a script: ")
+		b.WriteString(e.Process.Executable)
+		b.WriteString(" run by ")
+		b.WriteString(e.Gotrail.Interpreter)
+		b.WriteString(")")
 	}
 }
 
 // message is DESIGN.md's one-line summary: "alice (as root) wrote
-// /etc/profile with vim".
-func message(e *event.Event, f *facts) string {
-	var b strings.Builder
+// /etc/profile with vim", written in the scratch buffer.
+func (in *Interpreter) message(e *event.Event, f *facts) string {
+	start := len(in.scratch)
+	b := msgBuf{b: in.scratch}
 	writeWho(&b, e, f)
 	failed := e.Event.Outcome == "failure"
 	if failed {
 		b.WriteString(" failed to")
 	}
+	prog := writeWhat(&b, e, f, failed)
+	act := e.Event.Action
+	if prog == "" && act != "exec" && e.Process.Executable != "" {
+		prog = path.Base(e.Process.Executable)
+	}
+	if prog != "" {
+		b.WriteString(" with ")
+		b.WriteString(prog)
+	}
+	if failed && e.Auditd.Exit != "" && e.Auditd.Exit[0] == 'E' {
+		b.WriteString(" (")
+		b.WriteString(e.Auditd.Exit)
+		b.WriteString(")")
+	}
+	in.scratch = b.b
+	return in.scratchView(start)
+}
+
+// writeWhat writes what was done, and returns the program to name as
+// having done it ("" for none yet).
+func writeWhat(b *msgBuf, e *event.Event, f *facts, failed bool) string {
 	act := e.Event.Action
 	prog := e.Process.Name
 	switch {
@@ -934,9 +999,10 @@ func message(e *event.Event, f *facts) string {
 	case act == "restart":
 		b.WriteString(": auditd restarted (it stopped and started again at once)")
 	case f.daemon != "":
-		b.WriteString(": auditd " + act)
+		b.WriteString(": auditd ")
+		b.WriteString(act)
 	case act == "exec":
-		writeExec(&b, e, failed)
+		writeExec(b, e, failed)
 		prog = ""
 	case act == "rename" && e.File != nil:
 		if failed {
@@ -948,9 +1014,11 @@ func message(e *event.Event, f *facts) string {
 		b.WriteString(" to ")
 		b.WriteString(e.File.Path)
 	case e.Auditd.Syscall == "" && f.op != "":
-		b.WriteString(" " + f.op)
+		b.WriteString(" ")
+		b.WriteString(f.op)
 		if f.acct != "" {
-			b.WriteString(" for " + f.acct)
+			b.WriteString(" for ")
+			b.WriteString(f.acct)
 		}
 	default:
 		v := verbs[act]
@@ -960,21 +1028,14 @@ func message(e *event.Event, f *facts) string {
 		if v == "" {
 			v = act
 		}
-		b.WriteString(" " + v)
+		b.WriteString(" ")
+		b.WriteString(v)
 		if e.File != nil && e.File.Path != "" {
-			b.WriteString(" " + e.File.Path)
+			b.WriteString(" ")
+			b.WriteString(e.File.Path)
 		} else if strings.HasSuffix(v, " of") || v == "wrote" {
 			b.WriteString(" a file it had open") // fchmod, fchown, write by descriptor: no name logged
 		}
 	}
-	if prog == "" && act != "exec" && e.Process.Executable != "" {
-		prog = path.Base(e.Process.Executable)
-	}
-	if prog != "" {
-		b.WriteString(" with " + prog)
-	}
-	if failed && e.Auditd.Exit != "" && e.Auditd.Exit[0] == 'E' {
-		b.WriteString(" (" + e.Auditd.Exit + ")")
-	}
-	return b.String()
+	return prog
 }

@@ -162,29 +162,35 @@ func splitFields(dst []Field, s string, enriched bool) []Field {
 	return splitPart(dst, s, enriched)
 }
 
-// splitPart splits one side of the enriched separator. Tokens are found with
-// IndexByte, which scans many bytes at a time: this loop is most of the
-// parser's work.
+// splitPart splits one side of the enriched separator in one pass: the key
+// is scanned byte by byte up to its '=' (keys are a few bytes), and the
+// value's end found by valueEnd. This loop is most of the parser's work; the
+// tokenizing it must keep is FuzzSplitPartDiff's reference, splitPartOld.
 func splitPart(dst []Field, s string, enriched bool) []Field {
 	for len(s) > 0 {
 		if s[0] == ' ' {
 			s = s[1:]
 			continue
 		}
-		sp := strings.IndexByte(s, ' ')
-		tok := s
-		if sp >= 0 {
-			tok = s[:sp]
+		i := 0
+		for i < len(s) && s[i] != '=' && s[i] != ' ' {
+			i++
 		}
-		eq := strings.IndexByte(tok, '=')
-		if eq <= 0 { // a bare word, or no key
+		switch {
+		case i == len(s): // a bare word at the end
+			return dst
+		case s[i] == ' ': // a bare word (the prose of AVC records)
+			s = s[i+1:]
+			continue
+		case i == 0: // no key: skip the token
+			sp := strings.IndexByte(s, ' ')
 			if sp < 0 {
-				break
+				return dst
 			}
 			s = s[sp+1:]
 			continue
 		}
-		key, rest := tok[:eq], s[eq+1:]
+		key, rest := s[:i], s[i+1:]
 		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
 			q := rest[0]
 			end := strings.IndexByte(rest[1:], q)
@@ -192,6 +198,7 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 				end = len(rest) - 1
 			}
 			val := rest[1 : 1+end]
+			// the byte after the closing quote goes too, whatever it is
 			s = rest[min(len(rest), end+2):]
 			if q == '\'' {
 				// msg='op=… acct="x" res=success': its fields are the record's
@@ -201,11 +208,31 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched})
 			continue
 		}
-		dst = append(dst, Field{Key: key, Value: tok[eq+1:], Enriched: enriched})
+		sp := valueEnd(rest)
 		if sp < 0 {
-			break
+			return append(dst, Field{Key: key, Value: rest, Enriched: enriched})
 		}
-		s = s[sp+1:]
+		dst = append(dst, Field{Key: key, Value: rest[:sp], Enriched: enriched})
+		s = rest[sp+1:]
 	}
 	return dst
+}
+
+// valueEnd is the index of the first space in s, -1 if none. Most values
+// are short numbers and names, for which a plain loop beats the call into
+// IndexByte; long ones (hex arguments, titles) go to IndexByte's wide scan.
+func valueEnd(s string) int {
+	n := min(len(s), 16)
+	for i := 0; i < n; i++ {
+		if s[i] == ' ' {
+			return i
+		}
+	}
+	if n == len(s) {
+		return -1
+	}
+	if j := strings.IndexByte(s[n:], ' '); j >= 0 {
+		return n + j
+	}
+	return -1
 }

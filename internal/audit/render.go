@@ -81,81 +81,112 @@ func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte 
 }
 
 // keySet remembers the keys written to one record object: an open-addressing
-// hash set over a slice, reused from record to record, since records have a
-// few dozen keys (EXECVE records hundreds) and a map would be cleared and
-// rehashed for every one of them.
+// hash set, reused from record to record, since records have a few dozen
+// keys (EXECVE records hundreds) and a map would be cleared and rehashed for
+// every one of them. A slot holds a key of up to 7 bytes (nearly all)
+// packed with its length into a word, so that a lookup is one comparison and
+// filling the table writes no pointers; a longer key is kept in long and its
+// slot holds longMark and its index there.
 type keySet struct {
-	list  []string
-	pos   []uint32 // slot of each key, so reset clears only what was used
-	slots []int32  // index into list, -1 when empty; len is a power of two
+	slots []uint64 // 0 when empty; len is a power of two
+	used  []uint32 // the slots in use, so reset clears only those
+	long  []string
 }
 
-// hashKey hashes a key. Keys of up to 7 bytes (nearly all) are packed
-// with their length into a word, which a multiplication spreads; longer
-// ones go through FNV-1a.
-func hashKey(k string) uint32 {
-	var h uint64
-	if len(k) <= 7 {
-		h = uint64(len(k)) << 56
-		for i := 0; i < len(k); i++ {
-			h |= uint64(k[i]) << (8 * i)
-		}
-	} else {
-		h = 14695981039346656037
-		for i := 0; i < len(k); i++ {
-			h ^= uint64(k[i])
-			h *= 1099511628211
-		}
+const longMark = 0xff << 56
+
+// packKey packs a key of 1 to 7 bytes with its length in the top byte; ok
+// is false for longer (and empty) keys.
+func packKey(k string) (w uint64, ok bool) {
+	if len(k) == 0 || len(k) > 7 {
+		return 0, false
 	}
-	return uint32((h * 0x9E3779B97F4A7C15) >> 32)
+	w = uint64(len(k)) << 56
+	for i := 0; i < len(k); i++ {
+		w |= uint64(k[i]) << (8 * i)
+	}
+	return w, true
+}
+
+// hashWord spreads a packed key (or a long key's FNV-1a) over the table.
+func hashWord(w uint64) uint32 { return uint32((w * 0x9E3779B97F4A7C15) >> 32) }
+
+func hashLong(k string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(k); i++ {
+		h ^= uint64(k[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // add reports whether k is new, and remembers it.
 func (s *keySet) add(k string) bool {
-	if 2*(len(s.list)+1) > len(s.slots) {
+	if 2*(len(s.used)+1) > len(s.slots) {
 		s.grow()
 	}
 	mask := uint32(len(s.slots) - 1)
-	for i := hashKey(k) & mask; ; i = (i + 1) & mask {
-		j := s.slots[i]
-		if j < 0 {
-			s.slots[i] = int32(len(s.list))
-			s.list = append(s.list, k)
-			s.pos = append(s.pos, i)
+	w, short := packKey(k)
+	h := w
+	if !short {
+		h = hashLong(k)
+	}
+	for i := hashWord(h) & mask; ; i = (i + 1) & mask {
+		v := s.slots[i]
+		switch {
+		case v == 0:
+			if !short {
+				w = longMark | uint64(len(s.long))
+				s.long = append(s.long, k)
+			}
+			s.slots[i] = w
+			s.used = append(s.used, i)
 			return true
-		}
-		if s.list[j] == k {
+		case short && v == w:
+			return false
+		case !short && v&longMark == longMark && s.long[uint32(v)] == k:
 			return false
 		}
 	}
 }
 
+// hashOf is the hash a slot's key was placed by.
+func (s *keySet) hashOf(v uint64) uint64 {
+	if v&longMark == longMark {
+		return hashLong(s.long[uint32(v)])
+	}
+	return v
+}
+
 func (s *keySet) grow() {
 	n := 64
-	for n < 4*(len(s.list)+1) {
+	for n < 4*(len(s.used)+1) {
 		n *= 2
 	}
-	s.slots = make([]int32, n)
-	for i := range s.slots {
-		s.slots[i] = -1
-	}
+	old := s.slots
+	s.slots = make([]uint64, n)
 	mask := uint32(n - 1)
-	for j, k := range s.list {
-		i := hashKey(k) & mask
-		for s.slots[i] >= 0 {
+	s.used = s.used[:0]
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		i := hashWord(s.hashOf(v)) & mask
+		for s.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		s.slots[i] = int32(j)
-		s.pos[j] = i
+		s.slots[i] = v
+		s.used = append(s.used, i)
 	}
 }
 
 func (s *keySet) reset() {
-	for _, i := range s.pos {
-		s.slots[i] = -1
+	for _, i := range s.used {
+		s.slots[i] = 0
 	}
-	s.list = s.list[:0]
-	s.pos = s.pos[:0]
+	s.used = s.used[:0]
+	clear(s.long) // they may point into a read buffer
+	s.long = s.long[:0]
 }
 
 // valueView is Value without an allocation: a decoded value lives in the

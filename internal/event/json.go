@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/binary"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -14,7 +15,7 @@ import (
 // did, and `gotrail events` prints hundreds of thousands of events a second.
 func AppendJSON(b []byte, e *Event) []byte {
 	b = append(b, `{"@timestamp":"`...)
-	b = e.Time.UTC().AppendFormat(b, TimeLayout)
+	b = appendTimestamp(b, e.Time.Time)
 	b = append(b, `","event":{"id":`...)
 	m := &e.Event
 	b = AppendString(b, m.ID)
@@ -70,6 +71,23 @@ func AppendJSON(b []byte, e *Event) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// appendTimestamp is t.UTC().AppendFormat(b, TimeLayout) written out by
+// hand, as time's general layout interpreter costs more than the rest of
+// the line's fixed parts; years of other than four digits go to it.
+func appendTimestamp(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, TimeLayout)
+	}
+	h, mi, s := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+mo/10), byte('0'+mo%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // first writes a key inside an object, with a comma unless the object is
@@ -294,11 +312,15 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plain8 reports whether none of 8 bytes needs escaping: no control
-// character, quote, backslash or non-ASCII byte (the classic SWAR tests for
-// "has a byte less than n" and "has a byte equal to n").
+// plain8 reports whether none of 8 bytes needs escaping.
 func plain8(s string) bool {
-	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+	return plainBits(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8)))
+}
+
+// plainBits reports whether none of the 8 bytes of x needs escaping: no
+// control character, quote, backslash or non-ASCII byte (the classic SWAR
+// tests for "has a byte less than n" and "has a byte equal to n").
+func plainBits(x uint64) bool {
 	lt20 := (x - lows*0x20) &^ x & highs
 	q := x ^ (lows * '"')
 	quote := (q - lows) &^ q & highs
@@ -315,10 +337,60 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// plainWord is plain8 for a string of 1 to 8 bytes, read as one word: two
+// overlapping halves for 4 to 7 bytes, byte by byte below that with the
+// missing bytes taken as spaces, which are plain.
+func plainWord(s string) bool {
+	n := len(s)
+	if n == 8 {
+		return plain8(s)
+	}
+	var x uint64
+	if n >= 4 {
+		x = uint64(load32(s)) | uint64(load32(s[n-4:]))<<32
+	} else {
+		x = lows * ' '
+		for i := range n {
+			x = x&^(0xff<<(8*i)) | uint64(s[i])<<(8*i)
+		}
+	}
+	return plainBits(x)
+}
+
+func load32(s string) uint32 {
+	return binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s), 4))
+}
+
+// isPlain reports whether s needs no escaping at all, a word at a time;
+// the tail is the last eight bytes again, overlapping.
+func isPlain(s string) bool {
+	n := len(s)
+	if n <= 8 {
+		return n == 0 || plainWord(s)
+	}
+	for i := 0; i+8 < n; i += 8 {
+		if !plain8(s[i : i+8]) {
+			return false
+		}
+	}
+	return plain8(s[n-8:])
+}
+
 // AppendString appends s as a JSON string the way encoding/json does with
 // HTML escaping off: control characters escaped, invalid UTF-8 replaced by
-// U+FFFD, U+2028 and U+2029 escaped.
+// U+FFFD, U+2028 and U+2029 escaped. Nearly every string gotrail writes
+// needs no escape: those are copied whole.
 func AppendString(b []byte, s string) []byte {
+	if isPlain(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return appendEscaped(b, s)
+}
+
+// appendEscaped is AppendString for a string with something to escape.
+func appendEscaped(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

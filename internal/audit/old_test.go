@@ -1,0 +1,136 @@
+package audit
+
+import "strings"
+
+// The implementations the faster ones replaced, kept as the reference the
+// differential fuzz tests (diff_fuzz_test.go) compare against.
+
+func splitFieldsOld(dst []Field, s string, enriched bool) []Field {
+	if i := strings.IndexByte(s, enrichedSep); i >= 0 {
+		dst = splitPartOld(dst, s[:i], enriched)
+		return splitPartOld(dst, s[i+1:], true)
+	}
+	return splitPartOld(dst, s, enriched)
+}
+
+func splitPartOld(dst []Field, s string, enriched bool) []Field {
+	for len(s) > 0 {
+		if s[0] == ' ' {
+			s = s[1:]
+			continue
+		}
+		sp := strings.IndexByte(s, ' ')
+		tok := s
+		if sp >= 0 {
+			tok = s[:sp]
+		}
+		eq := strings.IndexByte(tok, '=')
+		if eq <= 0 { // a bare word, or no key
+			if sp < 0 {
+				break
+			}
+			s = s[sp+1:]
+			continue
+		}
+		key, rest := tok[:eq], s[eq+1:]
+		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
+			q := rest[0]
+			end := strings.IndexByte(rest[1:], q)
+			if end < 0 {
+				end = len(rest) - 1
+			}
+			val := rest[1 : 1+end]
+			s = rest[min(len(rest), end+2):]
+			if q == '\'' {
+				dst = splitPartOld(dst, val, enriched)
+				continue
+			}
+			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched})
+			continue
+		}
+		dst = append(dst, Field{Key: key, Value: tok[eq+1:], Enriched: enriched})
+		if sp < 0 {
+			break
+		}
+		s = s[sp+1:]
+	}
+	return dst
+}
+
+// keySetOld is the key set before packed keys. It remembers the keys written to one record object: an open-addressing
+// hash set over a slice, reused from record to record, since records have a
+// few dozen keys (EXECVE records hundreds) and a map would be cleared and
+// rehashed for every one of them.
+type keySetOld struct {
+	list  []string
+	pos   []uint32 // slot of each key, so reset clears only what was used
+	slots []int32  // index into list, -1 when empty; len is a power of two
+}
+
+// hashKeyOld hashes a key. Keys of up to 7 bytes (nearly all) are packed
+// with their length into a word, which a multiplication spreads; longer
+// ones go through FNV-1a.
+func hashKeyOld(k string) uint32 {
+	var h uint64
+	if len(k) <= 7 {
+		h = uint64(len(k)) << 56
+		for i := 0; i < len(k); i++ {
+			h |= uint64(k[i]) << (8 * i)
+		}
+	} else {
+		h = 14695981039346656037
+		for i := 0; i < len(k); i++ {
+			h ^= uint64(k[i])
+			h *= 1099511628211
+		}
+	}
+	return uint32((h * 0x9E3779B97F4A7C15) >> 32)
+}
+
+// add reports whether k is new, and remembers it.
+func (s *keySetOld) add(k string) bool {
+	if 2*(len(s.list)+1) > len(s.slots) {
+		s.grow()
+	}
+	mask := uint32(len(s.slots) - 1)
+	for i := hashKeyOld(k) & mask; ; i = (i + 1) & mask {
+		j := s.slots[i]
+		if j < 0 {
+			s.slots[i] = int32(len(s.list))
+			s.list = append(s.list, k)
+			s.pos = append(s.pos, i)
+			return true
+		}
+		if s.list[j] == k {
+			return false
+		}
+	}
+}
+
+func (s *keySetOld) grow() {
+	n := 64
+	for n < 4*(len(s.list)+1) {
+		n *= 2
+	}
+	s.slots = make([]int32, n)
+	for i := range s.slots {
+		s.slots[i] = -1
+	}
+	mask := uint32(n - 1)
+	for j, k := range s.list {
+		i := hashKeyOld(k) & mask
+		for s.slots[i] >= 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = int32(j)
+		s.pos[j] = i
+	}
+}
+
+func (s *keySetOld) reset() {
+	for _, i := range s.pos {
+		s.slots[i] = -1
+	}
+	s.list = s.list[:0]
+	s.pos = s.pos[:0]
+}

@@ -1,0 +1,44 @@
+package event
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzAppendStringDiff: AppendString writes every string, at every length
+// and with every byte at every position, exactly as the byte-loop version
+// it replaced did.
+func FuzzAppendStringDiff(f *testing.F) {
+	for _, s := range []string{"", "a", "ab\"", "abc\\", "abcd", "abcdefg\x00", "/usr/local/go/bin/go", "é", "\u2028x",
+		"\xff\xfe", "12345678\"", "1234567\x7f", "x\u202ey", strings.Repeat("a", 17) + "\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		// every suffix: each length and alignment of the tail word
+		for i := 0; i <= len(s) && i < 24; i++ {
+			got := AppendString([]byte("x"), s[i:])
+			want := appendStringOld([]byte("x"), s[i:])
+			if !bytes.Equal(got, want) {
+				t.Fatalf("AppendString(%q) = %q, want %q", s[i:], got, want)
+			}
+		}
+	})
+}
+
+// FuzzTimestampDiff: the hand-written @timestamp is time's own formatting
+// of TimeLayout for every instant, years of five digits and before the
+// epoch included.
+func FuzzTimestampDiff(f *testing.F) {
+	f.Add(int64(1795637809), int64(6e6))
+	f.Add(int64(-62135596800), int64(0))
+	f.Add(int64(253402300799), int64(999999999))
+	f.Add(int64(253402300800), int64(0))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		tm := time.Unix(sec, nsec)
+		if got, want := appendTimestamp(nil, tm), tm.UTC().AppendFormat(nil, TimeLayout); !bytes.Equal(got, want) {
+			t.Fatalf("appendTimestamp(%d, %d) = %s, want %s", sec, nsec, got, want)
+		}
+	})
+}
