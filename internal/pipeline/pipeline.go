@@ -142,48 +142,11 @@ func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := newProc()
-			for b := range work {
-				b.out = b.out[:0]
-				for i, ev := range b.events {
-					b.out = p.Process(ev, b.out)
-					if c, ok := ev.Owner.(*chunk); ok {
-						c.release()
-					}
-					b.events[i] = nil
-				}
-				b.events = b.events[:0]
-				done <- b
-			}
+			process(newProc(), work, done)
 		}()
 	}
-
-	// writer: reorders finished batches
 	writeErr := make(chan error, 1)
-	go func() {
-		pending := make(map[int]*batch)
-		next := 0
-		var err error
-		for b := range done {
-			pending[b.seq] = b
-			for {
-				nb, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				next++
-				if err == nil && len(nb.out) > 0 {
-					if _, werr := w.Write(nb.out); werr != nil {
-						err = fmt.Errorf("write output: %w", werr)
-						cancel()
-					}
-				}
-				free <- nb
-			}
-		}
-		writeErr <- err
-	}()
+	go func() { writeErr <- writeInOrder(w, done, free, cancel) }()
 
 	r := &reader{opts: opts, asm: opts.NewAssembler(), free: free, work: work, ctx: ctx,
 		chunks: make(chan *chunk, 4*inFlight+4)}
@@ -214,6 +177,51 @@ func Run(ctx context.Context, inputs []source.Input, newProc func() Processor, w
 		}
 	}
 	return r.stats, err
+}
+
+// process is a worker: it runs p over each batch's events, releasing their
+// chunks, and hands the batch on.
+func process(p Processor, work <-chan *batch, done chan<- *batch) {
+	for b := range work {
+		b.out = b.out[:0]
+		for i, ev := range b.events {
+			b.out = p.Process(ev, b.out)
+			if c, ok := ev.Owner.(*chunk); ok {
+				c.release()
+			}
+			b.events[i] = nil
+		}
+		b.events = b.events[:0]
+		done <- b
+	}
+}
+
+// writeInOrder writes finished batches to w in the order they were read,
+// returning them to free; a failed write cancels the run, and the batches
+// still coming are returned unwritten.
+func writeInOrder(w io.Writer, done <-chan *batch, free chan<- *batch, cancel context.CancelFunc) error {
+	pending := make(map[int]*batch)
+	next := 0
+	var err error
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			nb, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err == nil && len(nb.out) > 0 {
+				if _, werr := w.Write(nb.out); werr != nil {
+					err = fmt.Errorf("write output: %w", werr)
+					cancel()
+				}
+			}
+			free <- nb
+		}
+	}
+	return err
 }
 
 type reader struct {
