@@ -103,27 +103,9 @@ func run(args []string, stderr io.Writer) error {
 		seeds = seedFlags{defaultSeed}
 	}
 
-	var events []event
-	var firstMS int64 = -1
-	var firstSerial uint64
-	for _, path := range seeds {
-		evs, ms, ser, skipped, err := loadSeed(path)
-		if err != nil {
-			return err
-		}
-		if skipped > 0 {
-			fmt.Fprintf(stderr, "gencorpus: %s: skipped %d lines without a msg=audit(SEC.MS:SERIAL) header\n", path, skipped)
-		}
-		if *maxRecord > 0 {
-			evs = dropLong(evs, *maxRecord)
-		}
-		if firstMS < 0 && len(evs) > 0 {
-			firstMS, firstSerial = ms, ser
-		}
-		events = append(events, evs...)
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("no audit records in %s", seeds.String())
+	events, firstMS, firstSerial, err := loadSeeds(seeds, *maxRecord, stderr)
+	if err != nil {
+		return err
 	}
 	if *step > 0 {
 		for i := range events {
@@ -139,23 +121,10 @@ func run(args []string, stderr io.Writer) error {
 		firstSerial = *serial
 	}
 
-	var w io.Writer = os.Stdout
-	var f *os.File
-	if *out != "-" {
-		if f, err = os.Create(*out); err != nil {
-			return err
-		}
-		w = f
-	}
 	t0 := time.Now()
-	st, werr := generate(w, *bufSize, events, size, firstMS, firstSerial)
-	if f != nil {
-		if err := f.Close(); werr == nil && err != nil {
-			werr = err
-		}
-	}
-	if werr != nil {
-		return fmt.Errorf("write %s: %w", *out, werr)
+	st, err := writeCorpus(*out, *bufSize, events, size, firstMS, firstSerial)
+	if err != nil {
+		return err
 	}
 	if st.events == 0 {
 		return fmt.Errorf("-size %s is smaller than the first event (%d bytes)", *sizeArg, events[0].fixed)
@@ -167,6 +136,56 @@ func run(args []string, stderr io.Writer) error {
 			float64(st.bytes)/1e6/math.Max(el, 1e-9), firstSerial, st.lastSerial)
 	}
 	return nil
+}
+
+// writeCorpus writes the corpus to out ("-": standard output).
+func writeCorpus(out string, bufSize int, events []event, size int64, firstMS int64, firstSerial uint64) (stats, error) {
+	var w io.Writer = os.Stdout
+	var f *os.File
+	if out != "-" {
+		var err error
+		if f, err = os.Create(out); err != nil {
+			return stats{}, err
+		}
+		w = f
+	}
+	st, werr := generate(w, bufSize, events, size, firstMS, firstSerial)
+	if f != nil {
+		if err := f.Close(); werr == nil && err != nil {
+			werr = err
+		}
+	}
+	if werr != nil {
+		return st, fmt.Errorf("write %s: %w", out, werr)
+	}
+	return st, nil
+}
+
+// loadSeeds reads the seed logs in order, leaving out the events with a
+// record over maxRecord bytes (0: none); the first event's time and serial
+// start the corpus unless flags say otherwise.
+func loadSeeds(seeds seedFlags, maxRecord int, stderr io.Writer) (events []event, firstMS int64, firstSerial uint64, err error) {
+	firstMS = -1
+	for _, path := range seeds {
+		evs, ms, ser, skipped, err := loadSeed(path)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if skipped > 0 {
+			fmt.Fprintf(stderr, "gencorpus: %s: skipped %d lines without a msg=audit(SEC.MS:SERIAL) header\n", path, skipped)
+		}
+		if maxRecord > 0 {
+			evs = dropLong(evs, maxRecord)
+		}
+		if firstMS < 0 && len(evs) > 0 {
+			firstMS, firstSerial = ms, ser
+		}
+		events = append(events, evs...)
+	}
+	if len(events) == 0 {
+		return nil, 0, 0, fmt.Errorf("no audit records in %s", seeds.String())
+	}
+	return events, firstMS, firstSerial, nil
 }
 
 // dropLong leaves out the events with a record longer than max bytes.
