@@ -2,23 +2,27 @@ package pipeline
 
 import (
 	"github.com/gotrail/gotrail/internal/audit"
+	"github.com/gotrail/gotrail/internal/chain"
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/event"
 )
 
-// Render returns a Processor for `gotrail events`: interpret, classify,
-// filter, and render with render (which appends one line without newline).
-// Events that the filter drops produce no output.
+// Render returns a Processor for `gotrail events`: the chain of stages
+// (interpret, classify, filter, categorize), then render (which appends
+// one line without newline). Events that the filter drops produce no
+// output.
 func Render(names audit.Names, host string, records bool, cl *classify.Classifier, filter *event.Filter, render func([]byte, *event.Event) []byte) func() Processor {
 	return func() Processor {
-		return &renderer{in: audit.NewInterpreter(names, host, records), cl: cl, filter: filter, render: render, sketch: true}
+		classifier := func() *classify.Classifier { return cl }
+		c := chain.New(audit.NewInterpreter(names, host, records),
+			chain.Classify(classifier, true), chain.Filter(filter), chain.Categorize)
+		return &renderer{chain: c, cl: cl, render: render, sketch: filter.GoOnly}
 	}
 }
 
 type renderer struct {
-	in     *audit.Interpreter
+	chain  *chain.Chain
 	cl     *classify.Classifier
-	filter *event.Filter
 	render func([]byte, *event.Event) []byte
 	// sketch: when only the Go environment's kinds pass, the kind is
 	// decided on a sketch first (most events are of none of them)
@@ -26,15 +30,13 @@ type renderer struct {
 }
 
 func (r *renderer) Process(ev *audit.Event, out []byte) []byte {
-	if r.sketch && r.filter.GoOnly && surelyOther(r.cl, r.in.Sketch(ev)) {
+	if r.sketch && surelyOther(r.cl, r.chain.Interpreter().Sketch(ev)) {
 		return out
 	}
-	e := r.in.InterpretTemp(ev)
-	e.Gotrail.Kind = r.cl.Kind(e)
-	if !r.filter.Match(e) {
+	e := r.chain.Run(ev)
+	if e == nil {
 		return out
 	}
-	event.Categorize(e)
 	out = r.render(out, e)
 	return append(out, '\n')
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gotrail/gotrail/internal/audit"
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/source"
@@ -19,8 +18,11 @@ func runSketch(t *testing.T, in []byte, sketch bool) string {
 	t.Helper()
 	cl := &classify.Classifier{GOROOTs: []string{"/opt/custom-go"}}
 	filter := &event.Filter{GoOnly: true}
+	render := Render(nil, "fuzz", false, cl, filter, event.AppendJSON)
 	proc := func() Processor {
-		return &renderer{in: audit.NewInterpreter(nil, "fuzz", false), cl: cl, filter: filter, render: event.AppendJSON, sketch: sketch}
+		r := render().(*renderer)
+		r.sketch = sketch
+		return r
 	}
 	var out bytes.Buffer
 	if _, err := Run(context.Background(), []source.Input{bytesInput("fuzz", in)}, proc, &out, Options{Workers: 1, ChunkSize: 4096}); err != nil {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/gotrail/gotrail/internal/atomicfile"
 	"github.com/gotrail/gotrail/internal/audit"
+	"github.com/gotrail/gotrail/internal/chain"
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
@@ -94,7 +95,7 @@ type Watcher struct {
 	opt    Options
 	trail  *trail.Writer
 	signer note.Signer
-	in     *audit.Interpreter
+	chain  *chain.Chain // interpret, classify, enrich, policy
 	asm    *audit.Assembler
 	coal   audit.Coalescer
 
@@ -203,7 +204,6 @@ func New(opt Options) (*Watcher, error) {
 	}
 	w := &Watcher{
 		opt: opt, trail: tw, signer: signer,
-		in:           audit.NewInterpreter(opt.Names, opt.Host, false),
 		asm:          audit.NewAssembler(),
 		coal:         audit.Coalescer{RestartQuiet: opt.RestartWindow},
 		first:        map[string]mark{},
@@ -215,6 +215,11 @@ func New(opt Options) (*Watcher, error) {
 		started:      time.Now().Add(-time.Second).Truncate(time.Millisecond),
 		positionFile: filepath.Join(opt.StateDir, "position.json"),
 	}
+	w.chain = chain.New(audit.NewInterpreter(opt.Names, opt.Host, false),
+		chain.Classify(func() *classify.Classifier { return w.opt.Classifier }, false), // the trail keeps what concerns the Go environment
+		w.enrich, w.missingAfter,
+		chain.Policy(func() *classify.Policy { return w.opt.Policy }), w.ownUpkeep,
+		chain.Categorize)
 	opt.Metrics.observe(&w.Stats)
 	w.atStart()
 	return w, nil
@@ -504,15 +509,15 @@ func (w *Watcher) nodeOf(r audit.Record) string {
 // missingAfter names, for a live removal of gotrail's rules, exactly which
 // of the expected rules the kernel now lacks: the kernel's records name a
 // removed watch by its directory only.
-func (w *Watcher) missingAfter(e *event.Event) {
+func (w *Watcher) missingAfter(_ *audit.Event, e *event.Event) bool {
 	c := e.Gotrail.AuditChange
 	if c == nil || len(c.GotrailRemoved) == 0 || w.opt.Rules == nil || e.Time.Before(w.started) {
-		return
+		return true
 	}
 	missing, err := w.opt.Rules.Missing()
 	if err != nil {
 		w.opt.Log.Warn("listing the kernel's rules after a removal failed", "err", err)
-		return
+		return true
 	}
 	for _, r := range missing {
 		for _, g := range c.GotrailRemoved {
@@ -527,6 +532,7 @@ func (w *Watcher) missingAfter(e *event.Event) {
 	if len(c.Missing) > 0 {
 		e.Message += "; now missing: " + strings.Join(c.Missing, "; ")
 	}
+	return true
 }
 
 // coalesce passes a complete event through the coalescer: the audit
@@ -569,14 +575,10 @@ func (w *Watcher) emit(ev *audit.Event) {
 		w.Stats.Skipped.Add(1)
 		return
 	}
-	e := w.in.InterpretTemp(ev)
-	e.Gotrail.Kind = w.opt.Classifier.Kind(e)
-	if e.Gotrail.Kind == event.KindOther {
-		return // the trail keeps what concerns the Go environment
+	e := w.chain.Run(ev)
+	if e == nil {
+		return
 	}
-	w.enrich(ev, e)
-	w.missingAfter(e)
-	w.judge(e)
 	if err := w.trail.Append(e); err != nil {
 		// keep the position before the event, and stop: a restart reads
 		// it again rather than losing it
@@ -600,13 +602,13 @@ func (w *Watcher) emit(ev *audit.Event) {
 // enrich adds what /proc says: a go process's environment, container and
 // parent (as the exec catcher read them while it ran, else now), any other
 // process's parent's name.
-func (w *Watcher) enrich(ev *audit.Event, e *event.Event) {
+func (w *Watcher) enrich(ev *audit.Event, e *event.Event) bool {
 	p := e.Process.Parent
 	if e.Gotrail.Kind != event.KindExec || e.Process.PID <= 0 {
 		if p != nil {
 			p.Name = w.opt.Proc.Name(p.PID)
 		}
-		return
+		return true
 	}
 	exe := e.Process.Executable
 	if e.Gotrail.Interpreter != "" {
@@ -625,18 +627,18 @@ func (w *Watcher) enrich(ev *audit.Event, e *event.Event) {
 	if p != nil {
 		p.Name = f.parent
 	}
+	return true
 }
 
-// judge applies the policy, and authorizes gotrail's own upkeep: this
+// ownUpkeep authorizes, after the policy, gotrail's own upkeep: this
 // daemon or its auditctl, since it started (a pid of a record read again
 // after a restart may be anyone's).
-func (w *Watcher) judge(e *event.Event) {
-	w.opt.Policy.Apply(e)
+func (w *Watcher) ownUpkeep(_ *audit.Event, e *event.Event) bool {
 	if self := w.opt.Self; self != 0 && (e.Process.PID == self || e.Process.PPID() == self) && !e.Time.Before(w.started) {
 		ok := true
 		e.Gotrail.Authorized, e.Gotrail.Severity, e.Gotrail.Policy = &ok, "info", "gotrail"
 	}
-	event.Categorize(e)
+	return true
 }
 
 // execFacts are the facts of the go process of an exec event: as the exec
