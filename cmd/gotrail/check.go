@@ -92,18 +92,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, w io.Writer
 	in := check.Input{Host: host}
 	if g.thisHost() {
 		in.Audit = check.ReadAudit(host.Found, cfg.GOROOTs)
-		in.InstalledGoEnv = func(goroot string) (string, bool) {
-			m, _, err := install.FindManifest(g.stateDir, goroot)
-			if err != nil {
-				return "", false
-			}
-			for _, f := range m.Files {
-				if f.Path == "go.env" {
-					return f.SHA256, true
-				}
-			}
-			return "", false
-		}
+		in.InstalledGoEnv = install.InstalledGoEnv(g.stateDir)
 	}
 	findings := check.Run(in)
 	rep := checkReport{Findings: findings, Summary: map[string]int{}}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,33 +77,7 @@ func startCollector(t *testing.T, bin string, nets *netnstest.Pair, p pki, dir s
 	if out, err := exec.Command("rsyslogd", "-N1", "-f", conf).CombinedOutput(); err != nil {
 		t.Fatalf("rsyslogd -N1 rejects the generated collector configuration: %v\n%s\n%s", err, out, full)
 	}
-	var log bytes.Buffer
-	cmd := netnstest.Command(nets.Collector, "rsyslogd", "-n", "-f", conf, "-i", filepath.Join(dir, "collector.pid"))
-	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started, done := make(chan error, 1), make(chan struct{})
-	go func() {
-		runtime.LockOSThread() // Pdeathsig follows the forking thread
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			cmd.Wait()
-		}
-		close(done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("rsyslogd: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	log := rsyslogtest.Spawn(t, netnstest.Command(nets.Collector, "rsyslogd", "-n", "-f", conf, "-i", filepath.Join(dir, "collector.pid")))
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		probe := netnstest.Command(nets.Host, "bash", "-c", "exec 3<>/dev/tcp/"+nets.CollectorIP+"/6514")
 		if probe.Run() == nil {

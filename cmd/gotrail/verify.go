@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gotrail/gotrail/internal/collect"
 	"github.com/gotrail/gotrail/internal/install"
@@ -155,22 +153,13 @@ func runVerify(g *globalOptions, o *verifyOptions, w io.Writer) error {
 	if _, err := os.Stat(filepath.Join(g.stateDir, "trail")); err != nil {
 		return fmt.Errorf("verify: no trail in %s (gotrail watch writes it; --state-dir names another): %w", g.stateDir, err)
 	}
-	keyFile := o.pubkey
-	if keyFile == "" {
-		keyFile = filepath.Join(g.stateDir, "trail.pub")
-	}
-	var v note.Verifier
-	data, err := os.ReadFile(keyFile)
-	switch {
-	case err == nil:
-		v, err = note.NewVerifier(strings.TrimSpace(string(data)))
-		if err != nil {
-			return fmt.Errorf("verify: %s: %w", keyFile, err)
-		}
-	case o.pubkey == "" && errors.Is(err, fs.ErrNotExist):
-		fmt.Fprintf(w, "no public key (%s): checking the chain only\n", keyFile)
-	default:
+	key, err := trail.ReadPublicKey(g.stateDir, o.pubkey)
+	if err != nil {
 		return fmt.Errorf("verify: %w", err)
+	}
+	v, keyFile := key.Verifier, key.File
+	if v == nil {
+		fmt.Fprintf(w, "no public key (%s): checking the chain only\n", keyFile)
 	}
 	opts := trail.VerifyOptions{Verifier: v}
 	var bad []string

@@ -244,3 +244,21 @@ func FindManifest(stateDir, dir string) (*Manifest, string, error) {
 	}
 	return best, bestName, nil
 }
+
+// InstalledGoEnv returns, for a GOROOT gotrail install installed, the
+// SHA-256 its go.env had then (false for a toolchain without a manifest):
+// what gotrail check and report compare the go.env of today with.
+func InstalledGoEnv(stateDir string) func(goroot string) (string, bool) {
+	return func(goroot string) (string, bool) {
+		m, _, err := FindManifest(stateDir, goroot)
+		if err != nil {
+			return "", false
+		}
+		for _, f := range m.Files {
+			if f.Path == "go.env" {
+				return f.SHA256, true
+			}
+		}
+		return "", false
+	}
+}

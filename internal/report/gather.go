@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -121,22 +120,13 @@ func gatherTrail(ctx context.Context, o *Options, rep *Report, agg *aggregator) 
 
 // prove is gotrail verify's walk, and the checkpoints it checked.
 func prove(o *Options, p *Proof) error {
-	keyFile := o.PubKey
-	if keyFile == "" {
-		keyFile = filepath.Join(o.StateDir, "trail.pub")
+	key, err := trail.ReadPublicKey(o.StateDir, o.PubKey)
+	if err != nil {
+		return err
 	}
-	var v note.Verifier
-	data, err := os.ReadFile(keyFile)
-	switch {
-	case err == nil:
-		p.Key, p.KeyFile = strings.TrimSpace(string(data)), keyFile
-		if v, err = note.NewVerifier(p.Key); err != nil {
-			return fmt.Errorf("%s: %w", keyFile, err)
-		}
-	case o.PubKey == "" && errors.Is(err, fs.ErrNotExist):
-		// the chain alone; the proof section says no key was there
-	default:
-		return fmt.Errorf("read the public key: %w", err)
+	v := key.Verifier
+	if v != nil { // else the chain alone; the proof section says no key was there
+		p.Key, p.KeyFile = key.Key, key.File
 	}
 	opts := trail.VerifyOptions{Verifier: v}
 	if o.Held != "" {

@@ -48,27 +48,12 @@ func hostState(ctx context.Context, o *Options, rep *Report) {
 	in := check.Input{Host: host}
 	if o.Live {
 		in.Audit = check.ReadAudit(host.Found, o.GOROOTs)
-		in.InstalledGoEnv = installedGoEnv(o.StateDir)
+		in.InstalledGoEnv = install.InstalledGoEnv(o.StateDir)
 		s.Audit, s.Rules = auditState(in.Audit, host.Found, o.GOROOTs)
 	}
 	rep.Findings.List = check.Run(in)
 	for _, t := range host.Toolchains {
 		rep.Toolchains = append(rep.Toolchains, toolchain(o, t))
-	}
-}
-
-func installedGoEnv(stateDir string) func(string) (string, bool) {
-	return func(goroot string) (string, bool) {
-		m, _, err := install.FindManifest(stateDir, goroot)
-		if err != nil {
-			return "", false
-		}
-		for _, f := range m.Files {
-			if f.Path == "go.env" {
-				return f.SHA256, true
-			}
-		}
-		return "", false
 	}
 }
 

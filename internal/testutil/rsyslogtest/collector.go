@@ -115,10 +115,29 @@ func Run(t testing.TB, conf, addr string) {
 	if out, err := exec.Command("rsyslogd", "-N1", "-f", conf).CombinedOutput(); err != nil {
 		t.Fatalf("rsyslogd -N1 rejects %s: %v\n%s", conf, err, out)
 	}
+	out := Spawn(t, exec.Command("rsyslogd", "-n", "-f", conf, "-i", conf+".pid"))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rsyslogd not listening on %s: %v\n%s", addr, err, out.String())
+		}
+	}
+}
+
+// Spawn starts cmd, an rsyslogd in the foreground (-n), so that it dies
+// with the test process and is stopped by its own pid when the test ends,
+// and returns what it writes. Pdeathsig fires when the *thread* that
+// forked it exits, and the Go runtime retires threads (RunAs of
+// auditdtest does, on purpose): the fork is made from a goroutine that
+// keeps its thread, waiting, as long as rsyslogd runs.
+func Spawn(t testing.TB, cmd *exec.Cmd) *bytes.Buffer {
+	t.Helper()
 	var out bytes.Buffer
-	cmd := exec.Command("rsyslogd", "-n", "-f", conf, "-i", conf+".pid")
 	cmd.Stdout, cmd.Stderr = &out, &out
-	// as Start: Pdeathsig from a goroutine that keeps its thread
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	started, done := make(chan error, 1), make(chan struct{})
 	go func() {
@@ -146,14 +165,5 @@ func Run(t testing.TB, conf, addr string) {
 			t.Logf("rsyslogd said:\n%s", out.String())
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rsyslogd not listening on %s: %v\n%s", addr, err, out.String())
-		}
-	}
+	return &out
 }

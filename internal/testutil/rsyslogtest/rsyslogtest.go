@@ -5,7 +5,6 @@
 package rsyslogtest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,9 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -133,37 +130,8 @@ input(type="imudp" address="127.0.0.1" port="%[8]d" ruleset="in")
 	if out, err := exec.Command("rsyslogd", "-N1", "-f", confPath).CombinedOutput(); err != nil {
 		t.Fatalf("rsyslogd -N1 rejects the test configuration: %v\n%s", err, out)
 	}
-	var out bytes.Buffer
 	r.cmd = exec.Command("rsyslogd", "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	r.cmd.Stdout, r.cmd.Stderr = &out, &out
-	// if the test process dies, rsyslogd goes too. Pdeathsig fires when the
-	// *thread* that forked it exits, and the Go runtime retires threads
-	// (RunAs of auditdtest does, on purpose): fork from a goroutine that
-	// keeps its thread, waiting, as long as rsyslogd runs.
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started, done := make(chan error, 1), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := r.cmd.Start()
-		started <- err
-		if err == nil {
-			r.cmd.Wait()
-		}
-		close(done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("rsyslogd: %v", err)
-	}
-	t.Cleanup(func() {
-		r.cmd.Process.Signal(syscall.SIGTERM) // our own pid
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			r.cmd.Process.Kill()
-			<-done
-		}
-	})
+	out := Spawn(t, r.cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for _, addr := range []string{r.TCP, r.TLS} {
 		for {
