@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gotrail/gotrail/internal/config"
+	"github.com/gotrail/gotrail/internal/hostfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +26,7 @@ type globalOptions struct {
 // are the kernel, auditd and /proc this host's to ask.
 func (g *globalOptions) thisHost() bool { return isThisHost(g.root) }
 
-func isThisHost(root string) bool { return root == "" || filepath.Clean(root) == "/" }
+func isThisHost(root string) bool { return hostfs.IsThisMachine(root) }
 
 // loadConfig reads the configuration: the default file is optional, a file
 // named by --config or GOTRAIL_CONFIG is not.

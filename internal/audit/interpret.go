@@ -567,22 +567,13 @@ func argIndex(k string) (num int, chunked bool) {
 	return n, i < len(k)
 }
 
-func (in *Interpreter) userName(id, enriched string) string {
-	if enriched != "" && enriched != "unset" && !strings.HasPrefix(enriched, "unknown(") {
-		return enriched
-	}
-	if in.Names == nil || id == "" || id == Unset {
-		return ""
-	}
-	n, err := strconv.ParseUint(id, 10, 32)
-	if err != nil {
-		return ""
-	}
-	name, _ := in.Names.UserName(uint32(n))
-	return name
-}
+func (in *Interpreter) userName(id, enriched string) string { return in.name(id, enriched, false) }
 
-func (in *Interpreter) groupName(id, enriched string) string {
+func (in *Interpreter) groupName(id, enriched string) string { return in.name(id, enriched, true) }
+
+// name is a user's (or a group's) name: the one auditd's ENRICHED part
+// gave, else the one this host's Names gives for the id.
+func (in *Interpreter) name(id, enriched string, group bool) string {
 	if enriched != "" && enriched != "unset" && !strings.HasPrefix(enriched, "unknown(") {
 		return enriched
 	}
@@ -593,7 +584,11 @@ func (in *Interpreter) groupName(id, enriched string) string {
 	if err != nil {
 		return ""
 	}
-	name, _ := in.Names.GroupName(uint32(n))
+	lookup := in.Names.UserName
+	if group {
+		lookup = in.Names.GroupName
+	}
+	name, _ := lookup(uint32(n))
 	return name
 }
 

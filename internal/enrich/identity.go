@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gotrail/gotrail/internal/hostfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -83,7 +84,7 @@ func goBinary(exe string) bool {
 // the wall clock less CLOCK_BOOTTIME, to the nanosecond: /proc/stat's btime
 // is whole seconds, which would let a pid reused within a second pass.
 func (p Proc) bootTime() (time.Time, error) {
-	if p.Root == "" || p.Root == "/" {
+	if hostfs.IsThisMachine(p.Root) {
 		var ts unix.Timespec
 		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err == nil {
 			return time.Now().Add(-time.Duration(ts.Nano())), nil

@@ -21,6 +21,12 @@ import (
 // FS is a host's filesystem under Root.
 type FS struct{ Root string }
 
+// IsThisMachine reports whether root ("" or "/", however written) is this
+// machine's own filesystem rather than an image's or a container's: where
+// /proc, the kernel's audit rules and the running processes are the
+// host's too.
+func IsThisMachine(root string) bool { return root == "" || filepath.Clean(root) == "/" }
+
 // New returns the host filesystem under root ("" means "/").
 func New(root string) FS {
 	if root == "" {

@@ -15,6 +15,40 @@ type collector struct {
 	mu    sync.Mutex
 	lines []string
 	last  Position
+	idles int // times the follower said it had caught up
+}
+
+func (c *collector) idle() {
+	c.mu.Lock()
+	c.idles++
+	c.mu.Unlock()
+}
+
+// caughtUp waits until the follower has caught up with the log twice
+// more: everything written before the call has been read, and what it
+// handed over is in c.lines.
+func (c *collector) caughtUp(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	from := c.idles
+	c.mu.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		n := c.idles
+		c.mu.Unlock()
+		if n >= from+2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the follower never caught up with the log")
+		}
+	}
+}
+
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
 }
 
 func (c *collector) handle(l Line) error {
@@ -72,12 +106,15 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&Follower{Path: log, Poll: time.Millisecond}).Run(ctx, Position{}, c.handle, nil) }()
+	go func() { done <- (&Follower{Path: log, Poll: time.Millisecond}).Run(ctx, Position{}, c.handle, c.idle) }()
 	c.waitFor(t, 5)
 
 	f, _ := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
 	f.WriteString("line 5 is ")
-	time.Sleep(20 * time.Millisecond)
+	c.caughtUp(t) // it has read the half line, and must not hand it over
+	if n := c.count(); n != 5 {
+		t.Fatalf("a half-written line was handed over: %d lines", n)
+	}
 	f.WriteString("whole\n")
 	f.Close()
 	c.waitFor(t, 6)
@@ -91,8 +128,8 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 	appendLines(t, log, 9, 12)
 	c.waitFor(t, 12)
 
-	// truncation
-	time.Sleep(20 * time.Millisecond)
+	// truncation, once the new file is read to its end
+	c.caughtUp(t)
 	os.WriteFile(log, []byte("line 12\n"), 0o600)
 	got := c.waitFor(t, 13)
 	cancel()
@@ -128,9 +165,10 @@ func TestFollowResumesAcrossRotation(t *testing.T) {
 
 	c2 := &collector{}
 	ctx, cancel = context.WithCancel(context.Background())
-	go func() { done <- (&Follower{Path: log, Poll: time.Millisecond}).Run(ctx, pos, c2.handle, nil) }()
+	go func() { done <- (&Follower{Path: log, Poll: time.Millisecond}).Run(ctx, pos, c2.handle, c2.idle) }()
+	c2.waitFor(t, 5)
+	c2.caughtUp(t) // nothing more comes: no line read twice
 	got := c2.waitFor(t, 5)
-	time.Sleep(30 * time.Millisecond)
 	cancel()
 	<-done
 	if !slices.Equal(got, want(4, 9)) {

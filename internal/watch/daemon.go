@@ -16,6 +16,7 @@ import (
 	"github.com/gotrail/gotrail/internal/config"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/hostfs"
 	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/trail"
@@ -51,7 +52,7 @@ var Sources = []string{"file", "stdin", "netlink"}
 // FromConfig assembles the daemon. Reload is what SIGHUP does with a
 // configuration read again; Run reads the source.
 func FromConfig(cfg *config.Config, o DaemonOptions) (d *Daemon, err error) {
-	d = &Daemon{opt: o, live: o.Root == "" || o.Root == "/"}
+	d = &Daemon{opt: o, live: hostfs.IsThisMachine(o.Root)}
 	var metrics *Metrics
 	if o.MetricsAddr != "" {
 		if metrics, err = d.serveMetrics(); err != nil {
