@@ -320,7 +320,7 @@ func rewriteAndResign(t *testing.T, state string, from uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cps, _ := trail.CheckpointsFrom(state, 0)
+	cps, _, _, _ := trail.CheckpointsFrom(state, 0)
 	var resigned bytes.Buffer
 	for _, c := range cps {
 		text := fmt.Sprintf("gotrail trail checkpoint\n%s\n%d\n%s\n%s\n", c.Host, c.Head.Seq, hashes[c.Head.Seq], c.Time.UTC().Format(time.RFC3339))

@@ -47,6 +47,14 @@ func Open(cfg *config.Config, stateDir string, log *slog.Logger, shippers bool) 
 	return all, nil
 }
 
+// Start starts the trail shippers: after the trail was opened for writing,
+// which repairs a last line a crash cut short before anything reads it.
+func (s *Set) Start() {
+	for _, t := range s.Shippers {
+		t.Start()
+	}
+}
+
 // Offer hands an event appended to the trail to every sink.
 func (s *Set) Offer(e *event.Event) {
 	for _, q := range s.Queues {

@@ -35,6 +35,14 @@ import (
 // is what the collector's TCP acknowledged (ackConn): after a broken
 // connection the sink starts again from the first message not
 // acknowledged, on a new connection, having reset the old one.
+//
+// An acknowledgement counts only once the connection has stayed up for
+// Probation after it: a collector's kernel acknowledges what its rsyslog
+// then throws away unread when it refuses the client's certificate after
+// a TLS 1.3 handshake, or closes a session past its maxSessions. The sink
+// reads the connection too, to see such a close, and sends again what was
+// acknowledged on a connection that closed within its probation: at
+// worst a record twice, byte for byte, never one lost.
 type TrailSink struct {
 	name     string
 	stateDir string
@@ -43,7 +51,13 @@ type TrailSink struct {
 	log      *slog.Logger
 	cursorAt string
 
-	poke  chan struct{}
+	// Probation is how long a connection must stay up after an
+	// acknowledgement for it to count; default 2 s.
+	Probation time.Duration
+
+	cur     shipCursor
+	started bool
+	poke    chan struct{}
 	drain chan struct{} // closed by Close: finish what is written, then stop
 	stop  context.CancelFunc
 	done  chan struct{}
@@ -62,7 +76,9 @@ type shipCursor struct {
 	Anchor      string `json:"anchor,omitempty"`
 }
 
-// NewTrailSink starts shipping the trail of stateDir as c says.
+// NewTrailSink makes the sink that ships the trail of stateDir as c says;
+// Start starts it, once the trail was opened for writing (which repairs a
+// last line a crash cut short, before anything reads it).
 func NewTrailSink(c config.Sink, stateDir string, log *slog.Logger) (*TrailSink, error) {
 	s, err := NewSyslog(c)
 	if err != nil {
@@ -87,10 +103,20 @@ func NewTrailSink(c config.Sink, stateDir string, log *slog.Logger) (*TrailSink,
 		return nil, err
 	}
 	t.head.Store(max(head, cur.Seq))
+	t.cur = cur
+	t.stop = func() {}
+	return t, nil
+}
+
+// Start starts shipping, on a goroutine of its own.
+func (t *TrailSink) Start() {
+	t.started = true
+	if t.Probation <= 0 {
+		t.Probation = 2 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stop = cancel
-	go t.run(ctx, cur)
-	return t, nil
+	go t.run(ctx, t.cur)
 }
 
 func fileSafe(s string) string {
@@ -140,6 +166,9 @@ func (t *TrailSink) Acked() uint64 { return t.acked.Load() }
 // to acknowledge it, and stops.
 func (t *TrailSink) Close(timeout time.Duration) error {
 	close(t.drain)
+	if !t.started {
+		return nil
+	}
 	select {
 	case <-t.done:
 	case <-time.After(timeout):
@@ -210,8 +239,7 @@ func (t *TrailSink) run(ctx context.Context, cur shipCursor) {
 			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
-		backoff = 100 * time.Millisecond
-		err = t.ship(ctx, conn, ac, &cur)
+		delivered, err := t.ship(ctx, conn, ac, &cur)
 		if serr := t.saveCursor(cur); serr != nil {
 			t.log.Error("saving what the collector acknowledged failed", "err", serr)
 		}
@@ -221,6 +249,17 @@ func (t *TrailSink) run(ctx context.Context, cur shipCursor) {
 		if err != nil && ctx.Err() == nil {
 			t.fail(err)
 		}
+		if delivered {
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		// connected, and nothing delivered: a collector that drops the
+		// connection (refused certificate, full) is not hammered
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
@@ -260,10 +299,12 @@ func (t *TrailSink) connect(ctx context.Context) (net.Conn, *ackConn, error) {
 var errDrained = errors.New("drained")
 
 // inflight is a message written whose acknowledgement is awaited: when the
-// collector acknowledged byte end, cur may move to what it says.
+// collector acknowledged byte end, and the connection stayed up for the
+// probation after, cur may move to what it says.
 type inflight struct {
-	end uint64
-	cur shipCursor
+	end     uint64
+	cur     shipCursor
+	ackedAt time.Time // when its bytes were acknowledged; zero before
 }
 
 // shipment is one connection's shipping: what was written on it, what the
@@ -281,23 +322,28 @@ type shipment struct {
 	saved    time.Time
 	anchorAt time.Time
 	frame    []byte
+	closed   chan error // the connection's reader: the collector closed it
+	dead     error
+	commits  int    // acknowledgements counted on this connection
+	reread   uint64 // the seq read again because its hash did not match
 }
 
 // ship sends on conn from cur on, following the trail, until the
 // connection fails, ctx ends, or Close has it drained; cur follows the
 // acknowledgements.
-func (t *TrailSink) ship(ctx context.Context, conn net.Conn, ac *ackConn, cur *shipCursor) error {
+func (t *TrailSink) ship(ctx context.Context, conn net.Conn, ac *ackConn, cur *shipCursor) (delivered bool, err error) {
 	tail, err := trail.OpenTail(t.stateDir, cur.Seq)
 	if err != nil {
-		return err
+		conn.Close()
+		return false, err
 	}
 	defer tail.Close()
 	// a write waiting on a full send queue gives up when the sink stops
 	stopWrites := context.AfterFunc(ctx, func() { conn.SetWriteDeadline(time.Now()) })
 	defer stopWrites()
-	s := &shipment{t: t, conn: conn, ac: ac, tail: tail, sent: *cur, acked: cur, cpRead: cur.Checkpoints}
+	s := &shipment{t: t, conn: conn, ac: ac, tail: tail, sent: *cur, acked: cur, cpRead: cur.Checkpoints, closed: make(chan error, 1)}
+	go s.read()
 	defer s.end()
-	t.ok()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -306,19 +352,36 @@ func (t *TrailSink) ship(ctx context.Context, conn net.Conn, ac *ackConn, cur *s
 			err = cerr
 		}
 		if err != nil {
-			return err
+			return s.commits > 0, err
 		}
 		if n > 0 {
 			continue
 		}
 		if len(s.inflight) == 0 && t.draining() {
-			return errDrained
+			return s.commits > 0, errDrained
 		}
 		select {
 		case <-t.poke:
 		case <-tick.C:
+		case err := <-s.closed:
+			s.dead = err
 		case <-ctx.Done():
-			return ctx.Err()
+			return s.commits > 0, ctx.Err()
+		}
+	}
+}
+
+// read reads what the collector sends, which is nothing but a close or a
+// TLS alert: how the sink learns that it dropped the connection.
+func (s *shipment) read() {
+	buf := make([]byte, 512)
+	for {
+		if _, err := s.conn.Read(buf); err != nil {
+			if err == io.EOF {
+				err = errors.New("the collector closed the connection")
+			}
+			s.closed <- fmt.Errorf("%s: %w", s.t.name, err)
+			return
 		}
 	}
 }
@@ -327,8 +390,10 @@ func (t *TrailSink) ship(ctx context.Context, conn net.Conn, ac *ackConn, cur *s
 // acknowledged, else with a reset, so that the old connection delivers
 // nothing late of what the next one sends again.
 func (s *shipment) end() {
-	s.collect(true)
-	if len(s.inflight) == 0 {
+	if s.dead == nil {
+		s.collect(true)
+	}
+	if len(s.inflight) == 0 && s.dead == nil {
 		s.conn.Close()
 		return
 	}
@@ -347,7 +412,15 @@ func (s *shipment) round() (int, error) {
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, trail.ErrNotRecord) {
+			// the collector finds the seq missing, which it is
+			s.t.log.Error("a line of the trail is not a record; it is not sent", "err", err)
+			continue
+		}
 		if err != nil {
+			return n, err
+		}
+		if again, err := s.check(r); again || err != nil {
 			return n, err
 		}
 		if gap := r.Seq - s.sent.Seq - 1; r.Seq > s.sent.Seq+1 {
@@ -377,13 +450,34 @@ func (s *shipment) round() (int, error) {
 	return n + k, err
 }
 
+// check makes sure r is the record the trail holds: a record read while a
+// Writer repaired a line a crash cut short is read again once from the
+// record before it (again). A record whose hash still does not match is
+// sent as the trail has it, for the collector to name.
+func (s *shipment) check(r trail.Record) (again bool, err error) {
+	if rec, ok := trail.SplitRecord(r.Line); ok && rec.HashOK() || s.reread == r.Seq {
+		return false, nil
+	}
+	s.reread = r.Seq
+	s.tail.Close()
+	if s.tail, err = trail.OpenTail(s.t.stateDir, r.Seq-1); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // checkpoints sends the signed checkpoints of records already sent, in the
 // order they were signed.
 func (s *shipment) checkpoints() (int, error) {
 	if fi, err := os.Stat(filepath.Join(s.t.stateDir, "trail", "checkpoints")); err == nil && fi.Size() > s.cpRead {
-		more, err := trail.CheckpointsFrom(s.t.stateDir, s.cpRead)
-		if len(more) > 0 {
-			s.cpRead = more[len(more)-1].End
+		more, bad, end, err := trail.CheckpointsFrom(s.t.stateDir, s.cpRead)
+		for _, b := range bad {
+			s.t.log.Error("a line of the checkpoints file is not a checkpoint; it is not sent", "line", b)
+		}
+		s.cpRead = end
+		if len(bad) > 0 && len(more) == 0 {
+			// nothing to hang the line's place on: the next read starts after it
+			s.cps = append(s.cps, trail.Signed{End: end})
 		}
 		s.cps = append(s.cps, more...)
 		if err != nil {
@@ -391,8 +485,13 @@ func (s *shipment) checkpoints() (int, error) {
 		}
 	}
 	n := 0
-	for len(s.cps) > 0 && s.cps[0].Head.Seq <= s.sent.Seq {
+	for len(s.cps) > 0 && (s.cps[0].Checkpoint == nil || s.cps[0].Head.Seq <= s.sent.Seq) {
 		c := s.cps[0]
+		if c.Checkpoint == nil {
+			s.sent.Checkpoints = c.End
+			s.cps = s.cps[1:]
+			continue
+		}
 		if err := s.write(s.t.syslog.format.Append(nil, Checkpoint(c.Host, c.Head.Seq, c.Head.Hash, c.Time, c.Note))); err != nil {
 			return n, err
 		}
@@ -438,21 +537,43 @@ func (s *shipment) write(msg []byte) error {
 	return nil
 }
 
-// collect moves the cursor over what the collector acknowledged, saving it
-// now and then (and always when force).
+// collect moves the cursor over what the collector acknowledged and has
+// kept the connection up for the probation since, saving it now and then
+// (and always when force).
 func (s *shipment) collect(force bool) error {
+	select {
+	case err := <-s.closed:
+		s.dead = err
+	default:
+	}
+	if s.dead != nil {
+		return s.dead // what it acknowledged last is sent again
+	}
 	acked, err := s.ac.acked()
 	if err != nil {
 		return err
 	}
+	now := time.Now()
+	for i := range s.inflight {
+		if s.inflight[i].end > acked {
+			break
+		}
+		if s.inflight[i].ackedAt.IsZero() {
+			s.inflight[i].ackedAt = now
+		}
+	}
 	i := 0
-	for i < len(s.inflight) && s.inflight[i].end <= acked {
+	for i < len(s.inflight) && !s.inflight[i].ackedAt.IsZero() && now.Sub(s.inflight[i].ackedAt) >= s.t.Probation {
 		*s.acked = s.inflight[i].cur
 		i++
 	}
 	if i > 0 {
 		s.inflight = s.inflight[:copy(s.inflight, s.inflight[i:])]
 		s.t.acked.Store(s.acked.Seq)
+		if s.commits == 0 {
+			s.t.ok()
+		}
+		s.commits += i
 	}
 	if force || i > 0 && time.Since(s.saved) >= 200*time.Millisecond {
 		s.saved = time.Now()

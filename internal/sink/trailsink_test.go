@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,6 +185,8 @@ func newTrailSink(t *testing.T, dir, addr string, max int) *TrailSink {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Probation = 50 * time.Millisecond
+	s.Start()
 	return s
 }
 
@@ -280,3 +283,116 @@ func TestTrailMessagesSplitOnUTF8(t *testing.T) {
 func m2s(b []byte) string { return string(b) }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// dropFirst makes the collector accept its first n connections and close
+// them unread, as rsyslog does with a client certificate it refuses after
+// a TLS 1.3 handshake, or past its maxSessions.
+func (c *collector) dropFirst(n int) *atomic.Int32 {
+	var conns atomic.Int32
+	ln := c.ln
+	c.ln = nil
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if conns.Add(1) <= int32(n) {
+				time.Sleep(5 * time.Millisecond) // the kernel acknowledges what comes meanwhile
+				conn.Close()
+				continue
+			}
+			go c.read(conn)
+		}
+	}()
+	return &conns
+}
+
+// listenRaw is a collector whose connections the test decides about.
+func listenRaw(t *testing.T) *collector {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return &collector{ln: ln}
+}
+
+// What a collector acknowledged and then dropped unread is sent again:
+// nothing lost, and nothing counted as delivered before it was kept.
+func TestTrailSinkResendsWhatADroppedConnectionHad(t *testing.T) {
+	dir := t.TempDir()
+	appendEvents(t, dir, 1, 300, 0)
+	col := listenRaw(t)
+	addr := col.ln.Addr().String()
+	conns := col.dropFirst(4)
+	s := newTrailSink(t, dir, addr, 0)
+	waitFor(t, "the dropped connections", func() bool { return conns.Load() >= 4 })
+	if st := s.Stats(); st.Acked != 0 {
+		t.Fatalf("%d records counted as delivered by connections the collector dropped unread", st.Acked)
+	}
+	waitFor(t, "all 300 acknowledged", func() bool { return s.Stats().Acked == 300 })
+	s.Close(5 * time.Second)
+	lines, _ := reassemble(t, col.messages())
+	if want := trailLines(t, dir); strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the collector kept %d records, want the trail's %d once each", len(lines), len(want))
+	}
+}
+
+// A broken line of the checkpoints file or of a segment is passed, named
+// in the log, and everything after it still goes out, without a storm of
+// reconnections.
+func TestTrailSinkGoesOnAfterABrokenLine(t *testing.T) {
+	dir := t.TempDir()
+	appendEvents(t, dir, 1, 20, 0)
+	cps := filepath.Join(dir, "trail", "checkpoints")
+	data, _ := os.ReadFile(cps)
+	os.WriteFile(cps, append([]byte("bm90IGEgbm90ZQ==\n"), data...), 0o600) // "not a note"
+	appendEvents(t, dir, 21, 10, 0)
+	segs, _ := filepath.Glob(filepath.Join(dir, "trail", "trail-*.jsonl"))
+	if len(segs) < 2 {
+		t.Fatalf("want several segments, have %v", segs)
+	}
+	f, _ := os.OpenFile(segs[0], os.O_WRONLY|os.O_APPEND, 0) // between two records
+	f.WriteString("{\"not\":\"a record\"}\n")
+	f.Close()
+	col := listenRaw(t)
+	addr := col.ln.Addr().String()
+	conns := col.dropFirst(0)
+	s := newTrailSink(t, dir, addr, 0)
+	waitFor(t, "all 30 acknowledged", func() bool { return s.Stats().Acked == 30 })
+	s.Close(5 * time.Second)
+	lines, n := reassemble(t, col.messages())
+	if len(lines) != 30 || n != 30/7 {
+		t.Errorf("collector has %d records and %d checkpoints, want 30 and %d", len(lines), n, 30/7)
+	}
+	if c := conns.Load(); c != 1 {
+		t.Errorf("%d connections, want 1", c)
+	}
+}
+
+// A line a crash cut short, read by the sink before a Writer repaired it
+// and wrote the record again, does not reach the collector glued to the
+// new one: the record goes out as the trail holds it.
+func TestTrailSinkReadsARepairedLineAgain(t *testing.T) {
+	dir := t.TempDir()
+	appendEvents(t, dir, 1, 5, 0)
+	other := t.TempDir()
+	appendEvents(t, other, 1, 6, 50) // a record 6 as a crashed writer began it
+	theirs := trailLines(t, other)
+	segs, _ := filepath.Glob(filepath.Join(dir, "trail", "trail-*.jsonl"))
+	f, _ := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(theirs[5][:len(theirs[5])/2])
+	f.Close()
+	col := listen(t, "127.0.0.1:0")
+	s := newTrailSink(t, dir, col.ln.Addr().String(), 0)
+	waitFor(t, "the first 5 acknowledged", func() bool { return s.Stats().Acked == 5 })
+	appendEvents(t, dir, 6, 2, 0) // Open cuts the half line; record 6 is written again
+	waitFor(t, "all 7 acknowledged", func() bool { return s.Stats().Acked == 7 })
+	s.Close(5 * time.Second)
+	lines, _ := reassemble(t, col.messages())
+	if want := trailLines(t, dir); strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the collector's records differ from the trail's:\n got %.200q\nwant %.200q", lines, want)
+	}
+}

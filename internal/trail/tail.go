@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,10 @@ type Record struct {
 	Hash string
 }
 
+// ErrNotRecord is a line of a segment that is not a trail record. Next
+// has passed it: the next call goes on with the line after.
+var ErrNotRecord = errors.New("not a trail record")
+
 // Tail reads the trail's records in seq order from a point on, and follows
 // the trail as it grows, across segments: how a sink ships the trail itself
 // (the trail is its spool, on disk already, so nothing is copied to ship
@@ -29,6 +34,7 @@ type Tail struct {
 	name string
 	br   *bufio.Reader
 	line []byte // a line read only in part so far: the writer is mid-append
+	off  int64  // bytes of the open segment read so far
 	next uint64 // the seq the next record should have
 }
 
@@ -58,6 +64,9 @@ func OpenTail(stateDir string, seq uint64) (*Tail, error) {
 		if err == io.EOF {
 			return t, nil
 		}
+		if errors.Is(err, ErrNotRecord) {
+			continue // before the place asked for: not this reader's to report
+		}
 		if err != nil {
 			t.Close()
 			return nil, err
@@ -78,7 +87,7 @@ func (t *Tail) open(name string) error {
 	if t.f != nil {
 		t.f.Close()
 	}
-	t.f, t.name = f, name
+	t.f, t.name, t.off = f, name, 0
 	if t.br == nil {
 		t.br = bufio.NewReaderSize(f, 256<<10)
 	} else {
@@ -112,7 +121,10 @@ func (t *Tail) Next() (Record, error) {
 			return Record{}, err
 		}
 		if len(t.line) > 0 {
-			return Record{}, io.EOF // mid-append: the rest comes
+			if cut, err := t.cutShort(); err != nil || !cut {
+				return Record{}, orEOF(err) // mid-append: the rest comes
+			}
+			continue
 		}
 		prev := t.name
 		if err := t.nextSegment(); err != nil {
@@ -122,6 +134,27 @@ func (t *Tail) Next() (Record, error) {
 			return Record{}, io.EOF
 		}
 	}
+}
+
+// cutShort reports whether the line read in part was cut off by a Writer
+// that found it a crash's leftover (the segment is now shorter than what
+// was read), and if so goes back to where that line began: the record
+// written there again is read whole, never the old half glued to it.
+func (t *Tail) cutShort() (bool, error) {
+	fi, err := t.f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("trail: %w", err)
+	}
+	if fi.Size() >= t.off {
+		return false, nil
+	}
+	start := t.off - int64(len(t.line))
+	if _, err := t.f.Seek(start, io.SeekStart); err != nil {
+		return false, fmt.Errorf("trail: %s: %w", t.name, err)
+	}
+	t.br.Reset(t.f)
+	t.off, t.line = start, t.line[:0]
+	return true, nil
 }
 
 // take hands out the line OpenTail read past seq.
@@ -141,6 +174,7 @@ func (t *Tail) take() (Record, error) {
 func (t *Tail) read() (Record, error) {
 	for {
 		chunk, err := t.br.ReadSlice('\n')
+		t.off += int64(len(chunk))
 		if err == bufio.ErrBufferFull {
 			t.line = append(t.line, chunk...)
 			if len(t.line) > maxRecord {
@@ -161,7 +195,8 @@ func (t *Tail) read() (Record, error) {
 		line = line[:len(line)-1]
 		r, perr := parseLine(line)
 		if perr != nil {
-			return Record{}, fmt.Errorf("trail: %s: the record after seq %d is not a trail record: modified or cut", t.name, t.next-1)
+			// the line is passed: a reader may go on after it
+			return Record{}, fmt.Errorf("%w: %s: the line after seq %d is not a trail record: modified or cut", ErrNotRecord, t.name, t.next-1)
 		}
 		return Record{Line: line, Seq: r.seq, Hash: r.hash}, nil
 	}
@@ -226,40 +261,44 @@ type Signed struct {
 
 // CheckpointsFrom reads the checkpoints the state directory's checkpoints
 // file holds from byte offset off on, whole lines only, signatures not
-// checked (they are the host's own, for shipping).
-func CheckpointsFrom(stateDir string, off int64) ([]Signed, error) {
+// checked (they are the host's own, for shipping). A line that is not a
+// checkpoint is passed and named in bad, so that one broken line does not
+// hold up the ones after it; end is the offset after the last line read.
+func CheckpointsFrom(stateDir string, off int64) (cps []Signed, bad []string, end int64, err error) {
 	p := filepath.Join(stateDir, dirName, checkpointsFile)
 	f, err := os.Open(p)
 	if os.IsNotExist(err) {
-		return nil, nil
+		return nil, nil, off, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("trail: %w", err)
+		return nil, nil, off, fmt.Errorf("trail: %w", err)
 	}
 	defer f.Close()
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("trail: %s: %w", p, err)
+		return nil, nil, off, fmt.Errorf("trail: %s: %w", p, err)
 	}
-	var out []Signed
 	br := bufio.NewReader(f)
 	for {
 		line, err := br.ReadString('\n')
 		if err == io.EOF {
-			return out, nil // a line without its newline is still being written
+			return cps, bad, off, nil // a line without its newline is still being written
 		}
 		if err != nil {
-			return out, fmt.Errorf("trail: read %s: %w", p, err)
+			return cps, bad, off, fmt.Errorf("trail: read %s: %w", p, err)
 		}
+		at := off
 		off += int64(len(line))
 		msg, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(line))
 		if derr != nil {
-			return out, fmt.Errorf("%w: %s at byte %d: not a checkpoint: %v", ErrCheckpoint, p, off-int64(len(line)), derr)
+			bad = append(bad, fmt.Sprintf("%s at byte %d: not a checkpoint: %v", p, at, derr))
+			continue
 		}
 		c, perr := ParseCheckpoint(msg, nil)
 		if perr != nil {
-			return out, fmt.Errorf("%w: %s at byte %d: %v", ErrCheckpoint, p, off-int64(len(line)), perr)
+			bad = append(bad, fmt.Sprintf("%s at byte %d: %v", p, at, perr))
+			continue
 		}
-		out = append(out, Signed{Checkpoint: c, End: off})
+		cps = append(cps, Signed{Checkpoint: c, End: off})
 	}
 }
 

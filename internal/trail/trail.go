@@ -240,6 +240,10 @@ func (w *Writer) append(e *event.Event) error {
 	line = append(line, hash...)
 	line = append(line, "\"}}\n"...)
 	w.buf = line
+	if len(line) > maxRecord {
+		// every reader of the trail stops at this size
+		return fmt.Errorf("trail: event %s is %d bytes as a record, over the %d a trail record may have", e.Event.ID, len(line), maxRecord)
+	}
 	if err := w.rotate(int64(len(line))); err != nil {
 		return err
 	}

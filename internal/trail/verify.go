@@ -114,7 +114,16 @@ func (w *Writer) checkpoint(signer note.Signer, host string) (*Checkpoint, error
 		return nil, fmt.Errorf("trail: %w", err)
 	}
 	line := base64.StdEncoding.EncodeToString(msg) + "\n"
-	_, err = f.WriteString(line)
+	fi, err := f.Stat()
+	if err == nil {
+		if _, err = f.WriteString(line); err != nil {
+			// a short write must not stay: the next checkpoint would
+			// follow a broken line
+			if terr := f.Truncate(fi.Size()); terr != nil {
+				err = errors.Join(err, terr)
+			}
+		}
+	}
 	if serr := f.Sync(); err == nil {
 		err = serr
 	}

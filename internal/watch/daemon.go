@@ -71,6 +71,7 @@ func FromConfig(cfg *config.Config, o DaemonOptions) (d *Daemon, err error) {
 		d.Close()
 		return nil, err
 	}
+	d.out.Start() // the trail is open: a line a crash cut short is repaired
 	return d, nil
 }
 
