@@ -58,9 +58,9 @@ type TrailSink struct {
 	cur     shipCursor
 	started bool
 	poke    chan struct{}
-	drain chan struct{} // closed by Close: finish what is written, then stop
-	stop  context.CancelFunc
-	done  chan struct{}
+	drain   chan struct{} // closed by Close: finish what is written, then stop
+	stop    context.CancelFunc
+	done    chan struct{}
 
 	head, acked atomic.Uint64
 	pruned      atomic.Uint64
