@@ -160,6 +160,11 @@ func invalid(section, full string, n int, key, format string, args ...any) *Erro
 }
 
 func (c *Config) validate() *Error {
+	if c.Host != "" {
+		if err := CheckHost(c.Host); err != nil {
+			return invalid("", "host", 0, "host", "host = %q: %v", c.Host, err)
+		}
+	}
 	if !slices.Contains(sources, c.Audit.Source) {
 		return invalid("[audit]", "audit.source", 0, "source", "source = %q: want one of %s", c.Audit.Source, strings.Join(sources, ", "))
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -108,6 +109,26 @@ func checkPayload(s Sink, bad func(key, format string, args ...any) *Error) *Err
 	}
 	if s.MinSeverity != "" && s.MinSeverity != "info" {
 		return bad("min_severity", "min_severity = %q: a trail sink carries every record (a chain with gaps proves nothing); leave min_severity out", s.MinSeverity)
+	}
+	return nil
+}
+
+// CheckHost checks a host name as gotrail sends it: the HOSTNAME of its
+// syslog messages (RFC 5424: 1 to 255 printable US-ASCII characters), the
+// name a collector files the host's messages under and its public key
+// file is named by, and part of the name of its trail's signing key (no
+// '+'). A name outside that would be changed on the way and never verify.
+func CheckHost(name string) error {
+	if name == "" || len(name) > 255 {
+		return errors.New("want 1 to 255 characters")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 33 || c > 126 || c == '+' || c == '/' {
+			return fmt.Errorf("want printable US-ASCII without spaces, '+' or '/' (as syslog carries it): byte %d is %q", i, c)
+		}
+	}
+	if name[0] == '.' {
+		return errors.New("want a name that does not start with '.'")
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ var Sources = []string{"file", "stdin", "netlink"}
 // FromConfig assembles the daemon. Reload is what SIGHUP does with a
 // configuration read again; Run reads the source.
 func FromConfig(cfg *config.Config, o DaemonOptions) (d *Daemon, err error) {
+	if err := config.CheckHost(o.Host); err != nil {
+		return nil, fmt.Errorf("host name %q: %v; set host in the configuration, or --host", o.Host, err)
+	}
 	d = &Daemon{opt: o, live: hostfs.IsThisMachine(o.Root)}
 	var metrics *Metrics
 	if o.MetricsAddr != "" {
