@@ -68,8 +68,24 @@ func (h *host) checkpoint(s seenCheckpoint) {
 	case h.missing.contains(seq) || seq < h.rep.First:
 		// its record is missing (named already), or before the files
 	default:
-		h.rep.Counts.Late++
+		h.unmatched(s)
 	}
+}
+
+// unmatched is a checkpoint whose record left the window before it came.
+// An anchor of retention covers an old record by nature: counted late.
+// A checkpoint does not: the sink writes and sends each right after its
+// record, so one this late was held back or moved, and what it covers
+// cannot be matched here: a problem of the host, not a note.
+func (h *host) unmatched(s seenCheckpoint) {
+	if s.cp.IsAnchor() {
+		h.rep.Counts.Late++
+		return
+	}
+	h.rep.Counts.Unmatched++
+	h.problem(UnmatchedCheckpoint, s.cp.Head.Seq, s.where, fmt.Sprintf(
+		"the checkpoint of seq %d signed at %s (%s) arrived after seq %d, its record no longer among the last %d: it matches no record, and the sink sends each checkpoint right after its record",
+		s.cp.Head.Seq, s.cp.Time.Format(time.RFC3339), s.where, h.last, h.c.opt.Window))
 }
 
 // match compares a checkpoint with the hash of the record at its seq.

@@ -20,6 +20,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"slices"
@@ -33,7 +34,8 @@ type Options struct {
 	// gotrail watch writes trail.pub: a note verifier key on one line.
 	KeyDir string
 	// Window is how many recent records of each host are kept to match a
-	// checkpoint that arrives after later records; default 1024.
+	// checkpoint that arrives after later records; default 1024. A host's
+	// window starts smaller and grows to it as its records need.
 	Window int
 	// MaxProblems and MaxRanges bound what is listed per host; the rest is
 	// counted. Default 32 each.
@@ -49,6 +51,13 @@ const (
 	maxLine = 1 << 20
 	// maxAssembled is the longest record put together from parts.
 	maxAssembled = 16 << 20
+	// maxHostName is RFC 5424's longest HOSTNAME: a longer one is no
+	// host's, and each name costs a host's state.
+	maxHostName = 255
+	// maxHosts bounds the hosts of a run, so that a file of made-up host
+	// names cannot take the memory of many fleets; beyond it, lines of new
+	// names are refused and the run is not complete.
+	maxHosts = 100_000
 )
 
 // Collector verifies a stream of collected lines, host by host.
@@ -59,6 +68,13 @@ type Collector struct {
 	rep   Report
 	file  string
 	line  uint64
+
+	maxHosts int // the constant; a field so that a test reaches it with few hosts
+	// refusedNames are the host names refused, by hash (a host name is up
+	// to 255 bytes; 8 bytes each bounds what refusing them costs), at most
+	// maxHosts of them
+	refusedNames map[uint64]struct{}
+	seed         maphash.Seed
 }
 
 // New makes a Collector.
@@ -72,7 +88,7 @@ func New(opt Options) *Collector {
 	if opt.MaxRanges <= 0 {
 		opt.MaxRanges = defaultMax
 	}
-	return &Collector{opt: opt, hosts: map[string]*host{}}
+	return &Collector{opt: opt, hosts: map[string]*host{}, maxHosts: maxHosts, seed: maphash.MakeSeed()}
 }
 
 // VerifyFiles reads the files in order (a host may go on from one to the
@@ -164,19 +180,49 @@ func (c *Collector) Line(line []byte) {
 		return
 	}
 	m, ok := parseLine(line)
-	if !ok {
+	switch {
+	case !ok:
 		c.rep.Skipped++
 		return
+	case len(m.host) > maxHostName:
+		c.rep.LongHostName++
+		return
 	}
-	h := c.last
-	if h == nil || h.name != string(m.host) {
-		if h = c.hosts[string(m.host)]; h == nil {
-			h = newHost(string(m.host), c)
-			c.hosts[h.name] = h
+	if h := c.host(m.host); h != nil {
+		h.take(&m)
+	}
+}
+
+// host is the host named name, made at its first line; nil when it would
+// be one more than maxHosts, the line refused.
+func (c *Collector) host(name []byte) *host {
+	if h := c.last; h != nil && h.name == string(name) {
+		return h // runs of one host are common
+	}
+	h := c.hosts[string(name)]
+	if h == nil {
+		if len(c.hosts) >= c.maxHosts {
+			c.refuse(name)
+			return nil
 		}
-		c.last = h
+		h = newHost(string(name), c)
+		c.hosts[h.name] = h
 	}
-	h.take(&m)
+	c.last = h
+	return h
+}
+
+// refuse counts a line of a host beyond maxHosts, and its host name.
+func (c *Collector) refuse(name []byte) {
+	if c.rep.Refused == nil {
+		c.rep.Refused = &Refused{MaxHosts: c.maxHosts}
+		c.refusedNames = map[uint64]struct{}{}
+	}
+	c.rep.Refused.Lines++
+	if len(c.refusedNames) < c.maxHosts {
+		c.refusedNames[maphash.Bytes(c.seed, name)] = struct{}{}
+		c.rep.Refused.Hosts = uint64(len(c.refusedNames))
+	}
 }
 
 // where names the line being read.
@@ -191,7 +237,7 @@ func (c *Collector) Finish() *Report {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	c.rep.Complete = len(names) > 0
+	c.rep.Complete = len(names) > 0 && c.rep.Refused == nil
 	for _, n := range names {
 		hr := c.hosts[n].finish()
 		c.rep.Hosts = append(c.rep.Hosts, hr)

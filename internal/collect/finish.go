@@ -35,7 +35,7 @@ func (h *host) finish() *HostReport {
 		h.note(fmt.Sprintf("%d checkpoints not checked: no public key", h.unchecked))
 	}
 	if r.Counts.Late > 0 {
-		h.note(fmt.Sprintf("%d checkpoints arrived more than %d records after theirs, too late to match; later ones prove as much", r.Counts.Late, h.c.opt.Window))
+		h.note(fmt.Sprintf("%d anchors arrived more than %d records after theirs, too late to match; later ones prove as much", r.Counts.Late, h.c.opt.Window))
 	}
 	switch {
 	case !h.started:

@@ -175,6 +175,16 @@ func (f *trailFixture) noteMsg(n []byte) string {
 	return string(sink.RFC5424{}.Append(nil, sink.Checkpoint(f.host, c.Head.Seq, c.Head.Hash, c.Time, n)))
 }
 
+// signedAt is when the checkpoint of seq was signed, as a problem says it.
+func (f *trailFixture) signedAt(t testing.TB, seq uint64) string {
+	t.Helper()
+	c, err := trail.ParseCheckpoint(f.notes[seq], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Time.Format(time.RFC3339)
+}
+
 func (f *trailFixture) hashOf(seq int) string {
 	r, _ := trail.SplitRecord([]byte(f.lines[seq-1]))
 	return string(r.Hash)
@@ -183,7 +193,12 @@ func (f *trailFixture) hashOf(seq int) string {
 // verifyLines runs the verifier over files of lines.
 func verifyLines(t testing.TB, keyDir string, files ...[]string) *Report {
 	t.Helper()
-	c := New(Options{KeyDir: keyDir})
+	return verifyWith(t, New(Options{KeyDir: keyDir}), files...)
+}
+
+// verifyWith runs c over files of lines.
+func verifyWith(t testing.TB, c *Collector, files ...[]string) *Report {
+	t.Helper()
 	for i, lines := range files {
 		if err := c.Read(fmt.Sprintf("f%d.log", i+1), strings.NewReader(strings.Join(lines, "\n")+"\n")); err != nil {
 			t.Fatal(err)

@@ -68,6 +68,13 @@ func (h *host) resent(seq uint64, where string) {
 	h.note(fmt.Sprintf("seq %d (%s): a cut-off copy, then the whole message: resent after a dropped connection", seq, where))
 }
 
+// resentWhole is a whole record that arrived again, the same byte for
+// byte: resent on a new connection after one dropped in its probation.
+func (h *host) resentWhole(seq uint64, where string) {
+	h.rep.Counts.Resent++
+	h.note(fmt.Sprintf("seq %d (%s): the same record again, byte for byte: resent after a dropped connection", seq, h.at(where)))
+}
+
 // assembly puts a split record together: part="I/K" in the structured
 // data, the parts consecutive and in order.
 type assembly struct {

@@ -1,6 +1,9 @@
 package collect
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Kind names what is wrong with a host's collected trail.
 type Kind string
@@ -9,12 +12,16 @@ type Kind string
 const (
 	Missing    Kind = "missing"    // records that never arrived, or were removed
 	Modified   Kind = "modified"   // a record whose hash or link does not check, cut, or rewritten after a checkpoint
-	Duplicated Kind = "duplicated" // a second copy of a seq, not a resend after a cut-off
+	Duplicated Kind = "duplicated" // a second copy of a seq that is not the same record resent
 	Reordered  Kind = "reordered"  // a record that arrived after higher seqs
 	WrongHost  Kind = "wrong-host" // a record or checkpoint that names another host than the one that sent it
 	Forged     Kind = "forged"     // a checkpoint that does not verify with the host's key
 	NoKey      Kind = "no-key"     // no public key for the host: nothing can be proven
 	Unproven   Kind = "unproven"   // no checkpoint matches the records
+	// UnmatchedCheckpoint is a checkpoint (not an anchor) that arrived
+	// after its record left the window: the sink sends each right after
+	// its record.
+	UnmatchedCheckpoint Kind = "unmatched-checkpoint"
 )
 
 // Problem is one thing wrong, naming the record and where it was read.
@@ -71,12 +78,17 @@ type Counts struct {
 	Reordered  uint64 `json:"reordered"`
 	WrongHost  uint64 `json:"wrong_host"`
 	Forged     uint64 `json:"forged"`
-	// Resent are cut-off copies each followed by the whole message: what a
-	// dropped connection leaves, counted, not a problem.
+	// Resent are cut-off copies each followed by the whole message, and
+	// whole records that arrived again byte for byte: what a dropped
+	// connection leaves, counted, not a problem.
 	Resent uint64 `json:"resent"`
-	// Late are checkpoints that arrived too long after their record to be
-	// matched (beyond Options.Window records); a later one proves as much.
+	// Late are anchors of retention that arrived too long after their
+	// record to be matched (beyond Options.Window records); a later one
+	// proves as much.
 	Late uint64 `json:"late_checkpoints"`
+	// Unmatched are checkpoints (not anchors) that arrived that late: each
+	// a problem, UnmatchedCheckpoint.
+	Unmatched uint64 `json:"unmatched_checkpoints"`
 	// Events are gotrail messages without the trail record (a sink without
 	// payload = "trail"): not part of the chain.
 	Events uint64 `json:"events"`
@@ -84,23 +96,50 @@ type Counts struct {
 
 // Report is what VerifyFiles found, per host in name order.
 type Report struct {
-	Files   []string      `json:"files"`
-	Lines   uint64        `json:"lines"`
-	Skipped uint64        `json:"skipped"`  // lines of other programs, or not syslog
-	TooLong uint64        `json:"too_long"` // lines longer than any a collector stores
-	Hosts   []*HostReport `json:"hosts"`
+	Files   []string `json:"files"`
+	Lines   uint64   `json:"lines"`
+	Skipped uint64   `json:"skipped"`  // lines of other programs, or not syslog
+	TooLong uint64   `json:"too_long"` // lines longer than any a collector stores
+	// LongHostName are gotrail lines whose HOSTNAME is longer than RFC
+	// 5424's 255 bytes: unreadable, no host's.
+	LongHostName uint64        `json:"long_host_name"`
+	Hosts        []*HostReport `json:"hosts"`
+	// Refused, when set, are the lines of hosts beyond the most a run
+	// takes: not verified, so the run is not complete.
+	Refused *Refused `json:"refused,omitempty"`
 	// Complete says every host's trail is whole up to its newest proven
-	// checkpoint, and there is at least one host.
+	// checkpoint, there is at least one host, and no line was refused.
 	Complete bool `json:"complete"`
 }
 
-// Incomplete lists the hosts that are not complete.
+// Refused are the lines of host names beyond the first MaxHosts.
+type Refused struct {
+	Lines uint64 `json:"lines"`
+	// Hosts are the host names refused, counted up to MaxHosts: at
+	// MaxHosts, there may be more.
+	Hosts    uint64 `json:"hosts"`
+	MaxHosts int    `json:"max_hosts"`
+}
+
+func (r *Refused) String() string {
+	more := ""
+	if r.Hosts >= uint64(r.MaxHosts) {
+		more = "at least "
+	}
+	return fmt.Sprintf("%d lines of %s%d more host names refused, beyond the %d hosts a run takes: not verified", r.Lines, more, r.Hosts, r.MaxHosts)
+}
+
+// Incomplete lists the hosts that are not complete, and then the refused
+// lines, if any: what makes the run not complete.
 func (r *Report) Incomplete() []string {
 	var out []string
 	for _, h := range r.Hosts {
 		if !h.Complete {
 			out = append(out, h.Host)
 		}
+	}
+	if r.Refused != nil {
+		out = append(out, r.Refused.String())
 	}
 	return out
 }

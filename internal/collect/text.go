@@ -26,9 +26,16 @@ func (r *Report) WriteText(w io.Writer) error {
 			ok++
 		}
 	}
+	if r.Refused != nil {
+		fmt.Fprintf(&b, "NOT complete: %s\n", r.Refused)
+	}
 	fmt.Fprintf(&b, "%d hosts, %d complete; %d lines read from %d files", len(r.Hosts), ok, r.Lines, len(r.Files))
-	if r.Skipped > 0 || r.TooLong > 0 {
-		fmt.Fprintf(&b, " (%d not gotrail's, %d too long: skipped)", r.Skipped, r.TooLong)
+	if r.Skipped > 0 || r.TooLong > 0 || r.LongHostName > 0 {
+		fmt.Fprintf(&b, " (%d not gotrail's, %d too long", r.Skipped, r.TooLong)
+		if r.LongHostName > 0 {
+			fmt.Fprintf(&b, ", %d with a host name longer than %d bytes", r.LongHostName, maxHostName)
+		}
+		b.WriteString(": skipped)")
 	}
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
