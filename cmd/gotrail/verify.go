@@ -23,6 +23,7 @@ type verifyOptions struct {
 	toolchain   bool
 	prefix      string
 	collected   bool
+	fromFirst   bool
 	pubkeys     string
 }
 
@@ -63,9 +64,12 @@ every record missing, modified (its hash, or its link to the one before, does
 not check; or the chain was rewritten after a checkpoint was signed),
 duplicated, reordered or sent under another host's name, and every checkpoint
 that does not verify. A copy cut off by a dropped connection and followed by the
-whole message is a resend, counted, not a problem. Memory depends on the number
-of hosts, not of records. gotrail gen rsyslog-collector writes the collector's
-configuration.
+whole message, or a record again byte for byte, is a resend, counted, not a
+problem. A host's chain must start at seq 1 or after a signed anchor of its
+retention; when the collector's own rotation removed its oldest files,
+--from-first checks each host from the first record the files hold and says so.
+Memory depends on the number of hosts, not of records. gotrail gen
+rsyslog-collector writes the collector's configuration.
 
 EXIT STATUS
   0  the trail is whole (the toolchain matches its manifest; every collected
@@ -103,6 +107,7 @@ EXIT STATUS
 	cmd.Flags().StringVar(&o.prefix, "prefix", "/usr/local", "--toolchain without DIR: check `dir`/go")
 	cmd.Flags().BoolVar(&o.collected, "collected", false, "verify the files a syslog collector wrote (the arguments), per host")
 	cmd.Flags().StringVar(&o.pubkeys, "pubkeys", "", "--collected: the `dir`ectory of the hosts' public keys, HOST.pub each")
+	cmd.Flags().BoolVar(&o.fromFirst, "from-first", false, "--collected: check each host from the first record the files hold (the collector's rotation removed older files), not from seq 1")
 	return cmd
 }
 
@@ -123,7 +128,7 @@ func runVerifyCollected(g *globalOptions, o *verifyOptions, files []string, w io
 	if fi, err := os.Stat(o.pubkeys); err != nil || !fi.IsDir() {
 		return fmt.Errorf("verify --collected: --pubkeys %s: not a directory", o.pubkeys)
 	}
-	rep, err := collect.VerifyFiles(files, collect.Options{KeyDir: o.pubkeys})
+	rep, err := collect.VerifyFiles(files, collect.Options{KeyDir: o.pubkeys, FromFirst: o.fromFirst})
 	if err != nil {
 		return fmt.Errorf("verify --collected: %w", err)
 	}

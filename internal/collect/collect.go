@@ -40,6 +40,12 @@ type Options struct {
 	// MaxProblems and MaxRanges bound what is listed per host; the rest is
 	// counted. Default 32 each.
 	MaxProblems, MaxRanges int
+	// FromFirst checks each host's chain from the first record the files
+	// hold, when the collector's own rotation removed the older files:
+	// the records before it are not called missing, and the report says
+	// where the check began. Without it the chain must start at seq 1 or
+	// after a signed anchor of the host's retention.
+	FromFirst bool
 }
 
 // The defaults of Options.

@@ -436,3 +436,38 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	}
 }
+
+// --from-first: a collector whose rotation removed its oldest files is
+// checked from the first record it still holds, and says so; what follows
+// is checked as ever.
+func TestCollectedFromFirst(t *testing.T) {
+	f := makeTrail(t, "web-01", 40, 10)
+	keys := t.TempDir()
+	f.writeKey(t, keys)
+	o := oneHost{f: f, base: f.stream(3), n: 40}
+	rotated := o.edit(func(l []string) []string { return l[o.idx(l, 15):] })
+	for _, c := range []struct {
+		name      string
+		lines     []string
+		fromFirst bool
+		want      want
+		from      uint64
+	}{
+		{"rotated, without --from-first", rotated, false,
+			want{records: 26, first: 15, last: 40, proven: 40, missing: []SeqRange{{1, 14}}, problems: []string{"missing 1"}}, 0},
+		{"rotated, --from-first", rotated, true,
+			want{complete: true, records: 26, first: 15, last: 40, proven: 40}, 15},
+		{"rotated, --from-first, a record missing after", o.edit(func(l []string) []string {
+			l = l[o.idx(l, 15):]
+			return slices.Delete(l, o.idx(l, 22), o.idx(l, 22)+1)
+		}), true, want{records: 25, first: 15, last: 40, proven: 40, missing: []SeqRange{{22, 22}}, problems: []string{"missing 22"}}, 15},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep := verifyWith(t, New(Options{KeyDir: keys, FromFirst: c.fromFirst}), c.lines)
+			c.want.check(t, rep.Hosts[0])
+			if got := rep.Hosts[0].CheckedFrom; got != c.from {
+				t.Errorf("checked from %d, want %d", got, c.from)
+			}
+		})
+	}
+}

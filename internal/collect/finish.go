@@ -84,6 +84,9 @@ func (h *host) start() string {
 		}
 	}
 	switch {
+	case a == nil && h.c.opt.FromFirst:
+		h.rep.CheckedFrom = first // what came before was rotated away, by the operator's word
+		return ""
 	case a == nil:
 		h.missing.add(1, first-1)
 		return fmt.Sprintf("records %s are missing: the first that arrived is seq %d, and no anchor of the host's retention says the trail starts after them (older files not given?)",

@@ -48,6 +48,9 @@ func (h *HostReport) writeText(b *strings.Builder) {
 		state = fmt.Sprintf("NOT complete (%d problems)", len(h.Problems)+int(h.MoreProblems))
 	}
 	fmt.Fprintf(b, "%s: %s: %d records, seq %d to %d", safe(h.Host), state, h.Records, h.First, h.Last)
+	if h.CheckedFrom > 0 {
+		fmt.Fprintf(b, " (checked from seq %d, the first the files hold: --from-first)", h.CheckedFrom)
+	}
 	if h.StartsAfter > 0 {
 		fmt.Fprintf(b, " (the trail starts after seq %d, by the host's retention)", h.StartsAfter)
 	}
