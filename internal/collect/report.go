@@ -49,10 +49,10 @@ type HostReport struct {
 	Last    uint64 `json:"last_seq"`
 	// StartsAfter is the seq of the anchor the chain starts after, when
 	// the host's retention removed the records before it.
-	StartsAfter uint64  `json:"starts_after,omitempty"`
+	StartsAfter uint64 `json:"starts_after,omitempty"`
 	// CheckedFrom is the first record checked when Options.FromFirst took
 	// the chain from the first record the files hold.
-	CheckedFrom uint64 `json:"checked_from,omitempty"`
+	CheckedFrom uint64  `json:"checked_from,omitempty"`
 	Proven      *Proven `json:"proven"`
 	// HashOnly are the records after the proven checkpoint: covered by the
 	// chain's hashes only, which anyone can recompute, until the next.
