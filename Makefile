@@ -57,6 +57,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME) ./internal/audit
 	$(GO) test -run '^$$' -fuzz '^FuzzFields$$' -fuzztime $(FUZZTIME) ./internal/audit
 	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./internal/pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzSketchDiff$$' -fuzztime $(FUZZTIME) ./internal/pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitPartDiff$$' -fuzztime $(FUZZTIME) ./internal/audit
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) ./internal/collect
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitRecord$$' -fuzztime $(FUZZTIME) ./internal/trail
+	$(GO) test -run '^$$' -fuzz '^FuzzTrailMessages$$' -fuzztime $(FUZZTIME) ./internal/sink
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeView$$' -fuzztime $(FUZZTIME) ./internal/report
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean: $$out"; exit 1; fi

@@ -3,6 +3,7 @@ package sink
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -395,4 +396,48 @@ func TestTrailSinkReadsARepairedLineAgain(t *testing.T) {
 	if want := trailLines(t, dir); strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the collector's records differ from the trail's:\n got %.200q\nwant %.200q", lines, want)
 	}
+}
+
+// FuzzTrailMessages: whatever a trail line holds, its messages are each at
+// most max bytes, their parts numbered 1..K, and their MSGs joined give the
+// line back exactly.
+func FuzzTrailMessages(f *testing.F) {
+	f.Add(`{"@timestamp":"2026-12-01T10:00:00.000Z","host":{"name":"h"},"gotrail":{"kind":"go.exec","severity":"info"},"message":"中文 ] \" \\ \u202e"}`, 2048)
+	f.Add(`{"@timestamp":"x y","host":{"name":"a b]"},"gotrail":{"kind":"k\"","severity":"high"},"message":"`+strings.Repeat("\xff\xfe", 3000)+`"}`, 2100)
+	f.Fuzz(func(t *testing.T, body string, max int) {
+		max = 2048 + abs(max)%(70<<10)
+		var h recordHead
+		if json.Unmarshal([]byte(body), &h) != nil || !strings.HasSuffix(body, "}") {
+			return
+		}
+		line := body[:len(body)-1] + `,"trail":{"seq":7,"prev":"` + strings.Repeat("0", 64) + `","hash":"` + strings.Repeat("b", 64) + `"}}`
+		msgs, err := RFC5424{}.TrailMessages(trail.Record{Line: []byte(line), Seq: 7, Hash: strings.Repeat("b", 64)}, max)
+		if err != nil {
+			return // a header that leaves no room: refused, not sent cut
+		}
+		var joined strings.Builder
+		for i, m := range msgs {
+			if len(m) > max {
+				t.Fatalf("max %d: part %d is %d bytes", max, i+1, len(m))
+			}
+			sd, msg, ok := strings.Cut(string(m), `"] `)
+			if !ok {
+				t.Fatalf("no end of the structured data in %q", m)
+			}
+			if len(msgs) > 1 && !strings.HasSuffix(sd, fmt.Sprintf(`part="%d/%d`, i+1, len(msgs))) {
+				t.Fatalf("part %d of %d says %q", i+1, len(msgs), sd)
+			}
+			joined.WriteString(msg)
+		}
+		if joined.String() != line {
+			t.Fatalf("the parts do not join to the line")
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
