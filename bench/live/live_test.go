@@ -5,20 +5,27 @@
 package live
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gotrail/gotrail/internal/config"
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
 	"github.com/gotrail/gotrail/internal/testutil/integration"
 	"github.com/gotrail/gotrail/internal/trail"
@@ -43,8 +50,10 @@ func envInt(name string, def int) int {
 
 // TestBurst writes a watched file RATE times a second for SECONDS seconds
 // (default 5000/s for 30 s), each write one audit event, while the watcher
-// follows auditd's log; it reports how many reached the trail and the
-// latency from the syscall's audit time to the append, p50 and p99.
+// follows auditd's log and a syslog sink with payload = "trail" ships the
+// trail to a collector on loopback; it reports how many reached the trail
+// and the collector, and the latency from the syscall's audit time to the
+// append and to the collector's read, p50 and p99.
 func TestBurst(t *testing.T) {
 	needBench(t)
 	rate, seconds := envInt("BURST_RATE", 5000), envInt("BURST_SECONDS", 30)
@@ -56,16 +65,25 @@ func TestBurst(t *testing.T) {
 
 	var mu sync.Mutex
 	var lags []time.Duration
-	w, err := watch.New(watch.Options{StateDir: filepath.Join(dir, "state"), Host: "bench", OnEvent: func(e *event.Event) {
+	col := collect(t)
+	state := filepath.Join(dir, "state")
+	ship, err := sink.NewTrailSink(config.Sink{Type: "syslog", Address: "tcp://" + col.addr, Payload: config.PayloadTrail}, state, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := watch.New(watch.Options{StateDir: state, Host: "bench", OnEvent: func(e *event.Event) {
 		if e.Gotrail.Kind == event.KindProfile {
 			mu.Lock()
 			lags = append(lags, time.Since(e.Time.Time))
 			mu.Unlock()
 		}
+		ship.Notify(e.Trail.Seq)
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ship.Start()
+	defer ship.Close(5 * time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.RunFile(ctx, a.LogPath()) }()
@@ -92,7 +110,7 @@ func TestBurst(t *testing.T) {
 		mu.Lock()
 		n := len(lags)
 		mu.Unlock()
-		if n >= total || time.Now().After(deadline) {
+		if n >= total && col.count() >= total || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -101,20 +119,95 @@ func TestBurst(t *testing.T) {
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
-	slices.Sort(lags)
-	pct := func(p float64) time.Duration {
-		if len(lags) == 0 {
-			return 0
-		}
-		return lags[int(p*float64(len(lags)-1))]
-	}
+	shipped := col.lags()
 	lost, _ := exec.Command("auditctl", "-s").Output()
 	t.Logf("burst: %d events in %v (%.0f/s) -> %d in the trail; lag p50 %v, p99 %v, max %v",
-		total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), len(lags), pct(0.5), pct(0.99), pct(1))
+		total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), len(lags), pct(lags, 0.5), pct(lags, 0.99), pct(lags, 1))
+	t.Logf("shipped (payload = \"trail\", tcp on loopback): %d at the collector; lag p50 %v, p99 %v, max %v",
+		len(shipped), pct(shipped, 0.5), pct(shipped, 0.99), pct(shipped, 1))
 	t.Logf("kernel status after the burst:\n%s", bytes.TrimSpace(lost))
 	if len(lags) != total {
 		t.Errorf("%d of %d events reached the trail", len(lags), total)
 	}
+	if len(shipped) != total {
+		t.Errorf("%d of %d events reached the collector", len(shipped), total)
+	}
+}
+
+// pct is the p-th quantile of lags, sorting them.
+func pct(lags []time.Duration, p float64) time.Duration {
+	if len(lags) == 0 {
+		return 0
+	}
+	slices.Sort(lags)
+	return lags[int(p*float64(len(lags)-1))]
+}
+
+// collector is a syslog receiver on loopback (octet-counted frames) that
+// notes, for each trail record of a profile change, how long after its
+// audit time it arrived.
+type collector struct {
+	addr string
+	mu   sync.Mutex
+	lag  []time.Duration
+}
+
+func collect(t *testing.T) *collector {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c := &collector{addr: ln.Addr().String()}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go c.read(conn)
+		}
+	}()
+	return c
+}
+
+func (c *collector) read(conn net.Conn) {
+	defer conn.Close()
+	br := bufio.NewReaderSize(conn, 1<<20)
+	for {
+		n, err := br.ReadString(' ')
+		if err != nil {
+			return
+		}
+		size, _ := strconv.Atoi(strings.TrimSpace(n))
+		msg := make([]byte, size)
+		if _, err := io.ReadFull(br, msg); err != nil {
+			return
+		}
+		// <PRI>1 TIMESTAMP HOST APP PROCID MSGID ...
+		f := strings.SplitN(string(msg), " ", 7)
+		if len(f) < 7 || f[5] != event.KindProfile {
+			continue
+		}
+		if at, err := time.Parse(time.RFC3339Nano, f[1]); err == nil {
+			c.mu.Lock()
+			c.lag = append(c.lag, time.Since(at))
+			c.mu.Unlock()
+		}
+	}
+}
+
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lag)
+}
+
+func (c *collector) lags() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lag)
 }
 
 // TestEnvCapture runs RUNS (default 1000) short `go version` runs by a
