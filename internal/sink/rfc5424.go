@@ -44,24 +44,8 @@ func Severity(s string) int {
 // Append appends one RFC 5424 message for e (without framing or newline):
 // <PRI>1 TIMESTAMP HOST gotrail - KIND [gotrail@32473 …] MESSAGE.
 func (f RFC5424) Append(b []byte, e *event.Event) []byte {
-	fac := f.Facility
-	if fac <= 0 || fac > 23 {
-		fac = FacilityAuthpriv
-	}
-	b = append(b, '<')
-	b = strconv.AppendInt(b, int64(fac*8+Severity(e.Gotrail.Severity)), 10)
-	b = append(b, ">1 "...)
-	b = e.Time.UTC().AppendFormat(b, event.TimeLayout)
-	b = append(b, ' ')
-	b = appendHeaderField(b, e.Host.Name, 255)
-	b = append(b, ' ')
-	b = appendHeaderField(b, or(f.AppName, "gotrail"), 48)
-	b = append(b, ' ')
-	b = appendHeaderField(b, or(f.ProcID, "-"), 128)
-	b = append(b, ' ')
-	b = appendHeaderField(b, e.Gotrail.Kind, 32)
-	b = append(b, " ["...)
-	b = append(b, or(f.SDID, DefaultSDID)...)
+	var ts [32]byte
+	b = f.appendHeader(b, e.Gotrail.Severity, e.Time.UTC().AppendFormat(ts[:0], event.TimeLayout), e.Host.Name, e.Gotrail.Kind)
 	b = appendParam(b, "id", e.Event.ID)
 	b = appendParam(b, "kind", e.Gotrail.Kind)
 	b = appendParam(b, "action", e.Event.Action)
@@ -95,6 +79,29 @@ func (f RFC5424) Append(b []byte, e *event.Event) []byte {
 	}
 	b = append(b, "] "...)
 	return AppendSafe(b, e.Message)
+}
+
+// appendHeader appends the header and the start of gotrail's SD element,
+// up to its first parameter: <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SDID.
+func (f RFC5424) appendHeader(b []byte, severity string, timestamp []byte, host, msgID string) []byte {
+	fac := f.Facility
+	if fac <= 0 || fac > 23 {
+		fac = FacilityAuthpriv
+	}
+	b = append(b, '<')
+	b = strconv.AppendInt(b, int64(fac*8+Severity(severity)), 10)
+	b = append(b, ">1 "...)
+	b = appendHeaderField(b, string(timestamp), 64)
+	b = append(b, ' ')
+	b = appendHeaderField(b, host, 255)
+	b = append(b, ' ')
+	b = appendHeaderField(b, or(f.AppName, "gotrail"), 48)
+	b = append(b, ' ')
+	b = appendHeaderField(b, or(f.ProcID, "-"), 128)
+	b = append(b, ' ')
+	b = appendHeaderField(b, msgID, 32)
+	b = append(b, " ["...)
+	return append(b, or(f.SDID, DefaultSDID)...)
 }
 
 func or(s, def string) string {

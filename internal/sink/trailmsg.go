@@ -89,24 +89,7 @@ func cut(b []byte, n int) [][]byte {
 
 // trailPrefix is the message up to the SD element's last parameter.
 func (f RFC5424) trailPrefix(h recordHead, r trail.Record) []byte {
-	fac := f.Facility
-	if fac <= 0 || fac > 23 {
-		fac = FacilityAuthpriv
-	}
-	b := []byte{'<'}
-	b = strconv.AppendInt(b, int64(fac*8+Severity(h.Gotrail.Severity)), 10)
-	b = append(b, ">1 "...)
-	b = appendHeaderField(b, h.Time, 64)
-	b = append(b, ' ')
-	b = appendHeaderField(b, h.Host.Name, 255)
-	b = append(b, ' ')
-	b = appendHeaderField(b, or(f.AppName, "gotrail"), 48)
-	b = append(b, ' ')
-	b = appendHeaderField(b, or(f.ProcID, "-"), 128)
-	b = append(b, ' ')
-	b = appendHeaderField(b, h.Gotrail.Kind, 32)
-	b = append(b, " ["...)
-	b = append(b, or(f.SDID, DefaultSDID)...)
+	b := f.appendHeader(nil, h.Gotrail.Severity, []byte(h.Time), h.Host.Name, h.Gotrail.Kind)
 	b = appendParam(b, "payload", PayloadTrail)
 	b = appendParam(b, "seq", strconv.FormatUint(r.Seq, 10))
 	return appendParam(b, "hash", r.Hash)

@@ -134,11 +134,16 @@ func (t *TrailSink) Name() string { return t.name }
 // Notify says the trail grew to seq: ship it now rather than at the next
 // look.
 func (t *TrailSink) Notify(seq uint64) {
-	for h := t.head.Load(); seq > h && !t.head.CompareAndSwap(h, seq); h = t.head.Load() {
-	}
+	t.grow(seq)
 	select {
 	case t.poke <- struct{}{}:
 	default:
+	}
+}
+
+// grow raises the head the lag is counted against to seq.
+func (t *TrailSink) grow(seq uint64) {
+	for h := t.head.Load(); seq > h && !t.head.CompareAndSwap(h, seq); h = t.head.Load() {
 	}
 }
 
@@ -439,7 +444,7 @@ func (s *shipment) round() (int, error) {
 		}
 		s.sent.Seq = r.Seq
 		s.inflight = append(s.inflight, inflight{end: s.ac.written, cur: s.sent})
-		s.t.Notify(r.Seq)
+		s.t.grow(r.Seq) // what another process appended counts too
 		n++
 		k, err := s.checkpoints()
 		if n += k; err != nil {
