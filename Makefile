@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/gotrail
 FUZZTIME  ?= 30s
 # Debian packages the integration tests drive for real.
-TEST_DEBS := auditd rsyslog rsyslog-gnutls logrotate util-linux passwd chromium fonts-wqy-microhei
+TEST_DEBS := auditd rsyslog rsyslog-gnutls logrotate util-linux passwd iproute2 openssl chromium fonts-wqy-microhei
 
 .PHONY: all build test unit deps preflight bench fuzz lint clean
 

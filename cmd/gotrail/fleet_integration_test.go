@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 	"github.com/gotrail/gotrail/internal/testutil/netnstest"
 	"github.com/gotrail/gotrail/internal/testutil/rsyslogtest"
 	"github.com/gotrail/gotrail/internal/trail"
@@ -36,9 +37,10 @@ func makePKI(t *testing.T, dir, collectorIP, host string) pki {
 		clientCert: filepath.Join(dir, host+".pem"), clientKey: filepath.Join(dir, host+".key"),
 	}
 	caKey := filepath.Join(dir, "ca.key")
+	openssl := integration.Tool(t, "openssl", "openssl")
 	run := func(args ...string) {
 		t.Helper()
-		if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+		if out, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {
 			t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}

@@ -43,10 +43,12 @@ func New(t testing.TB) *Pair {
 	id := fmt.Sprint(os.Getpid() % 100000)
 	p := &Pair{Host: "gth-" + id, Collector: "gtc-" + id, HostIP: "198.18.0.1", CollectorIP: "198.18.0.2", hostLink: "gtvh-" + id}
 	peer := "gtvc-" + id
-	t.Cleanup(func() {
+	remove := func() {
 		exec.Command("ip", "netns", "del", p.Host).Run()
 		exec.Command("ip", "netns", "del", p.Collector).Run()
-	})
+	}
+	remove() // what a killed run of the same pid left behind
+	t.Cleanup(remove)
 	steps := [][]string{
 		{"netns", "add", p.Host},
 		{"netns", "add", p.Collector},
