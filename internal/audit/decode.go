@@ -1,6 +1,10 @@
 package audit
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+	"unsafe"
+)
 
 // IsEncoded reports whether a field may carry a hex-encoded value: the
 // fields the kernel and auditd write as hex when the value holds a space, a
@@ -94,4 +98,25 @@ func ProcTitle(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, "\x00", " ")
+}
+
+// procTitleBytes is ProcTitle on a buffer of the caller's, in place.
+func procTitleBytes(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], 0)
+		if j < 0 {
+			return b
+		}
+		b[i+j] = ' '
+		i += j + 1
+	}
+}
+
+// bytesView is b as a string without a copy, for a buffer that is not
+// written to while the string is in use.
+func bytesView(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -34,7 +34,11 @@ type Interpreter struct {
 	fields []Field
 	out    []byte
 	keys   keySet
-	hex    []byte // decoded values being rendered
+	hex    []byte  // decoded values being rendered
+	interp []int32 // the fields of a record that may have an interpretation
+	// the keys of each record type's last record (render_plain.go)
+	shapes     []keyShape
+	shapeClock uint64
 
 	// the event InterpretTemp returns, and what it points to
 	ev         event.Event
@@ -411,8 +415,14 @@ func (in *Interpreter) gatherPath(f *facts, r *Record, fields []Field) {
 func (in *Interpreter) gatherProctitle(f *facts, r *Record, fields []Field) {
 	for _, fl := range fields {
 		if fl.Key == "proctitle" && !fl.Enriched {
+			start := len(in.arena)
 			v, _ := in.text(r.Type, fl)
-			f.title = ProcTitle(v)
+			if len(in.arena) > start {
+				// decoded into the arena: the NULs become spaces there
+				f.title = bytesView(procTitleBytes(in.arena[start:]))
+			} else {
+				f.title = ProcTitle(v)
+			}
 		}
 	}
 }

@@ -36,7 +36,8 @@ func splitPartOld(dst []Field, s string, enriched bool) []Field {
 		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
 			q := rest[0]
 			end := strings.IndexByte(rest[1:], q)
-			if end < 0 {
+			open := end < 0 // Field.Open came later; the reference says it too
+			if open {
 				end = len(rest) - 1
 			}
 			val := rest[1 : 1+end]
@@ -45,7 +46,7 @@ func splitPartOld(dst []Field, s string, enriched bool) []Field {
 				dst = splitPartOld(dst, val, enriched)
 				continue
 			}
-			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched})
+			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched, Open: open})
 			continue
 		}
 		dst = append(dst, Field{Key: key, Value: tok[eq+1:], Enriched: enriched})

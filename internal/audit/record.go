@@ -145,6 +145,9 @@ type Field struct {
 	Value    string
 	Quoting  Quoting
 	Enriched bool // after the 0x1d separator: auditd's own interpretation
+	// Open: a quoted value whose closing quote is missing (it runs to the
+	// end of the body, or of msg='…')
+	Open bool
 }
 
 // Fields splits the body into fields and appends them to dst. The fields of a
@@ -194,7 +197,8 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
 			q := rest[0]
 			end := strings.IndexByte(rest[1:], q)
-			if end < 0 {
+			open := end < 0
+			if open {
 				end = len(rest) - 1
 			}
 			val := rest[1 : 1+end]
@@ -205,7 +209,7 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 				dst = splitPart(dst, val, enriched)
 				continue
 			}
-			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched})
+			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched, Open: open})
 			continue
 		}
 		sp := valueEnd(rest)

@@ -108,7 +108,7 @@ func TestFields(t *testing.T) {
 			name: "unterminated quote keeps the rest",
 			typ:  "CWD",
 			body: `cwd="/tmp/x`,
-			want: []Field{{Key: "cwd", Value: "/tmp/x", Quoting: Quoted}},
+			want: []Field{{Key: "cwd", Value: "/tmp/x", Quoting: Quoted, Open: true}},
 		},
 		{
 			name: "empty values and stray equals",

@@ -16,6 +16,15 @@ import (
 // come out alike; a key that repeats is written once, as JSON consumers such
 // as Elasticsearch reject duplicate keys.
 func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte {
+	if plainRecord(r.Body, fields) && in.lowerKeys(r.Type, fields) {
+		return in.appendPlainRecord(b, r, fields)
+	}
+	return in.appendAnyRecord(b, r, fields)
+}
+
+// appendAnyRecord is appendRecord for any record: every key and value is
+// escaped as it needs, and every key is looked up in the key set.
+func (in *Interpreter) appendAnyRecord(b []byte, r *Record, fields []Field) []byte {
 	b = append(b, `{"type":`...)
 	b = event.AppendString(b, r.Type)
 	var arch Arch

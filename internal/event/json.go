@@ -329,6 +329,34 @@ func plainBits(x uint64) bool {
 	return (lt20 | quote | bslash | x&highs) == 0
 }
 
+// PlainButQuotes reports whether AppendString would copy every substring of
+// s without a double quote as it is: s has no control character, backslash
+// or non-ASCII byte. A renderer that knows where the quotes of a text are
+// (the audit record renderer, from its field splitter) checks the text once
+// and then writes its pieces without looking at them again.
+func PlainButQuotes(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		if !plainButQuotesBits(x) {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func plainButQuotesBits(x uint64) bool {
+	lt20 := (x - lows*0x20) &^ x & highs
+	bs := x ^ (lows * '\\')
+	bslash := (bs - lows) &^ bs & highs
+	return (lt20 | bslash | x&highs) == 0
+}
+
 // plain marks the ASCII bytes a JSON string carries as they are.
 var plain = func() (t [utf8.RuneSelf]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
