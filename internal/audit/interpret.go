@@ -34,8 +34,7 @@ type Interpreter struct {
 	fields []Field
 	out    []byte
 	keys   keySet
-	hex    []byte  // decoded values being rendered
-	interp []int32 // the fields of a record that may have an interpretation
+	hex    []byte // decoded values being rendered
 	// the keys of each record type's last record (render_plain.go)
 	shapes     []keyShape
 	shapeClock uint64

@@ -16,8 +16,10 @@ import (
 // come out alike; a key that repeats is written once, as JSON consumers such
 // as Elasticsearch reject duplicate keys.
 func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte {
-	if plainRecord(r.Body, fields) && in.lowerKeys(r.Type, fields) {
-		return in.appendPlainRecord(b, r, fields)
+	if plainRecord(r.Body, fields) {
+		if s := in.shapeFor(r.Type, fields); s != nil {
+			return in.appendPlainRecord(b, r, fields, s)
+		}
 	}
 	return in.appendAnyRecord(b, r, fields)
 }

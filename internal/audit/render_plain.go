@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gotrail/gotrail/internal/event"
@@ -37,26 +38,29 @@ func plainRecord(body string, fields []Field) bool {
 		strings.Count(body, `"`) == quotes
 }
 
-// lowerKeys reports whether the fields have the shape the fast path relies
-// on: the kernel's keys have no upper-case letter and none is "type" (so no
+// shapeFor returns what the fast path needs to know of the keys of
+// fields, or nil when they do not have the shape it relies on: the
+// kernel's keys have no upper-case letter and none is "type" (so no
 // interpretation's key, all upper case, can equal one), every key auditd
 // added has an upper-case letter (so it equals no kernel key), and all keys
-// are different. Records of a type mostly repeat the keys of the one
-// before, so the last accepted keys of each type are remembered and a
-// record with the same keys is accepted by comparing them.
-func (in *Interpreter) lowerKeys(typ string, fields []Field) bool {
-	s := in.shapeOf(typ)
+// are different. Records of a type mostly repeat the keys of one before, so
+// the accepted keys are remembered by type and count, with what rendering
+// them takes, and a record with the same keys is accepted by comparing them.
+func (in *Interpreter) shapeFor(typ string, fields []Field) *keyShape {
+	if len(fields) == 0 {
+		return nil
+	}
+	s := in.shapeOf(typ, len(fields))
 	if s.same(fields) {
-		return true
+		return s
 	}
-	if !in.checkKeys(fields) {
-		return false
+	if !in.checkKeys(fields) || !s.remember(typ, fields) {
+		return nil
 	}
-	s.remember(fields)
-	return true
+	return s
 }
 
-// checkKeys is lowerKeys without the remembered shapes.
+// checkKeys is the test of shapeFor, without the remembered shapes.
 func (in *Interpreter) checkKeys(fields []Field) bool {
 	keys := &in.keys
 	keys.reset()
@@ -69,30 +73,43 @@ func (in *Interpreter) checkKeys(fields []Field) bool {
 	return true
 }
 
-// keyShape is the keys of the last record of a type that checkKeys
-// accepted: those of the kernel, then those auditd added.
+// keyShape is the keys of a record that checkKeys accepted (the kernel's,
+// then those auditd added) and, for each, how it is rendered.
 type keyShape struct {
 	typ      string
 	keys     []string // views into buf
 	kernel   int      // how many of keys are the kernel's
 	buf      []byte
+	prefixes []string // `,"key":` of each key, views into pbuf
+	pbuf     []byte
+	how      []uint8  // for each kernel key, shape* flags
+	ups      []uint32 // for each key auditd added, its upBit
+	interp   []int32  // the kernel keys interpretField may interpret
+	arch     int      // index of the arch key, -1 if none
+	success  int      // of success
 	lastUsed uint64
 }
 
-// maxShapes bounds the types remembered; maxShapeBytes the keys of one.
 const (
-	maxShapes     = 16
+	shapeEncoded   = 1 << iota // IsEncoded: a bare value is hex
+	shapeProctitle             // a decoded value's NULs are spaces
+)
+
+// maxShapes bounds the shapes remembered; maxShapeBytes the keys of one.
+const (
+	maxShapes     = 32
 	maxShapeBytes = 8 << 10
 )
 
-// shapeOf returns the remembered shape of record type typ, or the slot to
-// remember it in: a free one or the least recently used.
-func (in *Interpreter) shapeOf(typ string) *keyShape {
+// shapeOf returns the remembered shape of records of type typ with n
+// fields, or the slot to remember it in: a free one or the least recently
+// used.
+func (in *Interpreter) shapeOf(typ string, n int) *keyShape {
 	in.shapeClock++
 	var victim *keyShape
 	for i := range in.shapes {
 		s := &in.shapes[i]
-		if s.typ == typ {
+		if len(s.keys) == n && s.typ == typ {
 			s.lastUsed = in.shapeClock
 			return s
 		}
@@ -104,14 +121,14 @@ func (in *Interpreter) shapeOf(typ string) *keyShape {
 		in.shapes = append(in.shapes, keyShape{})
 		victim = &in.shapes[len(in.shapes)-1]
 	}
-	*victim = keyShape{typ: strings.Clone(typ), keys: victim.keys[:0], buf: victim.buf[:0], lastUsed: in.shapeClock}
+	victim.lastUsed = in.shapeClock
 	return victim
 }
 
 // same reports whether fields have exactly the remembered keys, the
 // kernel's and auditd's split where they were.
 func (s *keyShape) same(fields []Field) bool {
-	if len(fields) != len(s.keys) || len(s.keys) == 0 {
+	if len(fields) != len(s.keys) {
 		return false
 	}
 	for i := range fields {
@@ -122,32 +139,59 @@ func (s *keyShape) same(fields []Field) bool {
 	return true
 }
 
-// remember keeps a copy of the keys of fields (which checkKeys accepted).
-func (s *keyShape) remember(fields []Field) {
-	s.keys, s.kernel, s.buf = s.keys[:0], 0, s.buf[:0]
+// remember makes s the shape of fields (which checkKeys accepted) in a
+// record of type typ; false when their keys are too long to keep.
+func (s *keyShape) remember(typ string, fields []Field) bool {
 	n := 0
 	for i := range fields {
 		n += len(fields[i].Key)
 	}
+	*s = keyShape{typ: s.typ, keys: s.keys[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
+		how: s.how[:0], ups: s.ups[:0], interp: s.interp[:0], arch: -1, success: -1, lastUsed: s.lastUsed}
 	if n > maxShapeBytes {
-		return
+		return false
 	}
-	if cap(s.buf) < n {
-		s.buf = make([]byte, 0, n)
+	if s.typ != typ {
+		s.typ = strings.Clone(typ)
 	}
+	s.buf = slices.Grow(s.buf, n)
+	s.pbuf = slices.Grow(s.pbuf, n+5*len(fields))
 	for i := range fields {
-		s.buf = append(s.buf, fields[i].Key...)
-		if !fields[i].Enriched {
-			s.kernel++
+		k := fields[i].Key
+		s.buf = append(s.buf, k...)
+		s.pbuf = append(append(append(s.pbuf, `,"`...), k...), `":`...)
+		if fields[i].Enriched {
+			s.ups = append(s.ups, upBit(k))
+			continue
+		}
+		s.kernel++
+		var how uint8
+		if IsEncoded(typ, k) {
+			how |= shapeEncoded
+		}
+		if k == "proctitle" {
+			how |= shapeProctitle
+		}
+		s.how = append(s.how, how)
+		if mayInterpret(k) {
+			s.interp = append(s.interp, int32(i))
+		}
+		switch k {
+		case "arch":
+			s.arch = i
+		case "success":
+			s.success = i
 		}
 	}
-	// views taken after the appends: buf does not move any more
-	off := 0
+	// views taken after the appends: the buffers do not move any more
+	off, poff := 0, 0
 	for i := range fields {
 		k := len(fields[i].Key)
 		s.keys = append(s.keys, bytesView(s.buf[off:off+k]))
-		off += k
+		s.prefixes = append(s.prefixes, bytesView(s.pbuf[poff:poff+k+4]))
+		off, poff = off+k, poff+k+4
 	}
+	return true
 }
 
 func hasUpper(s string) bool {
@@ -159,31 +203,26 @@ func hasUpper(s string) bool {
 	return false
 }
 
-// appendPlainRecord is appendRecord for a record that plainRecord and
-// lowerKeys accept.
-func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field) []byte {
+// appendPlainRecord is appendRecord for a record that plainRecord accepts
+// and whose keys have shape s.
+func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field, s *keyShape) []byte {
 	b = append(b, `{"type":`...)
 	b = event.AppendString(b, r.Type)
-	arch, archOK, success := archSuccess(fields)
-	in.interp = in.interp[:0]
-	enriched := false
-	for i := range fields {
-		f := &fields[i]
-		if f.Enriched {
-			enriched = true
-			continue
-		}
-		if mayInterpret(f.Key) {
-			in.interp = append(in.interp, int32(i))
-		}
-		b = append(b, `,"`...)
-		b = append(b, f.Key...)
-		b = append(b, `":`...)
-		b = in.appendPlainValue(b, r.Type, f)
+	for i := 0; i < s.kernel; i++ {
+		b = append(b, s.prefixes[i]...)
+		b = in.appendPlainValue(b, &fields[i], s.how[i])
 	}
 	// interpretations: one key each, all different, none a kernel's key
+	var arch Arch
+	archOK, success := false, ""
+	if s.arch >= 0 {
+		arch, archOK = ParseArch(fields[s.arch].Value)
+	}
+	if s.success >= 0 {
+		success = fields[s.success].Value
+	}
 	var written uint32 // upBit of each
-	for _, i := range in.interp {
+	for _, i := range s.interp {
 		up, val := in.interpretField(r, fields, fields[i], arch, archOK, success)
 		if up == "" {
 			continue
@@ -194,19 +233,14 @@ func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field) []
 		b = append(b, `":`...)
 		b = event.AppendString(b, val)
 	}
-	if !enriched {
-		return append(b, '}')
-	}
 	// what auditd interpreted that we do not (SADDR, SIG, …)
-	for i := range fields {
-		f := &fields[i]
-		if !f.Enriched || written&upBit(f.Key) != 0 {
+	for i := s.kernel; i < len(fields); i++ {
+		if written&s.ups[i-s.kernel] != 0 {
 			continue
 		}
-		b = append(b, `,"`...)
-		b = append(b, f.Key...)
-		b = append(b, `":"`...)
-		b = append(b, f.Value...)
+		b = append(b, s.prefixes[i]...)
+		b = append(b, '"')
+		b = append(b, fields[i].Value...)
 		b = append(b, '"')
 	}
 	return append(b, '}')
@@ -214,40 +248,24 @@ func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field) []
 
 // appendPlainValue writes a kernel field's value: as it is, but hex
 // decoded (which can yield anything, so it is escaped) and null for (null).
-func (in *Interpreter) appendPlainValue(b []byte, recordType string, f *Field) []byte {
-	if f.Quoting == Bare && f.Value == "(null)" {
-		return append(b, "null"...)
-	}
-	if f.Quoting == Bare && IsEncoded(recordType, f.Key) {
-		if buf, ok := appendHex(in.hex[:0], f.Value); ok {
-			in.hex = buf
-			if f.Key == "proctitle" {
-				buf = procTitleBytes(buf)
+func (in *Interpreter) appendPlainValue(b []byte, f *Field, how uint8) []byte {
+	if f.Quoting == Bare {
+		if f.Value == "(null)" {
+			return append(b, "null"...)
+		}
+		if how&shapeEncoded != 0 {
+			if buf, ok := appendHex(in.hex[:0], f.Value); ok {
+				in.hex = buf
+				if how&shapeProctitle != 0 {
+					buf = procTitleBytes(buf)
+				}
+				return event.AppendString(b, bytesView(buf))
 			}
-			return event.AppendString(b, bytesView(buf))
 		}
 	}
 	b = append(b, '"')
 	b = append(b, f.Value...)
 	return append(b, '"')
-}
-
-// archSuccess is what interpretations depend on: the last arch and success
-// of the kernel's fields.
-func archSuccess(fields []Field) (arch Arch, archOK bool, success string) {
-	for i := range fields {
-		f := &fields[i]
-		if f.Enriched {
-			continue
-		}
-		switch f.Key {
-		case "arch":
-			arch, archOK = ParseArch(f.Value)
-		case "success":
-			success = f.Value
-		}
-	}
-	return arch, archOK, success
 }
 
 // mayInterpret is false for most keys interpretField has nothing for, by
