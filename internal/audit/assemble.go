@@ -113,10 +113,15 @@ type Assembler struct {
 	bytes   int64 // of the records in flight
 	pruneAt int   // node streams kept before pruneNodes looks again
 	stats   AssemblerStats
+	// the last record's event and node stream: the records of an event
+	// come together, so most records need no map look-up
+	last     *Event
+	lastNode *nodeStream
 }
 
 // nodeStream is one node's part of the input.
 type nodeStream struct {
+	name   string   // its node= name, "" for none
 	latest Stamp    // the node's time: its records', stepping back with them
 	seq    uint64   // records of this node so far
 	queue  []*Event // its events, by first record
@@ -196,7 +201,11 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 	ns := a.node(r)
 	ns.seq++
 	k := eventKey{r.Node, r.Time.Sec, r.Time.Milli, r.Serial}
-	ev := a.pending[k]
+	// an event not yet complete is the one pending under its key
+	ev := a.last
+	if ev == nil || ev.st.done || ev.Serial != r.Serial || ev.Time != r.Time || ev.Node != r.Node {
+		ev = a.pending[k]
+	}
 	if r.Type == "EOE" {
 		if ev != nil {
 			a.complete(k, ev, emit)
@@ -220,6 +229,7 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 		ev = a.open(k, r, ns, emit)
 		ev.Collision = collided
 	}
+	a.last = ev
 	a.keep(ev, r, ns, emit)
 	if r.Type == "PROCTITLE" {
 		a.complete(k, ev, emit)
@@ -229,14 +239,18 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 
 // node is the stream of r's node, its time moved by r.
 func (a *Assembler) node(r Record) *nodeStream {
-	ns := a.nodes[r.Node]
+	ns := a.lastNode
+	if ns == nil || r.Node != ns.name {
+		ns = a.nodes[r.Node]
+	}
 	if ns == nil {
 		if len(a.nodes) >= max(maxNodes, a.pruneAt) {
 			a.pruneNodes()
 		}
-		ns = &nodeStream{latest: r.Time}
-		a.nodes[strings.Clone(r.Node)] = ns
+		ns = &nodeStream{name: strings.Clone(r.Node), latest: r.Time}
+		a.nodes[ns.name] = ns
 	}
+	a.lastNode = ns
 	w := orDefault(a.Window, DefaultWindow)
 	switch {
 	case ns.latest.Before(r.Time):
@@ -256,6 +270,7 @@ const maxNodes = 1024
 // pruneNodes lets go of the node streams with no event in flight; what is
 // lost is their clock, which their next record sets again.
 func (a *Assembler) pruneNodes() {
+	a.lastNode = nil
 	for name, ns := range a.nodes {
 		if ns.queue, ns.head = compact(ns.queue, ns.head); ns.head == len(ns.queue) {
 			delete(a.nodes, name)

@@ -124,6 +124,9 @@ func ownRecords(ev *Event) {
 // settings, and the pid that made it (from its SYSCALL record, else the
 // CONFIG_CHANGE record's own pid field).
 func configChangePID(ev *Event) (string, bool) {
+	if !hasType(ev, "CONFIG_CHANGE") {
+		return "", false // nearly every event: no need to look for its pid
+	}
 	change := false
 	pid := ""
 	for i := range ev.Records {

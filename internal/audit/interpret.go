@@ -647,8 +647,8 @@ func (in *Interpreter) buildWho(e *event.Event, f *facts) {
 // buildProcess is what ran: pid and parent, executable, name, arguments,
 // title and working directory.
 func (in *Interpreter) buildProcess(e *event.Event, f *facts) {
-	e.Process.PID, _ = strconv.Atoi(f.pid)
-	if ppid, _ := strconv.Atoi(f.ppid); ppid != 0 {
+	e.Process.PID = atoi(f.pid)
+	if ppid := atoi(f.ppid); ppid != 0 {
 		in.parent = event.ProcessRef{PID: ppid}
 		e.Process.Parent = &in.parent
 	}
@@ -663,6 +663,16 @@ func (in *Interpreter) buildProcess(e *event.Event, f *facts) {
 	}
 	e.Process.Title = f.title
 	e.Process.WorkingDirectory = f.cwd
+}
+
+// atoi is strconv.Atoi with 0 for what is not a number, without making the
+// error: a pid is missing from most records that are not a syscall's.
+func atoi(s string) int {
+	if s == "" {
+		return 0
+	}
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // buildSyscall is how: the architecture, the syscall by name, its exit (an

@@ -116,23 +116,52 @@ func FileMode(octal string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	var kind string
+	kind, k := fileKind(m)
+	if m&(unix.S_ISUID|unix.S_ISGID|unix.S_ISVTX) == 0 {
+		// the common case, rendered once: a PATH record has a mode or two
+		return commonModes()[k][m&0o777], true
+	}
+	return renderMode(kind, m), true
+}
+
+// fileKinds are the kinds of file a mode names, as ausearch words them;
+// the first is a mode of no known kind.
+var fileKinds = [...]string{"", "file", "dir", "link", "character-device", "block-device", "fifo", "socket"}
+
+func fileKind(m uint64) (string, int) {
+	k := 0
 	switch m & unix.S_IFMT {
 	case unix.S_IFREG:
-		kind = "file"
+		k = 1
 	case unix.S_IFDIR:
-		kind = "dir"
+		k = 2
 	case unix.S_IFLNK:
-		kind = "link"
+		k = 3
 	case unix.S_IFCHR:
-		kind = "character-device"
+		k = 4
 	case unix.S_IFBLK:
-		kind = "block-device"
+		k = 5
 	case unix.S_IFIFO:
-		kind = "fifo"
+		k = 6
 	case unix.S_IFSOCK:
-		kind = "socket"
+		k = 7
 	}
+	return fileKinds[k], k
+}
+
+// commonModes are the renderings of every kind and permission without
+// set-id or sticky bits.
+var commonModes = sync.OnceValue(func() *[len(fileKinds)][0o1000]string {
+	var t [len(fileKinds)][0o1000]string
+	for k, kind := range fileKinds {
+		for p := range uint64(0o1000) {
+			t[k][p] = renderMode(kind, p)
+		}
+	}
+	return &t
+})
+
+func renderMode(kind string, m uint64) string {
 	var b strings.Builder
 	if kind != "" {
 		b.WriteString(kind)
@@ -151,5 +180,5 @@ func FileMode(octal string) (string, bool) {
 	b.WriteByte(byte('0' + p>>6))
 	b.WriteByte(byte('0' + p>>3&7))
 	b.WriteByte(byte('0' + p&7))
-	return b.String(), true
+	return b.String()
 }
