@@ -37,8 +37,8 @@ func FuzzTimestampDiff(f *testing.F) {
 	f.Add(int64(253402300800), int64(0))
 	f.Fuzz(func(t *testing.T, sec, nsec int64) {
 		tm := time.Unix(sec, nsec)
-		if got, want := appendTimestamp(nil, tm), tm.UTC().AppendFormat(nil, TimeLayout); !bytes.Equal(got, want) {
-			t.Fatalf("appendTimestamp(%d, %d) = %s, want %s", sec, nsec, got, want)
+		if got, want := AppendTimestamp(nil, tm), tm.UTC().AppendFormat(nil, TimeLayout); !bytes.Equal(got, want) {
+			t.Fatalf("AppendTimestamp(%d, %d) = %s, want %s", sec, nsec, got, want)
 		}
 	})
 }

@@ -15,7 +15,7 @@ import (
 // did, and `gotrail events` prints hundreds of thousands of events a second.
 func AppendJSON(b []byte, e *Event) []byte {
 	b = append(b, `{"@timestamp":"`...)
-	b = appendTimestamp(b, e.Time.Time)
+	b = AppendTimestamp(b, e.Time.Time)
 	b = append(b, `","event":{"id":`...)
 	m := &e.Event
 	b = AppendString(b, m.ID)
@@ -73,10 +73,10 @@ func AppendJSON(b []byte, e *Event) []byte {
 	return append(b, '}')
 }
 
-// appendTimestamp is t.UTC().AppendFormat(b, TimeLayout) written out by
+// AppendTimestamp is t.UTC().AppendFormat(b, TimeLayout) written out by
 // hand, as time's general layout interpreter costs more than the rest of
 // the line's fixed parts; years of other than four digits go to it.
-func appendTimestamp(b []byte, t time.Time) []byte {
+func AppendTimestamp(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	y, mo, d := t.Date()
 	if y < 0 || y > 9999 {

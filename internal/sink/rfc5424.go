@@ -45,7 +45,7 @@ func Severity(s string) int {
 // <PRI>1 TIMESTAMP HOST gotrail - KIND [gotrail@32473 …] MESSAGE.
 func (f RFC5424) Append(b []byte, e *event.Event) []byte {
 	var ts [32]byte
-	b = f.appendHeader(b, e.Gotrail.Severity, e.Time.UTC().AppendFormat(ts[:0], event.TimeLayout), e.Host.Name, e.Gotrail.Kind)
+	b = f.appendHeader(b, e.Gotrail.Severity, event.AppendTimestamp(ts[:0], e.Time.Time), e.Host.Name, e.Gotrail.Kind)
 	b = appendParam(b, "id", e.Event.ID)
 	b = appendParam(b, "kind", e.Gotrail.Kind)
 	b = appendParam(b, "action", e.Event.Action)

@@ -4,8 +4,10 @@
 package sink
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -14,7 +16,7 @@ import (
 // user, effective user, kind, action, the file or command, and the program.
 // Everything that came from the audited host is made safe for a terminal.
 func AppendText(b []byte, e *event.Event) []byte {
-	b = e.Time.UTC().AppendFormat(b, event.TimeLayout)
+	b = event.AppendTimestamp(b, e.Time.Time)
 	b = append(b, ' ')
 	b = appendPadded(b, e.LoginName(), 10)
 	b = appendPadded(b, e.EffectiveName(), 10)
@@ -77,6 +79,13 @@ func appendPadded(b []byte, s string, width int) []byte {
 func AppendSafe(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// eight printable ASCII bytes at a time: nearly all of what is shown
+		for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c < 0x7f && c != '\\' {
 			i++
@@ -127,4 +136,16 @@ func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
 func appendHexByte(b []byte, c byte) []byte {
 	const hex = "0123456789abcdef"
 	return append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+}
+
+// safe8 reports whether the 8 bytes of x are all printable ASCII other
+// than the backslash (0x20 to 0x7e), with the SWAR tests for "has a byte
+// less than n" and "has a byte equal to n"; a byte of 0x7f or more sets its
+// high bit in x or in x+1 (a carry comes only from 0xff, itself high).
+func safe8(x uint64) bool {
+	const lows, highs = 0x0101010101010101, 0x8080808080808080
+	lt20 := (x - lows*0x20) &^ x & highs
+	bs := x ^ (lows * '\\')
+	bslash := (bs - lows) &^ bs & highs
+	return (lt20|bslash|(x|(x+lows))&highs) == 0
 }
