@@ -147,5 +147,5 @@ func safe8(x uint64) bool {
 	lt20 := (x - lows*0x20) &^ x & highs
 	bs := x ^ (lows * '\\')
 	bslash := (bs - lows) &^ bs & highs
-	return (lt20|bslash|(x|(x+lows))&highs) == 0
+	return (lt20 | bslash | (x|(x+lows))&highs) == 0
 }
