@@ -117,6 +117,9 @@ type Assembler struct {
 	// come together, so most records need no map look-up
 	last     *Event
 	lastNode *nodeStream
+	// slabs the next events and their records are carved from (newEvent)
+	events  []Event
+	records []Record
 }
 
 // nodeStream is one node's part of the input.
@@ -222,7 +225,9 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 	if ev == nil {
 		if standalone(r.Type) {
 			a.stats.Events++
-			emit(&Event{Node: r.Node, Time: r.Time, Serial: r.Serial, Records: []Record{r}})
+			ev := a.newEvent(r.Node, r, 1)
+			ev.Records = append(ev.Records, r)
+			emit(ev)
 			a.expire(ns, emit)
 			return
 		}
@@ -288,10 +293,35 @@ func (a *Assembler) open(k eventKey, r Record, ns *nodeStream, emit func(*Event)
 	// the node name outlives the read buffer it came from: the reader
 	// may reuse that buffer while the event waits here
 	k.node = strings.Clone(k.node)
-	ev := &Event{Node: k.node, Time: r.Time, Serial: r.Serial, Records: make([]Record, 0, 8)}
+	ev := a.newEvent(k.node, r, 8)
 	a.pending[k] = ev
 	a.queue = append(a.queue, ev)
 	ns.queue = append(ns.queue, ev)
+	return ev
+}
+
+// slabEvents is how many events (and their first records) one allocation
+// makes room for: a reader makes an event every few records, and
+// allocating each with its records was a tenth of reading. A slab is freed
+// when its last event is; a few dozen events' worth is what an event
+// held long can keep alive.
+const slabEvents = 32
+
+// newEvent makes an event for r (a record of it, not yet added) with room
+// for n records in place.
+func (a *Assembler) newEvent(node string, r Record, n int) *Event {
+	if len(a.events) == cap(a.events) {
+		a.events = make([]Event, 0, slabEvents)
+	}
+	a.events = a.events[:len(a.events)+1]
+	ev := &a.events[len(a.events)-1]
+	if len(a.records)+n > cap(a.records) {
+		a.records = make([]Record, 0, max(n, slabEvents*8))
+	}
+	i := len(a.records)
+	a.records = a.records[:i+n]
+	// capped: an event that outgrows its room moves, never into the next one's
+	*ev = Event{Node: node, Time: r.Time, Serial: r.Serial, Records: a.records[i:i:i+n]}
 	return ev
 }
 

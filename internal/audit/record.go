@@ -157,6 +157,16 @@ func (r *Record) Fields(dst []Field) []Field {
 	return splitFields(dst, r.Body, false)
 }
 
+// KernelFields is Fields without what auditd added after the separator
+// (the ENRICHED names), for a reader that needs none of it.
+func (r *Record) KernelFields(dst []Field) []Field {
+	s := r.Body
+	if i := strings.IndexByte(s, enrichedSep); i >= 0 {
+		s = s[:i]
+	}
+	return splitPart(dst, s, false)
+}
+
 func splitFields(dst []Field, s string, enriched bool) []Field {
 	if i := strings.IndexByte(s, enrichedSep); i >= 0 {
 		dst = splitPart(dst, s[:i], enriched)

@@ -40,7 +40,9 @@ func (in *Interpreter) Sketch(ev *Event) *event.Event {
 		if r.Type == "EXECVE" || r.Type == "PROCTITLE" || !gathers(r.Type) {
 			continue
 		}
-		in.fields = r.Fields(in.fields[:0])
+		// auditd's names are all the ENRICHED part gives, and no kind
+		// depends on a name
+		in.fields = r.KernelFields(in.fields[:0])
 		in.gather(&f, r, in.fields)
 	}
 	e.Auditd.MessageType = in.messageType(ev)
