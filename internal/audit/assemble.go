@@ -321,7 +321,7 @@ func (a *Assembler) newEvent(node string, r Record, n int) *Event {
 	i := len(a.records)
 	a.records = a.records[:i+n]
 	// capped: an event that outgrows its room moves, never into the next one's
-	*ev = Event{Node: node, Time: r.Time, Serial: r.Serial, Records: a.records[i:i:i+n]}
+	*ev = Event{Node: node, Time: r.Time, Serial: r.Serial, Records: a.records[i : i : i+n]}
 	return ev
 }
 
