@@ -143,3 +143,24 @@ func FuzzAppendRecordDiff(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInterpretFieldDiff: interpretField answers as the one switch it was
+// before the shapes of render_plain.go needed its parts.
+func FuzzInterpretFieldDiff(f *testing.F) {
+	for _, k := range []string{"arch", "syscall", "exit", "mode", "auid", "uid", "obj_uid", "old-auid", "gid", "new_gid", "inode_gid", "ses", "res", "a0", "UID"} {
+		for _, v := range []string{"0", "1", "1000", "59", "-2", "0100644", "4294967295", "c000003e", "x"} {
+			f.Add(k, v, uint8(0), "no", "c000003e", "AUID")
+		}
+	}
+	f.Fuzz(func(t *testing.T, key, value string, quoting uint8, success, arch, enrichedKey string) {
+		in := NewInterpreter(fuzzNames{}, "h", true)
+		fl := Field{Key: key, Value: value, Quoting: Quoting(quoting % 3)}
+		fields := []Field{{Key: "arch", Value: arch}, fl, {Key: enrichedKey, Value: "named", Enriched: true}}
+		a, archOK := ParseArch(arch)
+		gu, gv := in.interpretField(&Record{Type: "SYSCALL"}, fields, fl, a, archOK, success)
+		wu, wv := in.interpretFieldOld(&Record{Type: "SYSCALL"}, fields, fl, a, archOK, success)
+		if gu != wu || gv != wv {
+			t.Fatalf("%+v: got %q=%q, want %q=%q", fl, gu, gv, wu, wv)
+		}
+	})
+}

@@ -1,6 +1,9 @@
 package audit
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // The implementations the faster ones replaced, kept as the reference the
 // differential fuzz tests (diff_fuzz_test.go) compare against.
@@ -134,4 +137,62 @@ func (s *keySetOld) reset() {
 	}
 	s.list = s.list[:0]
 	s.pos = s.pos[:0]
+}
+
+// interpretFieldOld is interpretField before it was split into
+// interpretationOf and interpretAs.
+func (in *Interpreter) interpretFieldOld(r *Record, fields []Field, f Field, arch Arch, archOK bool, success string) (string, string) {
+	switch {
+	case f.Key == "arch":
+		if archOK {
+			return "ARCH", arch.String()
+		}
+	case f.Key == "syscall" && archOK:
+		if n, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
+			name, _ := SyscallName(arch, n)
+			return "SYSCALL", name
+		}
+	case f.Key == "exit" && success == "no":
+		if x, err := strconv.ParseInt(f.Value, 10, 64); err == nil {
+			if name, ok := ErrnoName(x); ok {
+				return "EXIT", name
+			}
+		}
+	case f.Key == "mode" && f.Quoting == Bare:
+		if m, ok := FileMode(f.Value); ok {
+			return "MODE", m
+		}
+	case isUIDField(f.Key):
+		up := upperKey(f.Key)
+		if f.Value == Unset {
+			return up, "unset"
+		}
+		if n := in.userName(f.Value, enrichedValue(fields, up)); n != "" {
+			return up, n
+		}
+		if _, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
+			return up, "unknown(" + f.Value + ")"
+		}
+	case isGIDField(f.Key):
+		up := upperKey(f.Key)
+		if f.Value == Unset {
+			return up, "unset"
+		}
+		if n := in.groupName(f.Value, enrichedValue(fields, up)); n != "" {
+			return up, n
+		}
+		if _, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
+			return up, "unknown(" + f.Value + ")"
+		}
+	case f.Key == "ses" && f.Value == Unset:
+		return "SES", "unset"
+	case f.Key == "res" && (f.Value == "1" || f.Value == "0"):
+		// the kernel writes res=1/0 (LOGIN, CONFIG_CHANGE); user space
+		// writes success/failed
+		if f.Value == "1" {
+			return "RES", "yes"
+		}
+		return "RES", "no"
+	}
+	return "", ""
 }

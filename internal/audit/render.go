@@ -260,60 +260,111 @@ func enrichedValue(fields []Field, up string) string {
 	return ""
 }
 
+// interpretation is which interpretation a field's key has (interpretAs).
+type interpretation uint8
+
+const (
+	interpNone interpretation = iota
+	interpArch
+	interpSyscall
+	interpExit
+	interpMode
+	interpUID
+	interpGID
+	interpSes
+	interpRes
+)
+
+// interpretationOf is the interpretation of key k, and its upper-case key.
+func interpretationOf(k string) (interpretation, string) {
+	switch {
+	case k == "arch":
+		return interpArch, "ARCH"
+	case k == "syscall":
+		return interpSyscall, "SYSCALL"
+	case k == "exit":
+		return interpExit, "EXIT"
+	case k == "mode":
+		return interpMode, "MODE"
+	case isUIDField(k):
+		return interpUID, upperKey(k)
+	case isGIDField(k):
+		return interpGID, upperKey(k)
+	case k == "ses":
+		return interpSes, "SES"
+	case k == "res":
+		return interpRes, "RES"
+	}
+	return interpNone, ""
+}
+
 // interpretField returns the upper-case key and the interpretation of a
 // field that has one.
 func (in *Interpreter) interpretField(r *Record, fields []Field, f Field, arch Arch, archOK bool, success string) (string, string) {
-	switch {
-	case f.Key == "arch":
+	how, up := interpretationOf(f.Key)
+	enriched := ""
+	if how == interpUID || how == interpGID {
+		enriched = enrichedValue(fields, up)
+	}
+	return in.interpretAs(how, up, f, enriched, arch, archOK, success)
+}
+
+// interpretAs interprets f as how says, up being its upper-case key and
+// enriched auditd's interpretation of it (ids only); "" for no
+// interpretation.
+func (in *Interpreter) interpretAs(how interpretation, up string, f Field, enriched string, arch Arch, archOK bool, success string) (string, string) {
+	switch how {
+	case interpArch:
 		if archOK {
-			return "ARCH", arch.String()
+			return up, arch.String()
 		}
-	case f.Key == "syscall" && archOK:
+	case interpSyscall:
+		if !archOK {
+			break
+		}
 		if n, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
 			name, _ := SyscallName(arch, n)
-			return "SYSCALL", name
+			return up, name
 		}
-	case f.Key == "exit" && success == "no":
+	case interpExit:
+		if success != "no" {
+			break
+		}
 		if x, err := strconv.ParseInt(f.Value, 10, 64); err == nil {
 			if name, ok := ErrnoName(x); ok {
-				return "EXIT", name
+				return up, name
 			}
 		}
-	case f.Key == "mode" && f.Quoting == Bare:
+	case interpMode:
+		if f.Quoting != Bare {
+			break
+		}
 		if m, ok := FileMode(f.Value); ok {
-			return "MODE", m
+			return up, m
 		}
-	case isUIDField(f.Key):
-		up := upperKey(f.Key)
+	case interpUID, interpGID:
 		if f.Value == Unset {
 			return up, "unset"
 		}
-		if n := in.userName(f.Value, enrichedValue(fields, up)); n != "" {
+		if n := in.name(f.Value, enriched, how == interpGID); n != "" {
 			return up, n
 		}
 		if _, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
 			return up, "unknown(" + f.Value + ")"
 		}
-	case isGIDField(f.Key):
-		up := upperKey(f.Key)
+	case interpSes:
 		if f.Value == Unset {
 			return up, "unset"
 		}
-		if n := in.groupName(f.Value, enrichedValue(fields, up)); n != "" {
-			return up, n
-		}
-		if _, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
-			return up, "unknown(" + f.Value + ")"
-		}
-	case f.Key == "ses" && f.Value == Unset:
-		return "SES", "unset"
-	case f.Key == "res" && (f.Value == "1" || f.Value == "0"):
+	case interpRes:
 		// the kernel writes res=1/0 (LOGIN, CONFIG_CHANGE); user space
 		// writes success/failed
-		if f.Value == "1" {
-			return "RES", "yes"
+		switch f.Value {
+		case "1":
+			return up, "yes"
+		case "0":
+			return up, "no"
 		}
-		return "RES", "no"
 	}
 	return "", ""
 }

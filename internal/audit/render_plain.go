@@ -84,10 +84,19 @@ type keyShape struct {
 	pbuf     []byte
 	how      []uint8  // for each kernel key, shape* flags
 	ups      []uint32 // for each key auditd added, its upBit
-	interp   []int32  // the kernel keys interpretField may interpret
+	interp   []shapeInterp
 	arch     int      // index of the arch key, -1 if none
 	success  int      // of success
 	lastUsed uint64
+}
+
+// shapeInterp is a kernel key of a shape that has an interpretation.
+type shapeInterp struct {
+	field    int32 // its index
+	enriched int32 // of auditd's interpretation of it (ids), -1 if none
+	how      interpretation
+	up       string // its upper-case key
+	bit      uint32 // upBit(up)
 }
 
 const (
@@ -173,8 +182,9 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 			how |= shapeProctitle
 		}
 		s.how = append(s.how, how)
-		if mayInterpret(k) {
-			s.interp = append(s.interp, int32(i))
+		if how, up := interpretationOf(k); how != interpNone {
+			s.interp = append(s.interp, shapeInterp{field: int32(i), enriched: int32(enrichedIndex(fields, up, how)),
+				how: how, up: up, bit: upBit(up)})
 		}
 		switch k {
 		case "arch":
@@ -222,12 +232,17 @@ func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field, s 
 		success = fields[s.success].Value
 	}
 	var written uint32 // upBit of each
-	for _, i := range s.interp {
-		up, val := in.interpretField(r, fields, fields[i], arch, archOK, success)
+	for i := range s.interp {
+		it := &s.interp[i]
+		enriched := ""
+		if it.enriched >= 0 {
+			enriched = fields[it.enriched].Value
+		}
+		up, val := in.interpretAs(it.how, it.up, fields[it.field], enriched, arch, archOK, success)
 		if up == "" {
 			continue
 		}
-		written |= upBit(up)
+		written |= it.bit
 		b = append(b, `,"`...)
 		b = append(b, up...)
 		b = append(b, `":`...)
@@ -268,18 +283,18 @@ func (in *Interpreter) appendPlainValue(b []byte, f *Field, how uint8) []byte {
 	return append(b, '"')
 }
 
-// mayInterpret is false for most keys interpretField has nothing for, by
-// their last letter: all it interprets end in h (arch), l (syscall), t
-// (exit), e (mode), s (ses, res) or d (the ids).
-func mayInterpret(k string) bool {
-	if len(k) < 3 {
-		return false
+// enrichedIndex is the index of the field enrichedValue(fields, up) finds
+// for an id's interpretation, -1 if none (or not an id).
+func enrichedIndex(fields []Field, up string, how interpretation) int {
+	if how != interpUID && how != interpGID {
+		return -1
 	}
-	switch k[len(k)-1] {
-	case 'h', 'l', 't', 'e', 's', 'd':
-		return true
+	for i := len(fields) - 1; i >= 0 && fields[i].Enriched; i-- {
+		if fields[i].Key == up {
+			return i
+		}
 	}
-	return false
+	return -1
 }
 
 // upBit is a bit of its own for each key interpretField can return, 0 for
