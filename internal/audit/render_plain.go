@@ -85,8 +85,8 @@ type keyShape struct {
 	how      []uint8  // for each kernel key, shape* flags
 	ups      []uint32 // for each key auditd added, its upBit
 	interp   []shapeInterp
-	arch     int      // index of the arch key, -1 if none
-	success  int      // of success
+	arch     int // index of the arch key, -1 if none
+	success  int // of success
 	lastUsed uint64
 }
 
