@@ -17,7 +17,7 @@ import (
 // as Elasticsearch reject duplicate keys.
 func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte {
 	if plainRecord(r.Body, fields) {
-		if s := in.shapeFor(r.Type, fields); s != nil {
+		if s := in.shapeFor(r.Type, r.Body, fields); s != nil {
 			return in.appendPlainRecord(b, r, fields, s)
 		}
 	}

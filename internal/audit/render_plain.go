@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/event"
 )
@@ -46,12 +48,12 @@ func plainRecord(body string, fields []Field) bool {
 // are different. Records of a type mostly repeat the keys of one before, so
 // the accepted keys are remembered by type and count, with what rendering
 // them takes, and a record with the same keys is accepted by comparing them.
-func (in *Interpreter) shapeFor(typ string, fields []Field) *keyShape {
+func (in *Interpreter) shapeFor(typ, body string, fields []Field) *keyShape {
 	if len(fields) == 0 {
 		return nil
 	}
 	s := in.shapeOf(typ, len(fields))
-	if s.same(fields) {
+	if s.same(body, fields) {
 		return s
 	}
 	if !in.checkKeys(fields) || !s.remember(typ, fields) {
@@ -78,6 +80,7 @@ func (in *Interpreter) checkKeys(fields []Field) bool {
 type keyShape struct {
 	typ      string
 	keys     []string // views into buf
+	words    []uint64 // of each key of up to 8 bytes, its bytes (keyWord)
 	kernel   int      // how many of keys are the kernel's
 	buf      []byte
 	prefixes []string // `,"key":` of each key, views into pbuf
@@ -134,18 +137,35 @@ func (in *Interpreter) shapeOf(typ string, n int) *keyShape {
 	return victim
 }
 
-// same reports whether fields have exactly the remembered keys, the
-// kernel's and auditd's split where they were.
-func (s *keyShape) same(fields []Field) bool {
+// same reports whether fields, split from body, have exactly the
+// remembered keys, the kernel's and auditd's split where they were. A key
+// of up to 8 bytes with 8 bytes of body from its start is compared as one
+// word.
+func (s *keyShape) same(body string, fields []Field) bool {
 	if len(fields) != len(s.keys) {
 		return false
 	}
+	base := uintptr(unsafe.Pointer(unsafe.StringData(body)))
 	for i := range fields {
-		if fields[i].Key != s.keys[i] || fields[i].Enriched != (i >= s.kernel) {
+		k := fields[i].Key
+		if len(k) != len(s.keys[i]) || fields[i].Enriched != (i >= s.kernel) {
+			return false
+		}
+		if off := uintptr(unsafe.Pointer(unsafe.StringData(k))) - base; len(k) <= 8 && len(body) >= 8 && off <= uintptr(len(body)-8) {
+			if keyWord(body[off:off+8], len(k)) != s.words[i] {
+				return false
+			}
+		} else if k != s.keys[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// keyWord is the first n (1 to 8) bytes of b, which has 8 at least, as a
+// word.
+func keyWord(b string, n int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(b), 8)) & (^uint64(0) >> (64 - 8*n))
 }
 
 // remember makes s the shape of fields (which checkKeys accepted) in a
@@ -155,7 +175,7 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 	for i := range fields {
 		n += len(fields[i].Key)
 	}
-	*s = keyShape{typ: s.typ, keys: s.keys[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
+	*s = keyShape{typ: s.typ, keys: s.keys[:0], words: s.words[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
 		how: s.how[:0], ups: s.ups[:0], interp: s.interp[:0], arch: -1, success: -1, lastUsed: s.lastUsed}
 	if n > maxShapeBytes {
 		return false
@@ -163,7 +183,7 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 	if s.typ != typ {
 		s.typ = strings.Clone(typ)
 	}
-	s.buf = slices.Grow(s.buf, n)
+	s.buf = slices.Grow(s.buf, n+8)
 	s.pbuf = slices.Grow(s.pbuf, n+5*len(fields))
 	for i := range fields {
 		k := fields[i].Key
@@ -195,9 +215,15 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 	}
 	// views taken after the appends: the buffers do not move any more
 	off, poff := 0, 0
+	s.buf = append(s.buf, make([]byte, 8)...) // so that keyWord can read 8 from any key
 	for i := range fields {
 		k := len(fields[i].Key)
 		s.keys = append(s.keys, bytesView(s.buf[off:off+k]))
+		var w uint64
+		if k <= 8 {
+			w = keyWord(bytesView(s.buf[off:off+8]), k)
+		}
+		s.words = append(s.words, w)
 		s.prefixes = append(s.prefixes, bytesView(s.pbuf[poff:poff+k+4]))
 		off, poff = off+k, poff+k+4
 	}

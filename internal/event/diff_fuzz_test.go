@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // FuzzAppendStringDiff: AppendString writes every string, at every length
@@ -39,6 +40,25 @@ func FuzzTimestampDiff(f *testing.F) {
 		tm := time.Unix(sec, nsec)
 		if got, want := AppendTimestamp(nil, tm), tm.UTC().AppendFormat(nil, TimeLayout); !bytes.Equal(got, want) {
 			t.Fatalf("AppendTimestamp(%d, %d) = %s, want %s", sec, nsec, got, want)
+		}
+	})
+}
+
+// FuzzPlainButQuotes: the sixteen-bytes-a-turn test agrees with the bytes
+// AppendString copies as they are (the plain table), quotes aside.
+func FuzzPlainButQuotes(f *testing.F) {
+	for _, s := range []string{"", "a", "0123456789abcdef", `arch=c000003e syscall=59 comm="echo"`, "x\x1fy", "\\", "\x7f\x80", "\xa0\x1f0123456789abcdef", "~~~~~~~~~~~~~~~~\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := true
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c != '"' && (c >= utf8.RuneSelf || !plain[c]) {
+				want = false
+			}
+		}
+		if got := PlainButQuotes(s); got != want {
+			t.Fatalf("PlainButQuotes(%q) = %v, want %v", s, got, want)
 		}
 	})
 }
