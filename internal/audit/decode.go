@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -61,22 +62,34 @@ func Value(recordType string, f Field) (v string, null bool) {
 }
 
 // appendHex appends the bytes that the hex digits of s encode; ok is false
-// (and b unchanged) when s is not an even number of hex digits.
+// (and b's contents unchanged) when s is not an even number of hex digits.
 func appendHex(b []byte, s string) ([]byte, bool) {
 	if len(s) == 0 || len(s)%2 != 0 {
 		return b, false
 	}
 	n := len(b)
-	for i := 0; i < len(s); i += 2 {
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
+	b = slices.Grow(b, len(s)/2)[:n+len(s)/2]
+	out := b[n:]
+	for i := range out {
+		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		if hi|lo > 0xf {
 			return b[:n], false
 		}
-		b = append(b, hi<<4|lo)
+		out[i] = hi<<4 | lo
 	}
 	return b, true
 }
+
+// hexValue is the value of a hex digit, 0xff for any other byte.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xff
+		if v, ok := unhex(byte(c)); ok {
+			t[c] = v
+		}
+	}
+	return t
+}()
 
 func unhex(c byte) (byte, bool) {
 	switch {

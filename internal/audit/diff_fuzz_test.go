@@ -164,3 +164,18 @@ func FuzzInterpretFieldDiff(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendHexDiff: the table-driven decoder agrees with the switch it
+// replaced, in what it appends and when it refuses.
+func FuzzAppendHexDiff(f *testing.F) {
+	for _, s := range []string{"", "0", "2F62696E", "2f62696e00", "zz", "2F6G", "ABCDEFabcdef0123456789"} {
+		f.Add([]byte("pre"), s)
+	}
+	f.Fuzz(func(t *testing.T, pre []byte, s string) {
+		got, gok := appendHex(slices.Clone(pre), s)
+		want, wok := appendHexOld(slices.Clone(pre), s)
+		if gok != wok || !slices.Equal(got, want) {
+			t.Fatalf("appendHex(%q, %q) = %q, %v; want %q, %v", pre, s, got, gok, want, wok)
+		}
+	})
+}

@@ -196,3 +196,21 @@ func (in *Interpreter) interpretFieldOld(r *Record, fields []Field, f Field, arc
 	}
 	return "", ""
 }
+
+// appendHexOld, before the table, appends the bytes that the hex digits of s encode; ok is false
+// (and b unchanged) when s is not an even number of hex digits.
+func appendHexOld(b []byte, s string) ([]byte, bool) {
+	if len(s) == 0 || len(s)%2 != 0 {
+		return b, false
+	}
+	n := len(b)
+	for i := 0; i < len(s); i += 2 {
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return b[:n], false
+		}
+		b = append(b, hi<<4|lo)
+	}
+	return b, true
+}

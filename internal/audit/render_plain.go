@@ -80,8 +80,8 @@ func (in *Interpreter) checkKeys(fields []Field) bool {
 type keyShape struct {
 	typ      string
 	keys     []string // views into buf
-	words    []uint64 // of each key of up to 8 bytes, its bytes (keyWord)
-	kernel   int      // how many of keys are the kernel's
+	match    []shapeKey
+	kernel   int // how many of keys are the kernel's
 	buf      []byte
 	prefixes []string // `,"key":` of each key, views into pbuf
 	pbuf     []byte
@@ -91,6 +91,13 @@ type keyShape struct {
 	arch     int // index of the arch key, -1 if none
 	success  int // of success
 	lastUsed uint64
+}
+
+// shapeKey is what same compares a key with.
+type shapeKey struct {
+	word, mask uint64 // a key of up to 8 bytes as a word (keyWord), and its bytes' mask
+	n          uint32 // its length
+	enriched   bool   // added by auditd
 }
 
 // shapeInterp is a kernel key of a shape that has an interpretation.
@@ -121,7 +128,7 @@ func (in *Interpreter) shapeOf(typ string, n int) *keyShape {
 	var victim *keyShape
 	for i := range in.shapes {
 		s := &in.shapes[i]
-		if len(s.keys) == n && s.typ == typ {
+		if len(s.match) == n && s.typ == typ {
 			s.lastUsed = in.shapeClock
 			return s
 		}
@@ -142,20 +149,23 @@ func (in *Interpreter) shapeOf(typ string, n int) *keyShape {
 // of up to 8 bytes with 8 bytes of body from its start is compared as one
 // word.
 func (s *keyShape) same(body string, fields []Field) bool {
-	if len(fields) != len(s.keys) {
+	if len(fields) != len(s.match) {
 		return false
 	}
 	base := uintptr(unsafe.Pointer(unsafe.StringData(body)))
+	end := base + uintptr(len(body))
 	for i := range fields {
-		k := fields[i].Key
-		if len(k) != len(s.keys[i]) || fields[i].Enriched != (i >= s.kernel) {
+		f, m := &fields[i], &s.match[i]
+		if len(f.Key) != int(m.n) || f.Enriched != m.enriched {
 			return false
 		}
-		if off := uintptr(unsafe.Pointer(unsafe.StringData(k))) - base; len(k) <= 8 && len(body) >= 8 && off <= uintptr(len(body)-8) {
-			if keyWord(body[off:off+8], len(k)) != s.words[i] {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(f.Key)))
+		if m.n <= 8 && p >= base && p+8 <= end {
+			// within body: keys are split from it
+			if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(f.Key), 8))&m.mask != m.word {
 				return false
 			}
-		} else if k != s.keys[i] {
+		} else if f.Key != s.keys[i] {
 			return false
 		}
 	}
@@ -175,7 +185,7 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 	for i := range fields {
 		n += len(fields[i].Key)
 	}
-	*s = keyShape{typ: s.typ, keys: s.keys[:0], words: s.words[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
+	*s = keyShape{typ: s.typ, keys: s.keys[:0], match: s.match[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
 		how: s.how[:0], ups: s.ups[:0], interp: s.interp[:0], arch: -1, success: -1, lastUsed: s.lastUsed}
 	if n > maxShapeBytes {
 		return false
@@ -219,11 +229,12 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 	for i := range fields {
 		k := len(fields[i].Key)
 		s.keys = append(s.keys, bytesView(s.buf[off:off+k]))
-		var w uint64
+		m := shapeKey{n: uint32(k), enriched: fields[i].Enriched}
 		if k <= 8 {
-			w = keyWord(bytesView(s.buf[off:off+8]), k)
+			m.mask = ^uint64(0) >> (64 - 8*k)
+			m.word = keyWord(bytesView(s.buf[off:off+8]), k)
 		}
-		s.words = append(s.words, w)
+		s.match = append(s.match, m)
 		s.prefixes = append(s.prefixes, bytesView(s.pbuf[poff:poff+k+4]))
 		off, poff = off+k, poff+k+4
 	}
