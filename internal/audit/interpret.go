@@ -36,8 +36,7 @@ type Interpreter struct {
 	keys   keySet
 	hex    []byte // decoded values being rendered
 	// the keys of each record type's last record (render_plain.go)
-	shapes     []keyShape
-	shapeClock uint64
+	shapes []keyShape
 
 	// the event InterpretTemp returns, and what it points to
 	ev         event.Event

@@ -53,7 +53,7 @@ func (in *Interpreter) shapeFor(typ, body string, fields []Field) *keyShape {
 		return nil
 	}
 	s := in.shapeOf(typ, len(fields))
-	if s.same(body, fields) {
+	if s.typ == typ && s.same(body, fields) {
 		return s
 	}
 	if !in.checkKeys(fields) || !s.remember(typ, fields) {
@@ -90,7 +90,6 @@ type keyShape struct {
 	interp   []shapeInterp
 	arch     int // index of the arch key, -1 if none
 	success  int // of success
-	lastUsed uint64
 }
 
 // shapeKey is what same compares a key with.
@@ -114,34 +113,27 @@ const (
 	shapeProctitle             // a decoded value's NULs are spaces
 )
 
-// maxShapes bounds the shapes remembered; maxShapeBytes the keys of one.
+// maxShapes is the size of the table of shapes; maxShapeBytes bounds the
+// keys of one.
 const (
-	maxShapes     = 32
+	maxShapes     = 64
 	maxShapeBytes = 8 << 10
 )
 
 // shapeOf returns the remembered shape of records of type typ with n
-// fields, or the slot to remember it in: a free one or the least recently
-// used.
+// fields, or the slot to remember it in: the shapes are a direct-mapped
+// table by type and count, so a look-up is one comparison and a shape that
+// collides with another replaces it.
 func (in *Interpreter) shapeOf(typ string, n int) *keyShape {
-	in.shapeClock++
-	var victim *keyShape
-	for i := range in.shapes {
-		s := &in.shapes[i]
-		if len(s.match) == n && s.typ == typ {
-			s.lastUsed = in.shapeClock
-			return s
-		}
-		if victim == nil || s.lastUsed < victim.lastUsed {
-			victim = s
-		}
+	if in.shapes == nil {
+		in.shapes = make([]keyShape, maxShapes)
 	}
-	if len(in.shapes) < maxShapes {
-		in.shapes = append(in.shapes, keyShape{})
-		victim = &in.shapes[len(in.shapes)-1]
+	h := uint(n) * 0x9E3779B1
+	if typ != "" {
+		h ^= uint(typ[0])<<8 | uint(typ[len(typ)-1])<<16 | uint(len(typ))<<24
 	}
-	victim.lastUsed = in.shapeClock
-	return victim
+	h *= 0x85EBCA6B
+	return &in.shapes[(h>>16)%maxShapes]
 }
 
 // same reports whether fields, split from body, have exactly the
@@ -186,7 +178,7 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 		n += len(fields[i].Key)
 	}
 	*s = keyShape{typ: s.typ, keys: s.keys[:0], match: s.match[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
-		how: s.how[:0], ups: s.ups[:0], interp: s.interp[:0], arch: -1, success: -1, lastUsed: s.lastUsed}
+		how: s.how[:0], ups: s.ups[:0], interp: s.interp[:0], arch: -1, success: -1}
 	if n > maxShapeBytes {
 		return false
 	}

@@ -335,26 +335,30 @@ func plainBits(x uint64) bool {
 // (the audit record renderer, from its field splitter) checks the text once
 // and then writes its pieces without looking at them again.
 func PlainButQuotes(s string) bool {
-	p, n, i := unsafe.StringData(s), len(s), 0
-	// sixteen bytes a turn: a record body is a few hundred
+	p, n := unsafe.StringData(s), len(s)
+	if n < 8 {
+		for i := range n {
+			if c := s[i]; c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
+				return false
+			}
+		}
+		return true
+	}
+	// sixteen bytes a turn (a record body is a few hundred), then the last
+	// sixteen or eight again for what is left
+	i := 0
 	for ; i+16 <= n; i += 16 {
 		if !plainButQuotes2(load64(p, i), load64(p, i+8)) {
 			return false
 		}
 	}
-	if i+8 <= n {
-		x := load64(p, i)
-		if !plainButQuotes2(x, x) {
-			return false
-		}
-		i += 8
+	switch {
+	case i == n:
+		return true
+	case n >= 16:
+		return plainButQuotes2(load64(p, n-16), load64(p, n-8))
 	}
-	for ; i < n; i++ {
-		if c := s[i]; c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
+	return plainButQuotes2(load64(p, 0), load64(p, n-8))
 }
 
 func load64(p *byte, i int) uint64 {
