@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gotrail/gotrail/internal/event"
 )
 
 // addBodySeeds adds the bodies of the shared corpus's records (every 7th)
@@ -177,5 +179,41 @@ func FuzzAppendHexDiff(f *testing.F) {
 		if gok != wok || !slices.Equal(got, want) {
 			t.Fatalf("appendHex(%q, %q) = %q, %v; want %q, %v", pre, s, got, gok, want, wok)
 		}
+	})
+}
+
+// FuzzInterpretDiff: whole events, assembled from the lines of the input
+// and rendered as `gotrail events --all --format json` does, come out the
+// same through the fast paths (plain records, remembered key shapes, the
+// title gather decoded) as through the general renderer alone.
+func FuzzInterpretDiff(f *testing.F) {
+	for _, name := range []string{"testdata/host-activity.log", "testdata/script-exec.log"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatalf("read seed corpus: %v", err)
+		}
+		lines := strings.Split(string(data), "\n")
+		for i := 0; i+40 < len(lines); i += 97 {
+			f.Add(strings.Join(lines[i:i+40], "\n"))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		fast := NewInterpreter(fuzzNames{}, "h", true)
+		general := NewInterpreter(fuzzNames{}, "h", true)
+		general.general = true
+		a := NewAssembler()
+		emit := func(ev *Event) {
+			got := string(event.AppendJSON(nil, fast.InterpretTemp(ev)))
+			want := string(event.AppendJSON(nil, general.InterpretTemp(ev)))
+			if got != want {
+				t.Fatalf("event %d:\n got %s\nwant %s", ev.Serial, got, want)
+			}
+		}
+		for l := range strings.SplitSeq(in, "\n") {
+			if r, err := ParseRecord(l); err == nil {
+				a.Add(r, emit)
+			}
+		}
+		a.Flush(emit)
 	})
 }

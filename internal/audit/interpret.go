@@ -35,6 +35,10 @@ type Interpreter struct {
 	out    []byte
 	keys   keySet
 	hex    []byte // decoded values being rendered
+	title  decodedTitle
+	// general: records rendered by appendAnyRecord only, without what
+	// gather decoded: the reference the fast paths are tested against
+	general bool
 	// the keys of each record type's last record (render_plain.go)
 	shapes []keyShape
 
@@ -409,6 +413,21 @@ func (in *Interpreter) gatherPath(f *facts, r *Record, fields []Field) {
 	f.paths = append(f.paths, p)
 }
 
+// decodedTitle is the current event's proctitle as gatherProctitle decoded
+// it, for the record renderer to use again.
+type decodedTitle struct {
+	hex  string // the field's value, in the record
+	text string // what it decodes to, NULs as spaces, in the arena
+}
+
+// of is the decoded title if hex is the very value it was decoded from.
+func (t decodedTitle) of(hex string) (string, bool) {
+	if len(hex) == 0 || len(hex) != len(t.hex) || unsafe.StringData(hex) != unsafe.StringData(t.hex) {
+		return "", false
+	}
+	return t.text, true
+}
+
 // gatherProctitle takes the command line, NULs as spaces.
 func (in *Interpreter) gatherProctitle(f *facts, r *Record, fields []Field) {
 	for _, fl := range fields {
@@ -418,6 +437,7 @@ func (in *Interpreter) gatherProctitle(f *facts, r *Record, fields []Field) {
 			if len(in.arena) > start {
 				// decoded into the arena: the NULs become spaces there
 				f.title = bytesView(procTitleBytes(in.arena[start:]))
+				in.title = decodedTitle{hex: fl.Value, text: f.title}
 			} else {
 				f.title = ProcTitle(v)
 			}

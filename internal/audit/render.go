@@ -16,7 +16,7 @@ import (
 // come out alike; a key that repeats is written once, as JSON consumers such
 // as Elasticsearch reject duplicate keys.
 func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte {
-	if plainRecord(r.Body, fields) {
+	if !in.general && plainRecord(r.Body, fields) {
 		if s := in.shapeFor(r.Type, r.Body, fields); s != nil {
 			return in.appendPlainRecord(b, r, fields, s)
 		}

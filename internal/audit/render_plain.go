@@ -297,6 +297,11 @@ func (in *Interpreter) appendPlainValue(b []byte, f *Field, how uint8) []byte {
 		if f.Value == "(null)" {
 			return append(b, "null"...)
 		}
+		if how&shapeProctitle != 0 {
+			if title, ok := in.title.of(f.Value); ok && !in.general {
+				return event.AppendString(b, title) // decoded by gatherProctitle
+			}
+		}
 		if how&shapeEncoded != 0 {
 			if buf, ok := appendHex(in.hex[:0], f.Value); ok {
 				in.hex = buf

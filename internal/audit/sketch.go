@@ -16,6 +16,7 @@ func (in *Interpreter) begin() facts {
 		in.scratch = nil
 	}
 	in.scratch = in.scratch[:0]
+	in.title = decodedTitle{} // it was in the arena
 	in.ev = event.Event{}
 	return facts{paths: in.paths[:0], args: in.args[:0], chunks: in.chunks[:0]}
 }
