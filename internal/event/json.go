@@ -437,13 +437,27 @@ func isPlain(s string) bool {
 // U+FFFD, U+2028 and U+2029 escaped. Nearly every string gotrail writes
 // needs no escape: those are copied whole.
 func AppendString(b []byte, s string) []byte {
-	if isPlain(s) {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
+	if len(s) <= 16 {
+		// most are short (ids, numbers, names, arguments): a table look-up a
+		// byte costs less than setting up words
+		for i := 0; i < len(s); i++ {
+			if !plainByte[s[i]] {
+				return appendEscaped(b, s)
+			}
+		}
+	} else if !isPlain(s) {
+		return appendEscaped(b, s)
 	}
-	return appendEscaped(b, s)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
+
+// plainByte is plain for every byte value: false from 0x80 up.
+var plainByte = func() (t [256]bool) {
+	copy(t[:], plain[:])
+	return t
+}()
 
 // appendEscaped is AppendString for a string with something to escape.
 func appendEscaped(b []byte, s string) []byte {
