@@ -21,24 +21,24 @@ func AppendJSON(b []byte, e *Event) []byte {
 	b = AppendString(b, m.ID)
 	b = append(b, `,"kind":`...)
 	b = AppendString(b, m.Kind)
-	b = appendOptStrings(b, "category", m.Category)
-	b = appendOptStrings(b, "type", m.Type)
-	b = appendOptString(b, "action", m.Action)
-	b = appendOptString(b, "outcome", m.Outcome)
+	b = appendOptStrings(b, `"category":`, m.Category)
+	b = appendOptStrings(b, `"type":`, m.Type)
+	b = appendOptString(b, `"action":`, m.Action)
+	b = appendOptString(b, `"outcome":`, m.Outcome)
 	b = append(b, `,"severity":`...)
 	b = strconv.AppendInt(b, int64(m.Severity), 10)
-	b = appendOptString(b, "module", m.Module)
-	b = appendOptString(b, "dataset", m.Dataset)
+	b = appendOptString(b, `"module":`, m.Module)
+	b = appendOptString(b, `"dataset":`, m.Dataset)
 	b = append(b, `},"gotrail":{"kind":`...)
 	b = appendGotrail(b, &e.Gotrail)
 	b = append(b, '}')
-	b = appendOptStrings(b, "tags", e.Tags)
+	b = appendOptStrings(b, `"tags":`, e.Tags)
 	b = append(b, `,"host":{`...)
-	b = appendOptString(b, "name", e.Host.Name)
+	b = appendOptString(b, `"name":`, e.Host.Name)
 	if o := e.Host.OS; o != nil {
-		b = key(b, "os")
+		b = key(b, `"os":`)
 		b = append(b, '{')
-		b = appendOptString(b, "kernel", o.Kernel)
+		b = appendOptString(b, `"kernel":`, o.Kernel)
 		b = append(b, '}')
 	}
 	b = append(b, `},"user":{`...)
@@ -49,7 +49,7 @@ func AppendJSON(b []byte, e *Event) []byte {
 	if e.File != nil {
 		b = append(b, `,"file":{"path":`...)
 		b = AppendString(b, e.File.Path)
-		b = appendOptString(b, "mode", e.File.Mode)
+		b = appendOptString(b, `"mode":`, e.File.Mode)
 		b = append(b, '}')
 	}
 	if e.Container != nil {
@@ -90,15 +90,14 @@ func AppendTimestamp(b []byte, t time.Time) []byte {
 		byte('0'+s/10), byte('0'+s%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
-// first writes a key inside an object, with a comma unless the object is
-// still empty (its last byte is the opening brace).
-func key(b []byte, k string) []byte {
+// key writes a key inside an object, given quoted and with its colon
+// (`"name":`, one copy), with a comma unless the object is still empty (its
+// last byte is the opening brace).
+func key(b []byte, quoted string) []byte {
 	if b[len(b)-1] != '{' {
 		b = append(b, ',')
 	}
-	b = append(b, '"')
-	b = append(b, k...)
-	return append(b, '"', ':')
+	return append(b, quoted...)
 }
 
 func appendOptString(b []byte, k, v string) []byte {
@@ -115,43 +114,43 @@ func appendIdent(b []byte, k string, id *Ident) []byte {
 	}
 	b = key(b, k)
 	b = append(b, '{')
-	b = appendOptString(b, "id", id.ID)
-	b = appendOptString(b, "name", id.Name)
+	b = appendOptString(b, `"id":`, id.ID)
+	b = appendOptString(b, `"name":`, id.Name)
 	return append(b, '}')
 }
 
 func appendUser(b []byte, u *User) []byte {
-	b = appendIdent(b, "audit", u.Audit)
-	b = appendOptString(b, "id", u.ID)
-	b = appendOptString(b, "name", u.Name)
-	return appendIdent(b, "effective", u.Effective)
+	b = appendIdent(b, `"audit":`, u.Audit)
+	b = appendOptString(b, `"id":`, u.ID)
+	b = appendOptString(b, `"name":`, u.Name)
+	return appendIdent(b, `"effective":`, u.Effective)
 }
 
 // appendGotrail writes the gotrail object after its opening `{"kind":`.
 func appendGotrail(b []byte, g *Gotrail) []byte {
 	b = AppendString(b, g.Kind)
-	b = appendOptString(b, "severity", g.Severity)
+	b = appendOptString(b, `"severity":`, g.Severity)
 	if g.Authorized != nil {
 		b = append(b, `,"authorized":`...)
 		b = strconv.AppendBool(b, *g.Authorized)
 	}
-	b = appendOptString(b, "policy", g.Policy)
-	b = appendOptString(b, "previous_path", g.PreviousPath)
-	b = appendIdent(b, "sudo", g.Sudo)
-	b = appendOptString(b, "env_error", g.EnvError)
-	b = appendOptString(b, "interpreter", g.Interpreter)
+	b = appendOptString(b, `"policy":`, g.Policy)
+	b = appendOptString(b, `"previous_path":`, g.PreviousPath)
+	b = appendIdent(b, `"sudo":`, g.Sudo)
+	b = appendOptString(b, `"env_error":`, g.EnvError)
+	b = appendOptString(b, `"interpreter":`, g.Interpreter)
 	if g.Toolchain != nil {
 		b = append(b, `,"toolchain":`...)
 		b = appendToolchain(b, g.Toolchain)
 	}
 	if c := g.AuditChange; c != nil {
 		b = append(b, `,"audit_change":{`...)
-		b = appendRuleCounts(b, "added", c.Added)
-		b = appendRuleCounts(b, "removed", c.Removed)
-		b = appendRuleCounts(b, "gotrail_removed", c.GotrailRemoved)
-		b = appendOptStrings(b, "missing", c.Missing)
+		b = appendRuleCounts(b, `"added":`, c.Added)
+		b = appendRuleCounts(b, `"removed":`, c.Removed)
+		b = appendRuleCounts(b, `"gotrail_removed":`, c.GotrailRemoved)
+		b = appendOptStrings(b, `"missing":`, c.Missing)
 		if len(c.Settings) > 0 {
-			b = key(b, "settings")
+			b = key(b, `"settings":`)
 			b = append(b, '[')
 			for i, st := range c.Settings {
 				if i > 0 {
@@ -168,7 +167,7 @@ func appendGotrail(b []byte, g *Gotrail) []byte {
 			b = append(b, ']')
 		}
 		if c.Refused != 0 {
-			b = key(b, "refused")
+			b = key(b, `"refused":`)
 			b = strconv.AppendInt(b, int64(c.Refused), 10)
 		}
 		b = append(b, '}')
@@ -188,7 +187,7 @@ func appendRuleCounts(b []byte, k string, rs []RuleCount) []byte {
 		}
 		b = append(b, `{"key":`...)
 		b = AppendString(b, r.Key)
-		b = appendOptString(b, "dir", r.Dir)
+		b = appendOptString(b, `"dir":`, r.Dir)
 		b = append(b, `,"rules":`...)
 		b = strconv.AppendInt(b, int64(r.Rules), 10)
 		b = append(b, '}')
@@ -215,14 +214,14 @@ func appendOptStrings(b []byte, k string, vs []string) []byte {
 func appendToolchain(b []byte, t *Toolchain) []byte {
 	b = append(b, `{"version":`...)
 	b = AppendString(b, t.Version)
-	b = appendOptString(b, "source", t.Source)
-	b = appendOptString(b, "url", t.URL)
-	b = appendOptString(b, "archive_sha256", t.ArchiveSHA256)
-	b = appendOptString(b, "module_hash", t.ModuleHash)
+	b = appendOptString(b, `"source":`, t.Source)
+	b = appendOptString(b, `"url":`, t.URL)
+	b = appendOptString(b, `"archive_sha256":`, t.ArchiveSHA256)
+	b = appendOptString(b, `"module_hash":`, t.ModuleHash)
 	if s := t.SumDB; s != nil {
 		b = append(b, `,"sumdb":{"name":`...)
 		b = AppendString(b, s.Name)
-		b = appendOptString(b, "url", s.URL)
+		b = appendOptString(b, `"url":`, s.URL)
 		if s.Record != 0 {
 			b = append(b, `,"record":`...)
 			b = strconv.AppendInt(b, s.Record, 10)
@@ -237,50 +236,50 @@ func appendToolchain(b []byte, t *Toolchain) []byte {
 			}
 			b = append(b, ']')
 		}
-		b = appendOptString(b, "tree_head", s.TreeHead)
+		b = appendOptString(b, `"tree_head":`, s.TreeHead)
 		b = append(b, '}')
 	}
-	b = appendOptString(b, "dir", t.Dir)
-	b = appendOptString(b, "link", t.Link)
-	b = appendOptString(b, "previous", t.Previous)
-	b = appendOptString(b, "manifest", t.Manifest)
-	b = appendOptString(b, "error", t.Error)
+	b = appendOptString(b, `"dir":`, t.Dir)
+	b = appendOptString(b, `"link":`, t.Link)
+	b = appendOptString(b, `"previous":`, t.Previous)
+	b = appendOptString(b, `"manifest":`, t.Manifest)
+	b = appendOptString(b, `"error":`, t.Error)
 	return append(b, '}')
 }
 
 func appendProcess(b []byte, p *Process) []byte {
 	if p.PID != 0 {
-		b = key(b, "pid")
+		b = key(b, `"pid":`)
 		b = strconv.AppendInt(b, int64(p.PID), 10)
 	}
-	b = appendOptString(b, "executable", p.Executable)
-	b = appendOptString(b, "name", p.Name)
-	b = appendOptStrings(b, "args", p.Args)
-	b = appendOptString(b, "title", p.Title)
-	b = appendOptString(b, "working_directory", p.WorkingDirectory)
-	b = appendOptStrings(b, "env_vars", p.EnvVars)
+	b = appendOptString(b, `"executable":`, p.Executable)
+	b = appendOptString(b, `"name":`, p.Name)
+	b = appendOptStrings(b, `"args":`, p.Args)
+	b = appendOptString(b, `"title":`, p.Title)
+	b = appendOptString(b, `"working_directory":`, p.WorkingDirectory)
+	b = appendOptStrings(b, `"env_vars":`, p.EnvVars)
 	if p.Parent != nil {
-		b = key(b, "parent")
+		b = key(b, `"parent":`)
 		b = append(b, '{')
 		if p.Parent.PID != 0 {
-			b = key(b, "pid")
+			b = key(b, `"pid":`)
 			b = strconv.AppendInt(b, int64(p.Parent.PID), 10)
 		}
-		b = appendOptString(b, "name", p.Parent.Name)
+		b = appendOptString(b, `"name":`, p.Parent.Name)
 		b = append(b, '}')
 	}
 	return b
 }
 
 func appendAuditd(b []byte, a *Auditd) []byte {
-	b = appendOptString(b, "message_type", a.MessageType)
-	b = appendOptString(b, "session", a.Session)
-	b = appendOptString(b, "tty", a.TTY)
-	b = appendOptString(b, "syscall", a.Syscall)
-	b = appendOptString(b, "arch", a.Arch)
-	b = appendOptString(b, "exit", a.Exit)
+	b = appendOptString(b, `"message_type":`, a.MessageType)
+	b = appendOptString(b, `"session":`, a.Session)
+	b = appendOptString(b, `"tty":`, a.TTY)
+	b = appendOptString(b, `"syscall":`, a.Syscall)
+	b = appendOptString(b, `"arch":`, a.Arch)
+	b = appendOptString(b, `"exit":`, a.Exit)
 	if len(a.Paths) > 0 {
-		b = key(b, "paths")
+		b = key(b, `"paths":`)
 		b = append(b, '[')
 		for i := range a.Paths {
 			p := &a.Paths[i]
@@ -289,20 +288,20 @@ func appendAuditd(b []byte, a *Auditd) []byte {
 			}
 			b = append(b, `{"name":`...)
 			b = AppendString(b, p.Name)
-			b = appendOptString(b, "nametype", p.Nametype)
-			b = appendOptString(b, "inode", p.Inode)
-			b = appendOptString(b, "mode", p.Mode)
-			b = appendOptString(b, "ouid", p.OUID)
-			b = appendOptString(b, "ogid", p.OGID)
+			b = appendOptString(b, `"nametype":`, p.Nametype)
+			b = appendOptString(b, `"inode":`, p.Inode)
+			b = appendOptString(b, `"mode":`, p.Mode)
+			b = appendOptString(b, `"ouid":`, p.OUID)
+			b = appendOptString(b, `"ogid":`, p.OGID)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	if len(a.Records) > 0 {
-		b = key(b, "records")
+		b = key(b, `"records":`)
 		b = append(b, a.Records...)
 	}
-	return appendOptString(b, "incomplete", a.Incomplete)
+	return appendOptString(b, `"incomplete":`, a.Incomplete)
 }
 
 const hexDigits = "0123456789abcdef"
