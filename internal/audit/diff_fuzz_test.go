@@ -217,3 +217,29 @@ func FuzzInterpretDiff(f *testing.F) {
 		a.Flush(emit)
 	})
 }
+
+// FuzzSplitByShapeDiff: splitting a body by the keys of another record's
+// fields gives exactly the fields splitFields does, and says they have
+// those keys only when they have.
+func FuzzSplitByShapeDiff(f *testing.F) {
+	f.Add("a=1 b=\"x\"\x1dB=y", "a=2 b=\"zz\" \x1dB=w")
+	f.Add("a=1 b=2", "a=1  b=2 ")
+	f.Add("a=1 b=2", "a=1 b")
+	f.Add("a=\"1\" b=2", "a=\"1 b=2")
+	f.Add("a=1 msg='c=2'", "a=1 msg='c=3'")
+	f.Fuzz(func(t *testing.T, from, body string) {
+		var s keyShape
+		fields := splitFields(nil, from, false)
+		if !s.remember("T", fields) {
+			return
+		}
+		got, same := s.splitByShape(nil, body)
+		want := splitFields(nil, body, false)
+		if !slices.Equal(got, want) {
+			t.Fatalf("body %q by the keys of %q:\n got %+v\nwant %+v", body, from, got, want)
+		}
+		if same && !s.same(body, want) {
+			t.Fatalf("body %q by the keys of %q: said same, but the keys differ", body, from)
+		}
+	})
+}

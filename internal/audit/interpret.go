@@ -36,9 +36,15 @@ type Interpreter struct {
 	keys   keySet
 	hex    []byte // decoded values being rendered
 	title  decodedTitle
-	// general: records rendered by appendAnyRecord only, without what
-	// gather decoded: the reference the fast paths are tested against
+	// general: records split by splitFields and rendered by
+	// appendAnyRecord only, without what gather decoded: the reference the
+	// fast paths are tested against
 	general bool
+	// byType is the last shape each record type had (render_plain.go), by
+	// a hash of the type; splitShape the shape the current record was
+	// split by, nil if by splitFields
+	byType     [64]*keyShape
+	splitShape *keyShape
 	// the keys of each record type's last record (render_plain.go)
 	shapes []keyShape
 
@@ -153,7 +159,7 @@ func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
 		if !in.Records && !gathers(r.Type) {
 			continue // nothing to take from it, and not printed
 		}
-		in.fields = r.Fields(in.fields[:0])
+		in.fields = in.split(r)
 		in.gather(&f, r, in.fields)
 		if in.Records {
 			if i > 0 {

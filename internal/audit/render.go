@@ -17,7 +17,12 @@ import (
 // as Elasticsearch reject duplicate keys.
 func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte {
 	if !in.general && plainRecord(r.Body, fields) {
-		if s := in.shapeFor(r.Type, r.Body, fields); s != nil {
+		s := in.splitShape // split by it: the keys are its keys
+		if s == nil {
+			s = in.shapeFor(r.Type, r.Body, fields)
+		}
+		if s != nil {
+			in.byType[typeSlot(r.Type)] = s
 			return in.appendPlainRecord(b, r, fields, s)
 		}
 	}

@@ -395,3 +395,117 @@ func upBit(k string) uint32 {
 	}
 	return 1 << i
 }
+
+// split splits r's body into fields as Record.Fields does. When records
+// are rendered and the last shape of r's type is known, it splits by that
+// shape (splitByShape), checking each key where it expects it, and leaves
+// in splitShape the shape the keys are then known to have, which spares
+// appendRecord comparing them again.
+func (in *Interpreter) split(r *Record) []Field {
+	in.splitShape = nil
+	if !in.Records || in.general {
+		return r.Fields(in.fields[:0])
+	}
+	if s := in.byType[typeSlot(r.Type)]; s != nil && s.typ == r.Type {
+		fields, same := s.splitByShape(in.fields[:0], r.Body)
+		if same {
+			in.splitShape = s
+		}
+		return fields
+	}
+	return r.Fields(in.fields[:0])
+}
+
+// typeSlot is where a record type's last shape is kept in byType: a hash
+// of its length, first and last two bytes, with a multiplier picked so
+// that the common types have a slot each (TestTypeSlots); types that share
+// one take it in turns, splitting by splitFields.
+func typeSlot(typ string) int {
+	if len(typ) < 2 {
+		return 0
+	}
+	h := uint32(len(typ)) | uint32(typ[0])<<8 | uint32(typ[len(typ)-2])<<16 | uint32(typ[len(typ)-1])<<24
+	return int((h * 0x1769f53d) >> 26) // 64 slots
+}
+
+// splitByShape splits body into exactly the fields splitFields does;
+// same reports whether they have the keys of s. Where the keys differ,
+// the rest is split by splitPart.
+func (s *keyShape) splitByShape(dst []Field, body string) (fields []Field, same bool) {
+	kernel, enriched, sep := body, "", false
+	if i := strings.IndexByte(body, enrichedSep); i >= 0 {
+		kernel, enriched, sep = body[:i], body[i+1:], true
+	}
+	dst, same = splitPartByKeys(dst, kernel, s.keys[:s.kernel], s.match[:s.kernel], false)
+	if !sep {
+		return dst, same && s.kernel == len(s.keys)
+	}
+	if !same {
+		return splitPart(dst, enriched, true), false
+	}
+	return splitPartByKeys(dst, enriched, s.keys[s.kernel:], s.match[s.kernel:], true)
+}
+
+// splitPartByKeys is splitPart for a part expected to have the fields of
+// the given keys (none empty, none holding '=' or ' ', as splitPart leaves
+// them), in order and nothing else: same reports whether it has. Where
+// splitPart scans for a key's end, it checks that the key is there and '='
+// after it; the values are taken as splitPart takes them. Where a key is
+// not what was expected, or more follows, splitPart splits the rest: up to
+// there the two split alike.
+func splitPartByKeys(dst []Field, s string, keys []string, match []shapeKey, enriched bool) (fields []Field, same bool) {
+	p := 0
+	for i, key := range keys {
+		for p < len(s) && s[p] == ' ' {
+			p++
+		}
+		e := p + len(key)
+		if e >= len(s) || s[e] != '=' || !keyAt(s, p, key, &match[i]) {
+			return splitPart(dst, s[p:], enriched), false
+		}
+		v := e + 1
+		if v < len(s) && (s[v] == '"' || s[v] == '\'') {
+			if s[v] == '\'' {
+				// msg='…': its fields are split by splitPart
+				return splitPart(dst, s[p:], enriched), false
+			}
+			end := strings.IndexByte(s[v+1:], '"')
+			open := end < 0
+			if open {
+				end = len(s) - v - 1
+			}
+			dst = append(dst, Field{Key: s[p:e], Value: s[v+1 : v+1+end], Quoting: Quoted, Enriched: enriched, Open: open})
+			p = min(len(s), v+end+2)
+			continue
+		}
+		sp := valueEnd(s[v:])
+		if sp < 0 {
+			dst = append(dst, Field{Key: s[p:e], Value: s[v:], Enriched: enriched})
+			p = len(s)
+			continue
+		}
+		dst = append(dst, Field{Key: s[p:e], Value: s[v : v+sp], Enriched: enriched})
+		p = v + sp + 1
+	}
+	for p < len(s) && s[p] == ' ' {
+		p++
+	}
+	if p < len(s) {
+		return splitPart(dst, s[p:], enriched), false
+	}
+	return dst, true
+}
+
+// keyAt reports whether s[p:] begins with key (whose shapeKey is m): as one
+// word when key has 8 bytes at most and s 8 from p.
+func keyAt(s string, p int, key string, m *shapeKey) bool {
+	if len(key) <= 8 && p+8 <= len(s) {
+		return load64(s[p:])&m.mask == m.word
+	}
+	return s[p:p+len(key)] == key
+}
+
+// load64 is the first 8 bytes of s, which has 8 at least.
+func load64(s string) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+}
