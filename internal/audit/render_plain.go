@@ -186,7 +186,7 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 		s.typ = strings.Clone(typ)
 	}
 	s.buf = slices.Grow(s.buf, n+8)
-	s.pbuf = slices.Grow(s.pbuf, n+5*len(fields))
+	s.pbuf = slices.Grow(s.pbuf, n+5*len(fields)+16)
 	for i := range fields {
 		k := fields[i].Key
 		s.buf = append(s.buf, k...)
@@ -215,6 +215,7 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 			s.success = i
 		}
 	}
+	s.pbuf = append(s.pbuf, make([]byte, 16)...) // for appendShort
 	// views taken after the appends: the buffers do not move any more
 	off, poff := 0, 0
 	s.buf = append(s.buf, make([]byte, 8)...) // so that keyWord can read 8 from any key
@@ -247,9 +248,20 @@ func hasUpper(s string) bool {
 func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field, s *keyShape) []byte {
 	b = append(b, `{"type":`...)
 	b = event.AppendString(b, r.Type)
+	// room for the kernel's fields as they are written, so that the short
+	// copies below can store 16 bytes at a time
+	b = slices.Grow(b, len(s.pbuf)+len(r.Body)+3*len(fields)+16)
+	end := uintptr(unsafe.Pointer(unsafe.StringData(r.Body))) + uintptr(len(r.Body))
 	for i := 0; i < s.kernel; i++ {
-		b = append(b, s.prefixes[i]...)
-		b = in.appendPlainValue(b, &fields[i], s.how[i])
+		b = appendShort(b, s.prefixes[i], true) // pbuf has 16 bytes to spare
+		f := &fields[i]
+		if f.Quoting == Bare && (f.Value == "(null)" || s.how[i]&shapeEncoded != 0) {
+			b = in.appendPlainValue(b, f, s.how[i])
+			continue
+		}
+		b = append(b, '"')
+		b = appendShort(b, f.Value, uintptr(unsafe.Pointer(unsafe.StringData(f.Value)))+16 <= end)
+		b = append(b, '"')
 	}
 	// interpretations: one key each, all different, none a kernel's key
 	var arch Arch
@@ -508,4 +520,17 @@ func keyAt(s string, p int, key string, m *shapeKey) bool {
 // load64 is the first 8 bytes of s, which has 8 at least.
 func load64(s string) uint64 {
 	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+}
+
+// appendShort is append(b, s...) without the call to memmove for a string
+// of up to 16 bytes: 16 bytes are copied as one, when readable is true (16
+// bytes from s's start lie in its buffer) and b has room for 16. This is
+// the records' inner loop: a key's prefix and a value, a few bytes each.
+func appendShort(b []byte, s string, readable bool) []byte {
+	n := len(b)
+	if len(s) == 0 || len(s) > 16 || !readable || cap(b)-n < 16 {
+		return append(b, s...)
+	}
+	*(*[16]byte)(unsafe.Pointer(unsafe.SliceData(b[n : n+16]))) = *(*[16]byte)(unsafe.Pointer(unsafe.StringData(s)))
+	return b[:n+len(s)]
 }
