@@ -30,6 +30,7 @@ deps:
 # and kernel rule list, so packages run one at a time (-p 1).
 test: deps preflight
 	GOTRAIL_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 ./internal/pipeline ./internal/audit ./internal/event
 
 # preflight stops before the tests when an audit daemon of the host runs: the
 # integration tests start their own private auditd, and the kernel takes one
@@ -46,7 +47,15 @@ preflight:
 unit:
 	$(GO) test -count=1 ./...
 
+# Debian packages the benchmarks compare with or measure by.
+BENCH_DEBS := auditd laurel time valgrind
+
 bench: build
+	@missing=""; for p in $(BENCH_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	elif [ -n "$$missing" ]; then echo "missing Debian packages:$$missing (their rows are left out)" >&2; fi
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	bash bench/run.sh
 	GOTRAIL_BENCH=1 GOTRAIL_INTEGRATION=1 $(GO) test -count=1 -v -run . ./bench/live
@@ -63,6 +72,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitRecord$$' -fuzztime $(FUZZTIME) ./internal/trail
 	$(GO) test -run '^$$' -fuzz '^FuzzTrailMessages$$' -fuzztime $(FUZZTIME) ./internal/sink
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeView$$' -fuzztime $(FUZZTIME) ./internal/report
+	@# the rewritten parsers and renderers, each against the one it replaced
+	for f in FuzzDecode FuzzKeySetDiff FuzzAppendRecordDiff FuzzInterpretDiff FuzzInterpretFieldDiff FuzzSplitByShapeDiff FuzzAppendHexDiff; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/audit || exit 1; done
+	for f in FuzzAppendStringDiff FuzzTimestampDiff FuzzPlainButQuotes; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/event || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendSafeDiff$$' -fuzztime $(FUZZTIME) ./internal/sink
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean: $$out"; exit 1; fi
