@@ -19,10 +19,11 @@ func (in *Interpreter) appendRecord(b []byte, r *Record, fields []Field) []byte 
 	if !in.general && plainRecord(r.Body, fields) {
 		s := in.splitShape // split by it: the keys are its keys
 		if s == nil {
-			s = in.shapeFor(r.Type, r.Body, fields)
+			if s = in.shapeFor(r.Type, r.Body, fields); s != nil {
+				in.byType[typeSlot(r.Type)] = s // the next of the type is split by it
+			}
 		}
 		if s != nil {
-			in.byType[typeSlot(r.Type)] = s
 			return in.appendPlainRecord(b, r, fields, s)
 		}
 	}
@@ -254,13 +255,11 @@ func upperKey(k string) string {
 	return strings.ToUpper(k)
 }
 
-// enrichedValue finds auditd's interpretation of a field: the enriched
-// fields follow all the others, so the search runs from the end.
+// enrichedValue is auditd's interpretation of the field whose upper-case
+// key is up, "" if none.
 func enrichedValue(fields []Field, up string) string {
-	for i := len(fields) - 1; i >= 0 && fields[i].Enriched; i-- {
-		if fields[i].Key == up {
-			return fields[i].Value
-		}
+	if i := enrichedIndex(fields, up); i >= 0 {
+		return fields[i].Value
 	}
 	return ""
 }

@@ -86,7 +86,7 @@ type keyShape struct {
 	prefixes []string // `,"key":` of each key, views into pbuf
 	pbuf     []byte
 	how      []uint8  // for each kernel key, shape* flags
-	ups      []uint32 // for each key auditd added, its upBit
+	ups      []uint32 // for each key auditd added, the bits of the interps with its key
 	interp   []shapeInterp
 	arch     int // index of the arch key, -1 if none
 	success  int // of success
@@ -94,7 +94,7 @@ type keyShape struct {
 
 // shapeKey is what same compares a key with.
 type shapeKey struct {
-	word, mask uint64 // a key of up to 8 bytes as a word (keyWord), and its bytes' mask
+	word, mask uint64 // a key of up to 8 bytes as a word (load64), and its bytes' mask
 	n          uint32 // its length
 	enriched   bool   // added by auditd
 }
@@ -105,7 +105,7 @@ type shapeInterp struct {
 	enriched int32 // of auditd's interpretation of it (ids), -1 if none
 	how      interpretation
 	up       string // its upper-case key
-	bit      uint32 // upBit(up)
+	bit      uint32 // 1 << its index in interp
 }
 
 const (
@@ -164,12 +164,6 @@ func (s *keyShape) same(body string, fields []Field) bool {
 	return true
 }
 
-// keyWord is the first n (1 to 8) bytes of b, which has 8 at least, as a
-// word.
-func keyWord(b string, n int) uint64 {
-	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(b), 8)) & (^uint64(0) >> (64 - 8*n))
-}
-
 // remember makes s the shape of fields (which checkKeys accepted) in a
 // record of type typ; false when their keys are too long to keep.
 func (s *keyShape) remember(typ string, fields []Field) bool {
@@ -192,8 +186,7 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 		s.buf = append(s.buf, k...)
 		s.pbuf = append(append(append(s.pbuf, `,"`...), k...), `":`...)
 		if fields[i].Enriched {
-			s.ups = append(s.ups, upBit(k))
-			continue
+			continue // ups, below, once the interpretations are known
 		}
 		s.kernel++
 		var how uint8
@@ -205,8 +198,11 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 		}
 		s.how = append(s.how, how)
 		if how, up := interpretationOf(k); how != interpNone {
-			s.interp = append(s.interp, shapeInterp{field: int32(i), enriched: int32(enrichedIndex(fields, up, how)),
-				how: how, up: up, bit: upBit(up)})
+			e := -1 // only ids have auditd's names
+			if how == interpUID || how == interpGID {
+				e = enrichedIndex(fields, up)
+			}
+			s.interp = append(s.interp, shapeInterp{field: int32(i), enriched: int32(e), how: how, up: up, bit: 1 << len(s.interp)})
 		}
 		switch k {
 		case "arch":
@@ -215,17 +211,31 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 			s.success = i
 		}
 	}
+	// the kernel's keys are different, so their interpretations' keys are
+	// (a few dozen at most, of a fixed vocabulary): a bit each fits
+	if len(s.interp) > 32 {
+		return false
+	}
+	for _, f := range fields[s.kernel:] {
+		var bits uint32
+		for _, it := range s.interp {
+			if it.up == f.Key {
+				bits |= it.bit
+			}
+		}
+		s.ups = append(s.ups, bits)
+	}
 	s.pbuf = append(s.pbuf, make([]byte, 16)...) // for appendShort
 	// views taken after the appends: the buffers do not move any more
 	off, poff := 0, 0
-	s.buf = append(s.buf, make([]byte, 8)...) // so that keyWord can read 8 from any key
+	s.buf = append(s.buf, make([]byte, 8)...) // so that load64 can read 8 from any key
 	for i := range fields {
 		k := len(fields[i].Key)
 		s.keys = append(s.keys, bytesView(s.buf[off:off+k]))
 		m := shapeKey{n: uint32(k), enriched: fields[i].Enriched}
 		if k <= 8 {
 			m.mask = ^uint64(0) >> (64 - 8*k)
-			m.word = keyWord(bytesView(s.buf[off:off+8]), k)
+			m.word = load64(bytesView(s.buf[off:off+8])) & m.mask
 		}
 		s.match = append(s.match, m)
 		s.prefixes = append(s.prefixes, bytesView(s.pbuf[poff:poff+k+4]))
@@ -272,7 +282,7 @@ func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field, s 
 	if s.success >= 0 {
 		success = fields[s.success].Value
 	}
-	var written uint32 // upBit of each
+	var written uint32 // the bit of each interpretation written
 	for i := range s.interp {
 		it := &s.interp[i]
 		enriched := ""
@@ -329,83 +339,16 @@ func (in *Interpreter) appendPlainValue(b []byte, f *Field, how uint8) []byte {
 	return append(b, '"')
 }
 
-// enrichedIndex is the index of the field enrichedValue(fields, up) finds
-// for an id's interpretation, -1 if none (or not an id).
-func enrichedIndex(fields []Field, up string, how interpretation) int {
-	if how != interpUID && how != interpGID {
-		return -1
-	}
+// enrichedIndex is the index of auditd's interpretation of the field whose
+// upper-case key is up: the enriched fields follow all the others, so the
+// search runs from the end; -1 if there is none.
+func enrichedIndex(fields []Field, up string) int {
 	for i := len(fields) - 1; i >= 0 && fields[i].Enriched; i-- {
 		if fields[i].Key == up {
 			return i
 		}
 	}
 	return -1
-}
-
-// upBit is a bit of its own for each key interpretField can return, 0 for
-// any other key.
-func upBit(k string) uint32 {
-	var i uint
-	switch k {
-	case "ARCH":
-		i = 0
-	case "SYSCALL":
-		i = 1
-	case "EXIT":
-		i = 2
-	case "MODE":
-		i = 3
-	case "SES":
-		i = 4
-	case "RES":
-		i = 5
-	case "AUID":
-		i = 6
-	case "UID":
-		i = 7
-	case "EUID":
-		i = 8
-	case "SUID":
-		i = 9
-	case "FSUID":
-		i = 10
-	case "OUID":
-		i = 11
-	case "IUID":
-		i = 12
-	case "OBJ_UID":
-		i = 13
-	case "SAUID":
-		i = 14
-	case "OAUID":
-		i = 15
-	case "OLD-AUID":
-		i = 16
-	case "INODE_UID":
-		i = 17
-	case "GID":
-		i = 18
-	case "EGID":
-		i = 19
-	case "SGID":
-		i = 20
-	case "FSGID":
-		i = 21
-	case "OGID":
-		i = 22
-	case "IGID":
-		i = 23
-	case "OBJ_GID":
-		i = 24
-	case "NEW_GID":
-		i = 25
-	case "INODE_GID":
-		i = 26
-	default:
-		return 0
-	}
-	return 1 << i
 }
 
 // split splits r's body into fields as Record.Fields does. When records
