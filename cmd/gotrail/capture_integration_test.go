@@ -55,7 +55,8 @@ func runGo(t *testing.T, l auditdtest.Login, home, goBin string, args ...string)
 
 // captured waits until the trail holds runs `go version` execs by login
 // auid, and returns how many of them carry their environment. Each one
-// without says why.
+// without says why, and must have been read by the exec catcher as it ran:
+// only a process that had exited by then is allowed to miss.
 func captured(t *testing.T, state, auid string, runs int) int {
 	t.Helper()
 	var mine []event.Event
@@ -74,12 +75,16 @@ func captured(t *testing.T, state, auid string, runs int) int {
 		t.Fatalf("%d go version runs by login %s in the trail, want %d", len(mine), auid, runs)
 	}
 	n := 0
-	for _, e := range mine {
+	for i, e := range mine {
 		switch {
 		case getenv(&e, "GOPROXY") == "http://capture.test":
 			n++
 		case e.Gotrail.EnvError == "":
 			t.Errorf("go.exec without its environment and without saying why: %+v", e.Process)
+		case strings.Contains(e.Gotrail.EnvError, "when auditd handed over"):
+			t.Errorf("run %d of %d (pid %d) was not read by the exec catcher: %s", i+1, runs, e.Process.PID, e.Gotrail.EnvError)
+		default:
+			t.Logf("run %d of %d (pid %d) had exited when the catcher read it: %s", i+1, runs, e.Process.PID, e.Gotrail.EnvError)
 		}
 	}
 	return n
@@ -88,7 +93,13 @@ func captured(t *testing.T, state, auid string, runs int) int {
 // TestEnvCaptureByDeployment: 200 `go version` runs by a login user, with
 // the rules `gotrail rules` makes, under each deployment `gotrail setup`
 // chooses: the daemon following the log (systemd hosts) and auditd's
-// plugin (the others). At least 95% carry their Go environment in both.
+// plugin (the others). The exec catcher reads every one of them as the
+// kernel reports it; the share that still runs then is a race against a
+// process that lives about 4 ms, which a loaded host loses more often
+// (93.5-100% on this 2-core machine with two busy loops beside it, 94% once
+// in CI). The floor is set below that, and well above what the log alone
+// gives (16% of runs when following it), so that it catches a catcher
+// that stopped working, not a busy machine.
 func TestEnvCaptureByDeployment(t *testing.T) {
 	auditdtest.Required(t)
 	bin := buildGotrail(t)
@@ -96,12 +107,12 @@ func TestEnvCaptureByDeployment(t *testing.T) {
 	goroot := filepath.Dir(filepath.Dir(goBin))
 	home := addLoginUser(t, "gtcapture", 4271)
 	login := auditdtest.Login{AUID: 4271, UID: 4271, GID: 4271}
-	const runs = 200
+	const runs, minCapturedPercent = 200, 85
 	check := func(t *testing.T, state, deployment string) {
 		got := captured(t, state, "4271", runs)
 		t.Logf("%s: Go environment captured for %d of %d go version runs (%.1f%%)", deployment, got, runs, 100*float64(got)/runs)
-		if got*100 < runs*95 {
-			t.Errorf("%s: environment captured for %d of %d runs, want at least 95%%", deployment, got, runs)
+		if got*100 < runs*minCapturedPercent {
+			t.Errorf("%s: environment captured for %d of %d runs, want at least %d%%", deployment, got, runs, minCapturedPercent)
 		}
 	}
 	t.Run("file", func(t *testing.T) {
