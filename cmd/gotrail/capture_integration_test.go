@@ -90,16 +90,46 @@ func captured(t *testing.T, state, auid string, runs int) int {
 	return n
 }
 
+// catcherReady runs `go env GOVERSION` as login l until the trail holds one
+// that the exec catcher read as it ran: the watcher, or the plugin auditd
+// started, has joined the multicast group. Runs from before that say so
+// ("read when auditd handed over its exec"), which captured counts as a
+// catcher that failed.
+func catcherReady(t *testing.T, state, auid string, l auditdtest.Login, home, goBin string) {
+	t.Helper()
+	probes := func() (n int, read bool) {
+		for _, e := range trailEvents(t, state, event.KindExec) {
+			if e.User.Audit != nil && e.User.Audit.ID == auid && len(e.Process.Args) == 3 && e.Process.Args[1] == "env" {
+				n++
+				read = read || !strings.Contains(e.Gotrail.EnvError, "when auditd handed over")
+			}
+		}
+		return n, read
+	}
+	for deadline, sent := time.Now().Add(30*time.Second), 0; time.Now().Before(deadline); {
+		runGo(t, l, home, goBin, "env", "GOVERSION")
+		sent++
+		for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait); time.Sleep(20 * time.Millisecond) {
+			if n, read := probes(); read {
+				return
+			} else if n >= sent {
+				break
+			}
+		}
+	}
+	t.Fatalf("no go run by login %s was read by the exec catcher within 30 s", auid)
+}
+
 // TestEnvCaptureByDeployment: 200 `go version` runs by a login user, with
 // the rules `gotrail rules` makes, under each deployment `gotrail setup`
 // chooses: the daemon following the log (systemd hosts) and auditd's
 // plugin (the others). The exec catcher reads every one of them as the
 // kernel reports it; the share that still runs then is a race against a
 // process that lives about 4 ms, which a loaded host loses more often
-// (93.5-100% on this 2-core machine with two busy loops beside it, 94% once
-// in CI). The floor is set below that, and well above what the log alone
-// gives (11-16% of runs when following it), so that it catches a catcher
-// that stopped working, not a busy machine.
+// (89.5-100% on this 2-core machine with two busy loops or a fuzzer beside
+// it, 94% once in CI). The floor is set below that, and well above what the
+// log alone gives (11-16% of runs when following it), so that it catches a
+// catcher that stopped working, not a busy machine.
 func TestEnvCaptureByDeployment(t *testing.T) {
 	auditdtest.Required(t)
 	bin := buildGotrail(t)
@@ -107,7 +137,7 @@ func TestEnvCaptureByDeployment(t *testing.T) {
 	goroot := filepath.Dir(filepath.Dir(goBin))
 	home := addLoginUser(t, "gtcapture", 4271)
 	login := auditdtest.Login{AUID: 4271, UID: 4271, GID: 4271}
-	const runs, minCapturedPercent = 200, 85
+	const runs, minCapturedPercent = 200, 75
 	check := func(t *testing.T, state, deployment string) {
 		got := captured(t, state, "4271", runs)
 		t.Logf("%s: Go environment captured for %d of %d go version runs (%.1f%%)", deployment, got, runs, 100*float64(got)/runs)
@@ -122,6 +152,7 @@ func TestEnvCaptureByDeployment(t *testing.T) {
 		a := auditdtest.Start(t)
 		rulesFor(t, a, goroot)
 		startWatcher(t, bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
+		catcherReady(t, state, "4271", login, home, goBin)
 		for range runs {
 			runGo(t, login, home, goBin, "version")
 		}
@@ -136,6 +167,7 @@ func TestEnvCaptureByDeployment(t *testing.T) {
 		state := filepath.Join(dir, "state")
 		a := startPluginAuditd(t, bin, dir, state)
 		rulesFor(t, a, goroot)
+		catcherReady(t, state, "4271", login, home, goBin)
 		for range runs {
 			runGo(t, login, home, goBin, "version")
 		}
