@@ -127,6 +127,7 @@ func FuzzAppendRecordDiff(f *testing.F) {
 	}
 	f.Add("a=1 b=2\na=1 b=2\x1dB=x\na=1 B=2\na=1 b=2 b=3\na=1 b=2")
 	types := []string{"SYSCALL", "EXECVE", "PATH", "PROCTITLE", "CWD", "USER_CMD", "CONFIG_CHANGE", "x\"y"}
+	pages := newPageEnds(f, 64) // each body ends where readable memory does
 	f.Fuzz(func(t *testing.T, body string) {
 		in := NewInterpreter(fuzzNames{}, "h", true)
 		// each line a record, all of them twice: one interpreter remembers
@@ -134,7 +135,7 @@ func FuzzAppendRecordDiff(f *testing.F) {
 		lines := strings.Split(body, "\n")
 		for _, typ := range append(types, types...) {
 			for _, l := range append(lines, lines...) {
-				r := &Record{Type: typ, Body: l}
+				r := &Record{Type: typ, Body: pages.at(l)}
 				fields := r.Fields(nil)
 				got := string(in.appendRecord(nil, r, fields))
 				want := string(in.appendAnyRecord(nil, r, fields))
@@ -197,11 +198,15 @@ func FuzzInterpretDiff(f *testing.F) {
 			f.Add(strings.Join(lines[i:i+40], "\n"))
 		}
 	}
+	// the lines end where readable memory does; a slot is reused after
+	// 4,096 more, so the lines of a longer input are left where they are
+	pages := newPageEnds(f, 4096)
 	f.Fuzz(func(t *testing.T, in string) {
 		fast := NewInterpreter(fuzzNames{}, "h", true)
 		general := NewInterpreter(fuzzNames{}, "h", true)
 		general.general = true
 		a := NewAssembler()
+		placed := 0
 		emit := func(ev *Event) {
 			got := string(event.AppendJSON(nil, fast.InterpretTemp(ev)))
 			want := string(event.AppendJSON(nil, general.InterpretTemp(ev)))
@@ -210,6 +215,10 @@ func FuzzInterpretDiff(f *testing.F) {
 			}
 		}
 		for l := range strings.SplitSeq(in, "\n") {
+			if placed < pages.slots {
+				l = pages.at(l)
+				placed++
+			}
 			if r, err := ParseRecord(l); err == nil {
 				a.Add(r, emit)
 			}
