@@ -62,22 +62,40 @@ bench: build
 	$(GO) run ./bench/collected -bin $(BIN) -hosts 1000 -records 1000
 	$(GO) run ./bench/collected -bin $(BIN) -hosts 1000 -records 10000
 
+# fuzz_one fuzzes one target, after checking that the package has it: go
+# test -fuzz with a pattern that matches nothing passes without fuzzing.
+define fuzz_one
+	@$(GO) test -list '^$(1)$$' ./$(2) | grep -qx '$(1)' || { echo "make fuzz: no $(1) in ./$(2)" >&2; exit 1; }
+	$(GO) test -run '^$$' -fuzz '^$(1)$$' -fuzztime $(FUZZTIME) ./$(2)
+endef
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME) ./internal/audit
-	$(GO) test -run '^$$' -fuzz '^FuzzFields$$' -fuzztime $(FUZZTIME) ./internal/audit
-	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./internal/pipeline
-	$(GO) test -run '^$$' -fuzz '^FuzzSketchDiff$$' -fuzztime $(FUZZTIME) ./internal/pipeline
-	$(GO) test -run '^$$' -fuzz '^FuzzSplitPartDiff$$' -fuzztime $(FUZZTIME) ./internal/audit
-	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) ./internal/collect
-	$(GO) test -run '^$$' -fuzz '^FuzzSplitRecord$$' -fuzztime $(FUZZTIME) ./internal/trail
-	$(GO) test -run '^$$' -fuzz '^FuzzTrailMessages$$' -fuzztime $(FUZZTIME) ./internal/sink
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeView$$' -fuzztime $(FUZZTIME) ./internal/report
+	$(call fuzz_one,FuzzParseRecord,internal/audit)
+	$(call fuzz_one,FuzzFields,internal/audit)
+	$(call fuzz_one,FuzzPipeline,internal/pipeline)
+	$(call fuzz_one,FuzzSketchDiff,internal/pipeline)
+	$(call fuzz_one,FuzzSplitPartDiff,internal/audit)
+	$(call fuzz_one,FuzzParseLine,internal/collect)
+	$(call fuzz_one,FuzzSplitRecord,internal/trail)
+	$(call fuzz_one,FuzzTrailMessages,internal/sink)
+	$(call fuzz_one,FuzzDecodeView,internal/report)
+	$(call fuzz_one,FuzzSimulate,internal/shellchain)
+	$(call fuzz_one,FuzzPamEnv,internal/shellchain)
+	$(call fuzz_one,FuzzChecksAgree,internal/shellchain)
+	$(call fuzz_one,FuzzExtractTarGz,internal/install)
+	$(call fuzz_one,FuzzExtractModuleZip,internal/install)
 	@# the rewritten parsers and renderers, each against the one it replaced
-	for f in FuzzDecode FuzzKeySetDiff FuzzAppendRecordDiff FuzzInterpretDiff FuzzInterpretFieldDiff FuzzSplitByShapeDiff FuzzAppendHexDiff; do \
-		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/audit || exit 1; done
-	for f in FuzzAppendStringDiff FuzzTimestampDiff FuzzPlainButQuotes; do \
-		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/event || exit 1; done
-	$(GO) test -run '^$$' -fuzz '^FuzzAppendSafeDiff$$' -fuzztime $(FUZZTIME) ./internal/sink
+	$(call fuzz_one,FuzzKeySetDiff,internal/audit)
+	$(call fuzz_one,FuzzAppendRecordDiff,internal/audit)
+	$(call fuzz_one,FuzzInterpretDiff,internal/audit)
+	$(call fuzz_one,FuzzInterpretFieldDiff,internal/audit)
+	$(call fuzz_one,FuzzSplitByShapeDiff,internal/audit)
+	$(call fuzz_one,FuzzAppendHexDiff,internal/audit)
+	$(call fuzz_one,FuzzDecode,internal/event)
+	$(call fuzz_one,FuzzAppendStringDiff,internal/event)
+	$(call fuzz_one,FuzzTimestampDiff,internal/event)
+	$(call fuzz_one,FuzzPlainButQuotes,internal/event)
+	$(call fuzz_one,FuzzAppendSafeDiff,internal/sink)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean: $$out"; exit 1; fi
