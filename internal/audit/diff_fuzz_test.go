@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/testutil/pageend"
 )
 
 // addBodySeeds adds the bodies of the shared corpus's records (every 7th)
@@ -127,7 +128,7 @@ func FuzzAppendRecordDiff(f *testing.F) {
 	}
 	f.Add("a=1 b=2\na=1 b=2\x1dB=x\na=1 B=2\na=1 b=2 b=3\na=1 b=2")
 	types := []string{"SYSCALL", "EXECVE", "PATH", "PROCTITLE", "CWD", "USER_CMD", "CONFIG_CHANGE", "x\"y"}
-	pages := newPageEnds(f, 64) // each body ends where readable memory does
+	pages := pageend.New(f, 64) // each body ends where readable memory does
 	f.Fuzz(func(t *testing.T, body string) {
 		in := NewInterpreter(fuzzNames{}, "h", true)
 		// each line a record, all of them twice: one interpreter remembers
@@ -135,7 +136,7 @@ func FuzzAppendRecordDiff(f *testing.F) {
 		lines := strings.Split(body, "\n")
 		for _, typ := range append(types, types...) {
 			for _, l := range append(lines, lines...) {
-				r := &Record{Type: typ, Body: pages.at(l)}
+				r := &Record{Type: typ, Body: pages.At(l)}
 				fields := r.Fields(nil)
 				got := string(in.appendRecord(nil, r, fields))
 				want := string(in.appendAnyRecord(nil, r, fields))
@@ -200,7 +201,7 @@ func FuzzInterpretDiff(f *testing.F) {
 	}
 	// the lines end where readable memory does; a slot is reused after
 	// 4,096 more, so the lines of a longer input are left where they are
-	pages := newPageEnds(f, 4096)
+	pages := pageend.New(f, 4096)
 	f.Fuzz(func(t *testing.T, in string) {
 		fast := NewInterpreter(fuzzNames{}, "h", true)
 		general := NewInterpreter(fuzzNames{}, "h", true)
@@ -215,8 +216,8 @@ func FuzzInterpretDiff(f *testing.F) {
 			}
 		}
 		for l := range strings.SplitSeq(in, "\n") {
-			if placed < pages.slots {
-				l = pages.at(l)
+			if placed < pages.Slots {
+				l = pages.At(l)
 				placed++
 			}
 			if r, err := ParseRecord(l); err == nil {

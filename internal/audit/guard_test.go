@@ -4,57 +4,12 @@ import (
 	"fmt"
 	"math/rand"
 	"strings"
-	"syscall"
 	"testing"
-	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/sink"
+	"github.com/gotrail/gotrail/internal/testutil/pageend"
 )
-
-// pageEnds hands out copies of strings that end on the last readable byte
-// before an inaccessible page. The renderers read 8 and 16 bytes at a time
-// where they have checked that the bytes lie within the record's body; a
-// check that is off by one reads the guard page and the test dies of
-// SIGSEGV, where a read into the Go heap would pass unseen.
-type pageEnds struct {
-	mem   []byte
-	page  int
-	slots int
-	next  int
-}
-
-// newPageEnds maps slots pages, each followed by a PROT_NONE page. A slot is
-// reused after slots more strings: a caller keeps fewer alive than that.
-func newPageEnds(tb testing.TB, slots int) *pageEnds {
-	tb.Helper()
-	ps := syscall.Getpagesize()
-	mem, err := syscall.Mmap(-1, 0, 2*ps*slots, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		tb.Fatalf("mmap: %v", err)
-	}
-	for i := range slots {
-		if err := syscall.Mprotect(mem[(2*i+1)*ps:(2*i+2)*ps], syscall.PROT_NONE); err != nil {
-			tb.Fatalf("mprotect: %v", err)
-		}
-	}
-	tb.Cleanup(func() { syscall.Munmap(mem) })
-	return &pageEnds{mem: mem, page: ps, slots: slots}
-}
-
-// at returns s placed at the end of the next slot; s itself when it is
-// longer than a page.
-func (p *pageEnds) at(s string) string {
-	if len(s) == 0 || len(s) > p.page {
-		return s
-	}
-	i := p.next % p.slots
-	p.next++
-	slot := p.mem[2*i*p.page : (2*i+1)*p.page]
-	dst := slot[p.page-len(s):]
-	copy(dst, s)
-	return unsafe.String(&dst[0], len(dst))
-}
 
 // guardKeys are keys of every length around the 8-byte word compares, with
 // and without an interpretation, of the kernel's and of auditd's part.
@@ -141,7 +96,7 @@ func guardBody(r *rand.Rand) string {
 // sketched and written as text without reading past their lines. Bodies
 // repeat, so that shapes are remembered and then met again.
 func TestFastPathsAtPageEnd(t *testing.T) {
-	pages := newPageEnds(t, 4096)
+	pages := pageend.New(t, 4096)
 	rnd := rand.New(rand.NewSource(1))
 	fast := NewInterpreter(fuzzNames{}, "h", true)
 	general := NewInterpreter(fuzzNames{}, "h", true)
@@ -177,12 +132,12 @@ func TestFastPathsAtPageEnd(t *testing.T) {
 				sep = ""
 			}
 			line := fmt.Sprintf("type=%s msg=audit(1.%03d:%d):%s%s", types[rnd.Intn(len(types))], serial%1000, serial, sep, body)
-			if r, err := ParseRecord(pages.at(line)); err == nil {
+			if r, err := ParseRecord(pages.At(line)); err == nil {
 				a.Add(r, emit)
 			}
 		}
 		if rnd.Intn(2) == 0 {
-			if r, err := ParseRecord(pages.at(fmt.Sprintf("type=EOE msg=audit(1.%03d:%d): ", serial%1000, serial))); err == nil {
+			if r, err := ParseRecord(pages.At(fmt.Sprintf("type=EOE msg=audit(1.%03d:%d): ", serial%1000, serial))); err == nil {
 				a.Add(r, emit)
 			}
 		}

@@ -1,9 +1,9 @@
 package sink
 
 import (
-	"syscall"
 	"testing"
-	"unsafe"
+
+	"github.com/gotrail/gotrail/internal/testutil/pageend"
 )
 
 // TestAppendSafeAtPageEnd: AppendSafe, which skips printable ASCII eight
@@ -12,19 +12,10 @@ import (
 // each class at each position, and for two-byte sequences (UTF-8 leads,
 // C1 controls) across each word boundary.
 func TestAppendSafeAtPageEnd(t *testing.T) {
-	ps := syscall.Getpagesize()
-	mem, err := syscall.Mmap(-1, 0, 2*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Fatalf("mmap: %v", err)
-	}
-	t.Cleanup(func() { syscall.Munmap(mem) })
-	if err := syscall.Mprotect(mem[ps:], syscall.PROT_NONE); err != nil {
-		t.Fatalf("mprotect: %v", err)
-	}
-	page := mem[:ps]
+	pages := pageend.New(t, 1)
 	special := [][]byte{{0}, {0x1b}, {0x7f}, {'\\'}, {0xc2, 0x85}, {0xc2, 0x9b}, {0xe2, 0x80, 0xae}, {0xe2, 0x80, 0xa8}, {0xc3, 0xa9}, {0xff}, {0xc2}, {'~'}}
 	for n := 0; n <= 40; n++ {
-		buf := page[ps-n:]
+		buf := pages.Buf(n)
 		for pos := -1; pos < n; pos++ {
 			for _, sp := range special {
 				for i := range buf {
@@ -33,7 +24,7 @@ func TestAppendSafeAtPageEnd(t *testing.T) {
 				if pos >= 0 {
 					copy(buf[pos:], sp)
 				}
-				s := unsafe.String(unsafe.SliceData(buf), n)
+				s := pageend.String(buf)
 				if got, want := string(AppendSafe(nil, s)), string(appendSafeRef(nil, s)); got != want {
 					t.Fatalf("AppendSafe(%q) = %q, want %q", s, got, want)
 				}
