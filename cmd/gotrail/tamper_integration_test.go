@@ -40,6 +40,19 @@ func (r *robotMessages) snapshot() ([]string, []time.Time) {
 	return append([]string(nil), r.msgs...), append([]time.Time(nil), r.at...)
 }
 
+// await reports whether a message holding substr arrives within d.
+func (r *robotMessages) await(substr string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		msgs, _ := r.snapshot()
+		for _, m := range msgs {
+			if strings.Contains(m, substr) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // caughtUp waits until the watcher has taken in everything auditd logged
 // before the call: the harness's sync marker (a record of another process,
 // which closes any group) is in the log, and the position the watcher saved
@@ -210,6 +223,11 @@ func TestAuditChangesByEffect(t *testing.T) {
 	e = waitTrail(t, state, stderr, "auditctl -e 0", byTitle("auditctl -e 0"))
 	if e.Gotrail.Severity != "critical" || !strings.Contains(e.Message, "enabled 1 → 0") {
 		t.Errorf("auditctl -e 0: %s: %s", e.Gotrail.Severity, e.Message)
+	}
+	// Its alert leaves after the webhook's window; wait for it, or it would
+	// land in step 4 and pass for an alert about the restart.
+	if !robot.await(`"title":"auditctl -e 0"`, 10*time.Second) {
+		t.Errorf("auditctl -e 0 did not alert")
 	}
 
 	// 4. auditd restarted, its rules loaded again by root: info only
