@@ -234,8 +234,9 @@ func TestScriptGoIsExec(t *testing.T) {
 	_, stderr := startWatcher(t, bin, "watch", "--audit-log", a.LogPath(), "--state-dir", state, "--host", "test", "--config", cfg)
 
 	wrapper := wrapperRoot + "/bin/go"
-	runGo(t, login, home, wrapper, "version")
 	replaced := replacedRoot + "/bin/go"
+	catcherReady(t, state, "4272", login, home, replaced)
+	runGo(t, login, home, wrapper, "version")
 	runGo(t, login, home, replaced, "version")
 	// root (logged in as gtscript) puts a script in the binary's place
 	if err := os.WriteFile(replaced+".new", []byte("#!/bin/sh\n# a trojan does its work, then passes for go\nsleep 0.2\necho go version go1.99 linux/amd64\n"), 0o755); err != nil {
@@ -256,8 +257,8 @@ func TestScriptGoIsExec(t *testing.T) {
 	}
 	var mine []event.Event
 	for _, e := range execs {
-		if e.User.Audit != nil && e.User.Audit.Name == "gtscript" {
-			mine = append(mine, e)
+		if e.User.Audit != nil && e.User.Audit.Name == "gtscript" && (len(e.Process.Args) < 2 || e.Process.Args[1] != "env") {
+			mine = append(mine, e) // not catcherReady's probes
 		}
 	}
 	sh, err := filepath.EvalSymlinks("/bin/sh") // the interpreter is exe: the real file
@@ -276,7 +277,15 @@ func TestScriptGoIsExec(t *testing.T) {
 	for i, w := range wants {
 		e := mine[i]
 		got := want{e.Process.Executable, e.Gotrail.Interpreter, strings.Join(e.Process.Args, " ")}
-		if got != w || e.User.Name != "gtscript" || getenv(&e, "GOPROXY") != "http://capture.test" {
+		envOK := getenv(&e, "GOPROXY") == "http://capture.test"
+		if err := e.Gotrail.EnvError; !envOK && i < 2 && !readLate(err) && exited(err) {
+			// go version lives a few ms, which a loaded host can lose
+			// (TestEnvCaptureByDeployment measures how often); the
+			// trojan's run, which sleeps, cannot be
+			t.Logf("go.exec %d (pid %d) had exited when the catcher read it: %s", i, e.Process.PID, err)
+			envOK = true
+		}
+		if got != w || e.User.Name != "gtscript" || !envOK {
 			t.Errorf("go.exec %d: %+v user %s env %v (%s), want %+v\n%s", i, got, e.User.Name, e.Process.EnvVars, e.Gotrail.EnvError, w, e.Message)
 		}
 	}
