@@ -162,8 +162,12 @@ func (d *Daemon) checkpointed(c *trail.Checkpoint) {
 // GOROOTs, and says whether the kernel's rules drifted from it.
 func (d *Daemon) Reload(cfg *config.Config) {
 	cl, pol := classify.FromConfig(cfg), classify.PolicyFromConfig(cfg, d.opt.Root)
-	d.w.Do(func() { d.w.SetRules(cl, pol) })
-	d.opt.Log.Info("SIGHUP: configuration reloaded", "policies", len(cfg.Policy))
+	n := len(cfg.Policy)
+	d.w.Do(func() {
+		d.w.SetRules(cl, pol)
+		// said once it applies: events read from here on are judged by it
+		d.opt.Log.Info("SIGHUP: configuration reloaded", "policies", n)
+	})
 	host, err := rules.Discover(d.opt.Root, cfg.GOROOTs)
 	if err != nil {
 		return
@@ -189,7 +193,6 @@ func (d *Daemon) Run(ctx context.Context, log string, stdin io.Reader) error {
 	case "stdin":
 		return d.w.RunReader(ctx, stdin)
 	case "netlink":
-		d.opt.Log.Info("reading the kernel's audit multicast group", "state_dir", d.opt.StateDir)
 		return d.w.RunNetlink(ctx)
 	}
 	return fmt.Errorf("--source %q: want file, stdin or netlink", d.opt.Source)

@@ -388,6 +388,8 @@ func (w *Watcher) RunNetlink(ctx context.Context) error {
 		return w.finish(err)
 	}
 	defer nl.Close()
+	// said once joined: the kernel sends a late member nothing from before
+	w.opt.Log.Info("reading the kernel's audit multicast group", "state_dir", w.opt.StateDir)
 	err = nl.Run(ctx,
 		func(l []byte) error { return w.line(source.Line{Text: l}) },
 		func(err error) { w.gap(time.Now(), time.Now().UTC().Format("20060102T150405.000"), err.Error()) },
