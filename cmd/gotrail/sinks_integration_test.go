@@ -113,12 +113,21 @@ min_severity = "high"
 	w.Process.Signal(syscall.SIGTERM)
 	w.Wait()
 	// SIGTERM signs what the last checkpoint did not cover: the last line
-	// rsyslog has of this watcher is a checkpoint, after both writes
-	data, _ := os.ReadFile(rs.Out)
-	got := strings.TrimSpace(string(data))
-	lines := strings.Split(got, "\n")
-	last := lines[len(lines)-1]
-	if strings.Count(got, " profile.modify ") != 2 || !strings.Contains(last, " trail.checkpoint ") || !strings.Contains(got, "gotrail trail checkpoint\\nsinks\\n") {
+	// rsyslog has of this watcher is a checkpoint, after both writes (once
+	// rsyslog, another process, has written what the watcher sent)
+	var got, last string
+	complete := func() bool {
+		return strings.Count(got, " profile.modify ") == 2 && strings.Contains(last, " trail.checkpoint ") && strings.Contains(got, "gotrail trail checkpoint\\nsinks\\n")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		data, _ := os.ReadFile(rs.Out)
+		got = strings.TrimSpace(string(data))
+		last = got[strings.LastIndexByte(got, '\n')+1:]
+		if complete() || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !complete() {
 		t.Errorf("rsyslog got (want two profile.modify, and a checkpoint last):\n%s\nwatcher said:\n%s", got, stderr.String())
 	}
 	n := profileAlerts()
@@ -198,17 +207,17 @@ lang = "en"
 		t.Fatalf("%v %s", err, out)
 	}
 	a.Sync(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	// wait for the alert about userFile itself: the rule changes' alerts
+	// may go first, and wecom's rate limit spaces messages 3 s apart
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		mu.Lock()
-		n := len(msgs)
+		n := strings.Count(strings.Join(msgs, "\n"), userFile)
 		mu.Unlock()
 		if n > 0 {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second) // anything more would have come by now
+	time.Sleep(3500 * time.Millisecond) // a second one would have come by now
 	w.Process.Signal(syscall.SIGTERM)
 	w.Wait()
 	mu.Lock()

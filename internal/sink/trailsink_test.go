@@ -182,11 +182,18 @@ func param(sd, name string) string {
 
 func newTrailSink(t *testing.T, dir, addr string, max int) *TrailSink {
 	t.Helper()
+	return newTrailSinkProbation(t, dir, addr, max, 50*time.Millisecond)
+}
+
+// newTrailSinkProbation starts a sink that counts what a connection
+// carried as delivered once it has stayed up for probation.
+func newTrailSinkProbation(t *testing.T, dir, addr string, max int, probation time.Duration) *TrailSink {
+	t.Helper()
 	s, err := NewTrailSink(config.Sink{Type: "syslog", Address: "tcp://" + addr, Payload: "trail", MaxMessage: max}, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Probation = 50 * time.Millisecond
+	s.Probation = probation
 	s.Start()
 	return s
 }
@@ -328,7 +335,10 @@ func TestTrailSinkResendsWhatADroppedConnectionHad(t *testing.T) {
 	col := listenRaw(t)
 	addr := col.ln.Addr().String()
 	conns := col.dropFirst(4)
-	s := newTrailSink(t, dir, addr, 0)
+	// a probation well past the collector's 5 ms before it drops: a
+	// loaded host that is slow to deliver the reset must not make a
+	// dropped connection look delivered
+	s := newTrailSinkProbation(t, dir, addr, 0, time.Second)
 	waitFor(t, "the dropped connections", func() bool { return conns.Load() >= 4 })
 	if st := s.Stats(); st.Acked != 0 {
 		t.Fatalf("%d records counted as delivered by connections the collector dropped unread", st.Acked)

@@ -316,9 +316,13 @@ func TestRunAs(t *testing.T) {
 	if _, err := RunAsLogin(t, 4242, "/nonexistent/gotrail"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing command: err = %v, want not-exist (returned, not fatal)", err)
 	}
-	// Give the runtime a moment: a locked goroutine's thread exits after it.
-	time.Sleep(50 * time.Millisecond)
-	if now := threadLoginUIDs(t); strings.Join(now, ",") != strings.Join(own, ",") {
+	// a locked goroutine's thread exits after it, when the runtime gets to it
+	now := threadLoginUIDs(t)
+	for deadline := time.Now().Add(5 * time.Second); strings.Join(now, ",") != strings.Join(own, ",") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		now = threadLoginUIDs(t)
+	}
+	if strings.Join(now, ",") != strings.Join(own, ",") {
 		t.Errorf("test process thread loginuids %v, before %v: a changed thread leaked", now, own)
 	}
 }
