@@ -192,14 +192,14 @@ func TestAuditChangesByEffect(t *testing.T) {
 	// "at once": not held for the webhook's 2 s window, so measured from
 	// when the trail has the event (auditd's and the watcher's own pace
 	// on a loaded host are not the alert's)
-	removal := func(e *event.Event) bool {
+	removal := func(e event.Event) bool {
 		return e.Gotrail.AuditChange != nil && strings.Contains(e.Process.Title, "-W "+r.Watch)
 	}
 	var alert string
 	var inTrail time.Time
 	var took time.Duration
 	for deadline := time.Now().Add(15 * time.Second); alert == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if inTrail.IsZero() && slices.ContainsFunc(trailEvents(t, state, ""), func(e event.Event) bool { return removal(&e) }) {
+		if inTrail.IsZero() && slices.ContainsFunc(trailEvents(t, state, ""), removal) {
 			inTrail = time.Now()
 		}
 		msgs, at := robot.snapshot()
