@@ -75,6 +75,7 @@ fuzz:
 	$(call fuzz_one,FuzzPipeline,internal/pipeline)
 	$(call fuzz_one,FuzzSketchDiff,internal/pipeline)
 	$(call fuzz_one,FuzzSplitPartDiff,internal/audit)
+	$(call fuzz_one,FuzzRecordParserDiff,internal/audit)
 	$(call fuzz_one,FuzzParseLine,internal/collect)
 	$(call fuzz_one,FuzzSplitRecord,internal/trail)
 	$(call fuzz_one,FuzzTrailMessages,internal/sink)

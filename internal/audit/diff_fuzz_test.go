@@ -3,8 +3,10 @@ package audit
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/testutil/pageend"
@@ -250,6 +252,83 @@ func FuzzSplitByShapeDiff(f *testing.F) {
 		}
 		if same && !s.same(body, want) {
 			t.Fatalf("body %q by the keys of %q: said same, but the keys differ", body, from)
+		}
+	})
+}
+
+// FuzzRecordParserDiff: a RecordParser parses each of a sequence of lines
+// as ParseRecord does, the stamp it remembers included: the second line is
+// often the first's stamp with another body, or a stamp that differs from
+// it in one digit or its end. The first line's buffer is overwritten before
+// the second is parsed, as the reader reuses its chunks.
+func FuzzRecordParserDiff(f *testing.F) {
+	f.Add("type=SYSCALL msg=audit(1795638101.690:9204): arch=c000003e", "type=CWD msg=audit(1795638101.690:9204): cwd=\"/\"", "x")
+	f.Add("type=SYSCALL msg=audit(1.690:92): a=1", "type=PATH msg=audit(1.690:920): a=1", "type=PATH msg=audit(1.690:9): b")
+	f.Add("node=h type=A msg=audit(1.2:3):", "node=i type=B msg=audit(1.2:3):x", "type=C msg=audit(1.2:3)")
+	f.Add("type=A msg=audit(1.2:3): x", "type=A msg=audit(1.2:3)", "type=A msg=audit(1.02:3): x")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		var p RecordParser
+		for i, line := range []string{a, b, c, b} {
+			buf := []byte(line)
+			view := "" // the line in buf, which the parser must not rely on later
+			if len(buf) > 0 {
+				view = unsafe.String(&buf[0], len(buf))
+			}
+			got, gotErr := p.Parse(view)
+			want, wantErr := ParseRecord(line)
+			if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+				t.Fatalf("line %d %q: error %v, ParseRecord's %v", i, line, gotErr, wantErr)
+			}
+			if got != want {
+				t.Fatalf("line %d %q:\n got %+v\nwant %+v", i, line, got, want)
+			}
+			clear(buf)
+		}
+	})
+}
+
+// FuzzValueEndDiff: the word-at-a-time valueEnd and keyEnd find the first
+// space (or '=') where strings.IndexByte (IndexAny) does, at every length
+// around their words.
+func FuzzValueEndDiff(f *testing.F) {
+	for _, s := range []string{"", " ", "a", "1234567 ", "12345678 ", "123456789012345 ", "1234567890123456 ", "12345678901234567",
+		"\x20\x21\x1f\xa0 ", "abcdefg=", "abcdefgh=", "a=b", "=\xbd\x3c\x3e", "\xff\xff\xff\xff\xff\xff\xff\xff", "!!!!!!!!!!!!!!!!!!!! "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i := range min(len(s), 24) + 1 {
+			if got, want := valueEnd(s[i:]), strings.IndexByte(s[i:], ' '); got != want {
+				t.Fatalf("valueEnd(%q) = %d, want %d", s[i:], got, want)
+			}
+			want := strings.IndexAny(s[i:], "= ")
+			if want < 0 {
+				want = len(s) - i
+			}
+			if got := keyEnd(s[i:]); got != want {
+				t.Fatalf("keyEnd(%q) = %d, want %d", s[i:], got, want)
+			}
+		}
+	})
+}
+
+// FuzzParseUint32Diff: where parseUint32 answers, strconv.ParseUint gives
+// the same value without error; and it answers for every 32-bit value
+// written in as few digits as its fast path takes.
+func FuzzParseUint32Diff(f *testing.F) {
+	for _, s := range []string{"", "0", "c000003e", "C000003E", "0100755", "59", "999999999", "1000000000", "ffffffff", "fffffffff", "+1", "-1", "0x1", "1_0", "8", "a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, base := range []uint64{8, 10, 16} {
+			n, ok := parseUint32(s, base)
+			want, err := strconv.ParseUint(s, int(base), 32)
+			if ok && (err != nil || n != want) {
+				t.Fatalf("parseUint32(%q, %d) = %d, strconv: %d, %v", s, base, n, want, err)
+			}
+			most := map[uint64]int{8: 9, 10: 9, 16: 8}[base]
+			if !ok && err == nil && len(s) <= most {
+				t.Fatalf("parseUint32(%q, %d) left to strconv, which reads %d", s, base, want)
+			}
 		}
 	})
 }

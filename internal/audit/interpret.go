@@ -700,12 +700,21 @@ func atoi(s string) int {
 	return n
 }
 
+// parseSyscall is strconv.ParseUint(s, 10, 32), the fast way first.
+func parseSyscall(s string) (uint64, bool) {
+	if n, ok := parseUint32(s, 10); ok {
+		return n, true
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	return n, err == nil
+}
+
 // buildSyscall is how: the architecture, the syscall by name, its exit (an
 // errno by name when it failed) and the files it named.
 func buildSyscall(e *event.Event, f *facts) {
 	if f.archOK {
 		e.Auditd.Arch = f.arch.String()
-		if n, err := strconv.ParseUint(f.syscall, 10, 32); err == nil {
+		if n, ok := parseSyscall(f.syscall); ok {
 			e.Auditd.Syscall, _ = SyscallName(f.arch, n)
 		}
 	} else if f.syscall != "" {

@@ -3,8 +3,10 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // enrichedSep separates the kernel's fields from the names auditd adds when
@@ -66,53 +68,109 @@ var errNoHeader = errors.New("no type=… msg=audit(…): header")
 // ParseRecord parses the header of one line (without its newline).
 // The returned Record's strings share memory with line.
 func ParseRecord(line string) (Record, error) {
-	var r Record
-	s := line
+	r, s, err := parseType(line)
+	if err != nil {
+		return r, err
+	}
+	n, err := parseStamp(&r, s)
+	if err != nil {
+		return r, err
+	}
+	r.Body = body(s[n:])
+	return r, nil
+}
+
+// RecordParser parses lines as ParseRecord does, remembering the last
+// msg=audit(TIME:SERIAL): it read: the records of an event come one after
+// the other with the same one, and its digits were most of the work of
+// parsing a record. The zero value is ready; it is not safe for concurrent
+// use.
+type RecordParser struct {
+	stamp  [64]byte // the last stamp's text, "msg=audit(…):"; a copy, as lines' buffers are reused
+	n      int
+	time   Stamp
+	serial uint64
+}
+
+// Parse is ParseRecord(line).
+func (p *RecordParser) Parse(line string) (Record, error) {
+	r, s, err := parseType(line)
+	if err != nil {
+		return r, err
+	}
+	if n := p.n; n > 0 && len(s) >= n && s[:n] == unsafe.String(&p.stamp[0], n) {
+		// the very text parseStamp read last time: the same values
+		r.Time, r.Serial = p.time, p.serial
+		r.Body = body(s[n:])
+		return r, nil
+	}
+	n, err := parseStamp(&r, s)
+	if err != nil {
+		return r, err
+	}
+	p.n = copy(p.stamp[:], s[:n]) // parseStamp reads 54 bytes at most
+	p.time, p.serial = r.Time, r.Serial
+	r.Body = body(s[n:])
+	return r, nil
+}
+
+// parseType reads the node= prefix and the type; s is what follows the
+// type's space.
+func parseType(line string) (r Record, s string, err error) {
+	s = line
 	if strings.HasPrefix(s, "node=") {
 		i := strings.IndexByte(s, ' ')
 		if i < 0 {
-			return r, errNoHeader
+			return r, "", errNoHeader
 		}
 		r.Node = s[5:i]
 		s = s[i+1:]
 	}
 	if !strings.HasPrefix(s, "type=") {
-		return r, errNoHeader
+		return r, "", errNoHeader
 	}
 	s = s[5:]
 	i := strings.IndexByte(s, ' ')
 	if i <= 0 {
-		return r, errNoHeader
+		return r, "", errNoHeader
 	}
 	r.Type = s[:i]
-	s = s[i+1:]
-	if !strings.HasPrefix(s, "msg=audit(") {
-		return r, errNoHeader
+	return r, s[i+1:], nil
+}
+
+// parseStamp reads msg=audit(SEC.MILLI:SERIAL): at the start of s into r
+// and returns its length: 54 bytes at most, by the digit limits.
+func parseStamp(r *Record, s string) (int, error) {
+	const prefix = "msg=audit("
+	if !strings.HasPrefix(s, prefix) {
+		return 0, errNoHeader
 	}
-	s = s[len("msg=audit("):]
-	// SEC.MILLI:SERIAL):
-	sec, n := parseUint(s)
-	if n == 0 || n > 18 || n >= len(s) || s[n] != '.' {
-		return r, errors.New("bad time in msg=audit(…)")
+	p := len(prefix)
+	sec, n := parseUint(s[p:])
+	if n == 0 || n > 18 || p+n >= len(s) || s[p+n] != '.' {
+		return 0, errors.New("bad time in msg=audit(…)")
 	}
-	s = s[n+1:]
-	ms, n := parseUint(s)
-	if n == 0 || n > 3 || n >= len(s) || s[n] != ':' {
-		return r, errors.New("bad milliseconds in msg=audit(…)")
+	p += n + 1
+	ms, n := parseUint(s[p:])
+	if n == 0 || n > 3 || p+n >= len(s) || s[p+n] != ':' {
+		return 0, errors.New("bad milliseconds in msg=audit(…)")
 	}
-	s = s[n+1:]
-	serial, n := parseUint(s)
-	if n == 0 || n > 19 || n+1 >= len(s) || s[n] != ')' || s[n+1] != ':' {
-		return r, errors.New("bad serial in msg=audit(…)")
-	}
-	s = s[n+2:]
-	if len(s) > 0 && s[0] == ' ' {
-		s = s[1:]
+	p += n + 1
+	serial, n := parseUint(s[p:])
+	if n == 0 || n > 19 || p+n+1 >= len(s) || s[p+n] != ')' || s[p+n+1] != ':' {
+		return 0, errors.New("bad serial in msg=audit(…)")
 	}
 	r.Time = Stamp{Sec: int64(sec), Milli: uint16(ms)}
 	r.Serial = serial
-	r.Body = s
-	return r, nil
+	return p + n + 2, nil
+}
+
+// body is what follows the stamp, without the space after it.
+func body(s string) string {
+	if len(s) > 0 && s[0] == ' ' {
+		return s[1:]
+	}
+	return s
 }
 
 // parseUint reads leading decimal digits; n is how many were read.
@@ -185,9 +243,13 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 			s = s[1:]
 			continue
 		}
-		i := 0
-		for i < len(s) && s[i] != '=' && s[i] != ' ' {
-			i++
+		// keyEnd and valueEnd, their first word inline
+		i := 8
+		if len(s) >= 8 {
+			i = equalsOrSpaceIn(load64(s))
+		}
+		if i == 8 {
+			i = keyEnd(s)
 		}
 		switch {
 		case i == len(s): // a bare word at the end
@@ -222,7 +284,13 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 			dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Enriched: enriched, Open: open})
 			continue
 		}
-		sp := valueEnd(rest)
+		sp := 8
+		if len(rest) >= 8 {
+			sp = spaceIn(load64(rest))
+		}
+		if sp == 8 {
+			sp = valueEnd(rest)
+		}
 		if sp < 0 {
 			return append(dst, Field{Key: key, Value: rest, Enriched: enriched})
 		}
@@ -233,20 +301,81 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 }
 
 // valueEnd is the index of the first space in s, -1 if none. Most values
-// are short numbers and names, for which a plain loop beats the call into
-// IndexByte; long ones (hex arguments, titles) go to IndexByte's wide scan.
+// are short numbers and names: their end is found a word at a time (no
+// loop whose exit depends on the value's length, which the branch
+// predictor misses), inline; long ones (hex arguments, titles) go to
+// IndexByte's wide scan. Words are read only where s has 8 bytes.
 func valueEnd(s string) int {
-	n := min(len(s), 16)
-	for i := 0; i < n; i++ {
+	if len(s) >= 8 {
+		if i := spaceIn(load64(s)); i < 8 {
+			return i
+		}
+	}
+	return valueEndAfter(s)
+}
+
+// valueEndAfter is valueEnd past its first word.
+func valueEndAfter(s string) int {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if s[i] == ' ' {
+				return i
+			}
+		}
+		return -1
+	}
+	if len(s) >= 16 {
+		if i := spaceIn(load64(s[8:])); i < 8 {
+			return 8 + i
+		}
+		if j := strings.IndexByte(s[16:], ' '); j >= 0 {
+			return 16 + j
+		}
+		return -1
+	}
+	for i := 8; i < len(s); i++ {
 		if s[i] == ' ' {
 			return i
 		}
 	}
-	if n == len(s) {
-		return -1
-	}
-	if j := strings.IndexByte(s[n:], ' '); j >= 0 {
-		return n + j
-	}
 	return -1
+}
+
+// keyEnd is the index of the first '=' or space in s, len(s) if none: a
+// word at a time for the first 8 bytes (keys are 2 to 7 bytes), as
+// valueEnd does.
+func keyEnd(s string) int {
+	if len(s) >= 8 {
+		if i := equalsOrSpaceIn(load64(s)); i < 8 {
+			return i
+		}
+		return keyEndFrom(s, 8)
+	}
+	return keyEndFrom(s, 0)
+}
+
+func keyEndFrom(s string, i int) int {
+	for i < len(s) && s[i] != '=' && s[i] != ' ' {
+		i++
+	}
+	return i
+}
+
+// equalsOrSpaceIn is the index of the first '=' or space in the 8 bytes of
+// w, 8 if none; see spaceIn. The lowest flag of either test is exact, so
+// the lowest of both is.
+func equalsOrSpaceIn(w uint64) int {
+	const ones, highs, spaces, equals = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020, 0x3d3d3d3d3d3d3d3d
+	x, y := w^spaces, w^equals
+	return bits.TrailingZeros64(((x-ones)&^x|(y-ones)&^y)&highs) >> 3
+}
+
+// spaceIn is the index of the first space in the 8 bytes of w (little
+// endian), 8 if none: a space's byte is zero in w^0x20…, and the lowest
+// byte the zero-byte test flags is the first zero (a false flag needs a
+// borrow from a lower zero byte).
+func spaceIn(w uint64) int {
+	const ones, highs, spaces = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020
+	x := w ^ spaces
+	return bits.TrailingZeros64((x-ones)&^x&highs) >> 3
 }

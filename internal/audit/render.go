@@ -326,7 +326,7 @@ func (in *Interpreter) interpretAs(how interpretation, up string, f Field, enric
 		if !archOK {
 			break
 		}
-		if n, err := strconv.ParseUint(f.Value, 10, 32); err == nil {
+		if n, ok := parseSyscall(f.Value); ok {
 			name, _ := SyscallName(arch, n)
 			return up, name
 		}

@@ -229,7 +229,8 @@ type reader struct {
 	chunk  *chunk      // the chunk being read
 	chunks chan *chunk // free chunks
 	asm    *audit.Assembler
-	coal   audit.Coalescer // a run's audit configuration changes become one event
+	parser audit.RecordParser // remembers the last stamp, which an event's records share
+	coal   audit.Coalescer    // a run's audit configuration changes become one event
 	free   chan *batch
 	work   chan *batch
 	ctx    context.Context
@@ -454,7 +455,7 @@ func (r *reader) lines(name string, data []byte, lineNo *int64, skipping *bool) 
 		if len(line) == 0 {
 			continue
 		}
-		rec, err := audit.ParseRecord(line)
+		rec, err := r.parser.Parse(line)
 		if err != nil {
 			r.bad(name, *lineNo, err.Error())
 			continue
