@@ -220,7 +220,46 @@ func (in *Interpreter) messageType(ev *Event) string {
 			best, rank = t, r
 		}
 	}
+	if l, ok := lowerType(best); ok {
+		return l
+	}
 	return in.lower(best)
+}
+
+// lowerType is the message type of the record types most events have, by
+// a switch rather than a copy in lower case.
+func lowerType(t string) (string, bool) {
+	switch t {
+	case "SYSCALL":
+		return "syscall", true
+	case "USER_START":
+		return "user_start", true
+	case "USER_END":
+		return "user_end", true
+	case "CRED_ACQ":
+		return "cred_acq", true
+	case "CRED_DISP":
+		return "cred_disp", true
+	case "CRED_REFR":
+		return "cred_refr", true
+	case "USER_ACCT":
+		return "user_acct", true
+	case "USER_AUTH":
+		return "user_auth", true
+	case "USER_LOGIN":
+		return "user_login", true
+	case "USER_CMD":
+		return "user_cmd", true
+	case "LOGIN":
+		return "login", true
+	case "CONFIG_CHANGE":
+		return "config_change", true
+	case "SERVICE_START":
+		return "service_start", true
+	case "SERVICE_STOP":
+		return "service_stop", true
+	}
+	return "", false
 }
 
 // lower is strings.ToLower(s) in the scratch buffer; record types are

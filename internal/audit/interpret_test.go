@@ -104,3 +104,18 @@ func TestScriptExec(t *testing.T) {
 		t.Errorf("events:\n%q\nwant\n%q", evs, want)
 	}
 }
+
+// TestLowerType: the switch says what lower would.
+func TestLowerType(t *testing.T) {
+	in := NewInterpreter(nil, "test", false)
+	for _, typ := range []string{"SYSCALL", "USER_START", "USER_END", "CRED_ACQ", "CRED_DISP", "CRED_REFR", "USER_ACCT",
+		"USER_AUTH", "USER_LOGIN", "USER_CMD", "LOGIN", "CONFIG_CHANGE", "SERVICE_START", "SERVICE_STOP", "PATH", "UNKNOWN[1334]"} {
+		got, ok := lowerType(typ)
+		if want := in.lower(typ); ok && got != want {
+			t.Errorf("lowerType(%q) = %q, lower says %q", typ, got, want)
+		}
+		if !ok && (typ == "SYSCALL" || typ == "CONFIG_CHANGE") {
+			t.Errorf("lowerType(%q) not known", typ)
+		}
+	}
+}
