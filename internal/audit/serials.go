@@ -19,6 +19,7 @@ const serialWindow = 5
 // while no auditd was there to log it). auditd's own DAEMON_* records carry
 // serials of their own and are not given to it.
 type serials struct {
+	node   string           // its node= name (a copy), "" for none
 	next   uint64           // the lowest serial not yet seen; 0 before the first
 	ahead  map[uint64]int64 // serials seen above next, with their audit seconds
 	latest int64
@@ -113,11 +114,19 @@ func (g Gap) Events() uint64 { return g.To - g.From + 1 }
 type Gaps struct {
 	nodes   map[string]*serials
 	pruneAt int
+	// the last record's node and its serials: most logs have one node, and
+	// the map look-up was a tenth of reading a record
+	last     *serials
+	lastNode string
 }
 
 // See takes the serial of one record.
 func (g *Gaps) See(r Record) {
 	if strings.HasPrefix(r.Type, "DAEMON_") {
+		return
+	}
+	if s := g.last; s != nil && r.Node == g.lastNode {
+		s.see(r.Serial, r.Time.Sec)
 		return
 	}
 	if g.nodes == nil {
@@ -136,9 +145,10 @@ func (g *Gaps) See(r Record) {
 			}
 			g.pruneAt = 2 * len(g.nodes)
 		}
-		s = &serials{}
-		g.nodes[strings.Clone(r.Node)] = s
+		s = &serials{node: strings.Clone(r.Node)}
+		g.nodes[s.node] = s
 	}
+	g.last, g.lastNode = s, s.node // after any prune, so never one let go
 	s.see(r.Serial, r.Time.Sec)
 }
 

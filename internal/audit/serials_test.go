@@ -56,3 +56,26 @@ func TestGapsByNode(t *testing.T) {
 		t.Errorf("Flush = %s, want %s", got, want)
 	}
 }
+
+// TestGapsManyNodes: with more nodes than are kept, the streams let go are
+// those with no hole waiting, and the node of the last record (which See
+// remembers) is looked up again after a prune, so a hole of it is kept.
+func TestGapsManyNodes(t *testing.T) {
+	var g Gaps
+	see := func(node string, serial int) {
+		g.See(rec(t, fmt.Sprintf("node=%s type=SYSCALL msg=audit(100.000:%d): x=1", node, serial)))
+	}
+	see("hole", 1)
+	see("hole", 3) // 2 is missing
+	for i := range 3 * maxNodes {
+		see(fmt.Sprint("n", i), 1)
+		if i == maxNodes {
+			see("hole", 5) // 4 is missing; the prune just now kept this stream
+		}
+	}
+	see("hole", 6)
+	got := fmt.Sprint(g.Flush())
+	if want := "[{hole 2 2 100} {hole 4 4 100}]"; got != want {
+		t.Errorf("Flush = %s, want %s", got, want)
+	}
+}
