@@ -189,7 +189,8 @@ func FuzzAppendHexDiff(f *testing.F) {
 // FuzzInterpretDiff: whole events, assembled from the lines of the input
 // and rendered as `gotrail events --all --format json` does, come out the
 // same through the fast paths (plain records, remembered key shapes, the
-// title gather decoded) as through the general renderer alone.
+// title gather decoded) as through the general renderer alone; and without
+// records, from the fields gather takes (gatherWants) as from all.
 func FuzzInterpretDiff(f *testing.F) {
 	for _, name := range []string{"testdata/host-activity.log", "testdata/script-exec.log"} {
 		data, err := os.ReadFile(name)
@@ -208,6 +209,10 @@ func FuzzInterpretDiff(f *testing.F) {
 		fast := NewInterpreter(fuzzNames{}, "h", true)
 		general := NewInterpreter(fuzzNames{}, "h", true)
 		general.general = true
+		// without records: only the fields gather takes, against all
+		lean := NewInterpreter(fuzzNames{}, "h", false)
+		whole := NewInterpreter(fuzzNames{}, "h", false)
+		whole.general = true
 		a := NewAssembler()
 		placed := 0
 		emit := func(ev *Event) {
@@ -215,6 +220,11 @@ func FuzzInterpretDiff(f *testing.F) {
 			want := string(event.AppendJSON(nil, general.InterpretTemp(ev)))
 			if got != want {
 				t.Fatalf("event %d:\n got %s\nwant %s", ev.Serial, got, want)
+			}
+			got = string(event.AppendJSON(nil, lean.InterpretTemp(ev)))
+			want = string(event.AppendJSON(nil, whole.InterpretTemp(ev)))
+			if got != want {
+				t.Fatalf("event %d without records:\n got %s\nwant %s", ev.Serial, got, want)
 			}
 		}
 		for l := range strings.SplitSeq(in, "\n") {
@@ -328,6 +338,32 @@ func FuzzParseUint32Diff(f *testing.F) {
 			most := map[uint64]int{8: 9, 10: 9, 16: 8}[base]
 			if !ok && err == nil && len(s) <= most {
 				t.Fatalf("parseUint32(%q, %d) left to strconv, which reads %d", s, base, want)
+			}
+		}
+	})
+}
+
+// FuzzSplitPartWantedDiff: splitPartWanted gives splitPart's fields less
+// those its filter surely does not hold, and never leaves out a field whose
+// key is one the filter was made of.
+func FuzzSplitPartWantedDiff(f *testing.F) {
+	addBodySeeds(f)
+	filters := [][]string{{"arch", "syscall", "a0", "a1", "a2", "exe", "key"}, {"name", "nametype"}, {"cwd"}, {"msg", "acct", "x"}}
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, keys := range filters {
+			want := newKeyFilter(keys...)
+			got := splitPartWanted(nil, body, want)
+			var all, filtered []Field
+			all = splitPart(all, body, false)
+			for _, fl := range all {
+				if want.has(fl.Key) {
+					filtered = append(filtered, fl)
+				} else if slices.Contains(keys, fl.Key) {
+					t.Fatalf("filter of %q says it has no %q", keys, fl.Key)
+				}
+			}
+			if !slices.Equal(got, filtered) {
+				t.Fatalf("body %q, keys %q:\n got %+v\nwant %+v", body, keys, got, filtered)
 			}
 		}
 	})

@@ -300,6 +300,111 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 	return dst
 }
 
+// splitPartWanted is splitPart of the kernel's part for a reader that
+// needs a few of the fields: those whose keys want surely does not hold
+// are left out, which spares storing and dispatching most of a PATH record
+// (and, for Sketch, of a SYSCALL). It splits exactly as splitPart does
+// (FuzzSplitPartWantedDiff holds it to splitPart, filtered). Where most
+// fields are kept it costs more than it saves: whether to store a field
+// is a branch the processor cannot foresee.
+func splitPartWanted(dst []Field, s string, want *keyFilter) []Field {
+	for len(s) > 0 {
+		if s[0] == ' ' {
+			s = s[1:]
+			continue
+		}
+		// keyEnd and valueEnd, their first word inline
+		i := 8
+		if len(s) >= 8 {
+			i = equalsOrSpaceIn(load64(s))
+		}
+		if i == 8 {
+			i = keyEnd(s)
+		}
+		switch {
+		case i == len(s): // a bare word at the end
+			return dst
+		case s[i] == ' ': // a bare word (the prose of AVC records)
+			s = s[i+1:]
+			continue
+		case i == 0: // no key: skip the token
+			sp := strings.IndexByte(s, ' ')
+			if sp < 0 {
+				return dst
+			}
+			s = s[sp+1:]
+			continue
+		}
+		key, rest := s[:i], s[i+1:]
+		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
+			q := rest[0]
+			end := strings.IndexByte(rest[1:], q)
+			open := end < 0
+			if open {
+				end = len(rest) - 1
+			}
+			val := rest[1 : 1+end]
+			// the byte after the closing quote goes too, whatever it is
+			s = rest[min(len(rest), end+2):]
+			if q == '\'' {
+				// msg='op=… acct="x" res=success': its fields are the record's
+				dst = splitPartWanted(dst, val, want)
+				continue
+			}
+			if want.has(key) {
+				dst = append(dst, Field{Key: key, Value: val, Quoting: Quoted, Open: open})
+			}
+			continue
+		}
+		sp := 8
+		if len(rest) >= 8 {
+			sp = spaceIn(load64(rest))
+		}
+		if sp == 8 {
+			sp = valueEnd(rest)
+		}
+		if sp < 0 {
+			if want.has(key) {
+				dst = append(dst, Field{Key: key, Value: rest})
+			}
+			return dst
+		}
+		if want.has(key) {
+			dst = append(dst, Field{Key: key, Value: rest[:sp]})
+		}
+		s = rest[sp+1:]
+	}
+	return dst
+}
+
+// keyFilter is a set of keys known by their first byte (its low five bits)
+// and length (up to 8): a key outside it is surely not one of the keys it
+// was made of; one inside may be, sharing a letter and length with one.
+type keyFilter [32]uint8
+
+func newKeyFilter(keys ...string) *keyFilter {
+	var kf keyFilter
+	for _, k := range keys {
+		kf[k[0]&31] |= 1 << (min(len(k), 8) - 1)
+	}
+	return &kf
+}
+
+// has reports whether key (not empty) may be one of the filter's.
+func (kf *keyFilter) has(key string) bool {
+	return kf[key[0]&31]&(1<<(min(len(key), 8)-1)) != 0
+}
+
+// kernelFieldsOf is KernelFields without the fields whose keys want
+// surely does not hold: for a reader that takes nothing of auditd's names.
+func (r *Record) kernelFieldsOf(dst []Field, want *keyFilter) []Field {
+	s := r.Body
+	if i := strings.IndexByte(s, enrichedSep); i >= 0 {
+		s = s[:i]
+	}
+	return splitPartWanted(dst, s, want)
+}
+
 // valueEnd is the index of the first space in s, -1 if none. Most values
 // are short numbers and names: their end is found a word at a time (no
 // loop whose exit depends on the value's length, which the branch

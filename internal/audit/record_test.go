@@ -212,3 +212,19 @@ func TestTables(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyFilter: a filter holds its keys, and leaves out keys of another
+// first letter or length.
+func TestKeyFilter(t *testing.T) {
+	kf := newKeyFilter("arch", "syscall", "a0", "exe", "key", "cap_frootid")
+	for _, k := range []string{"arch", "syscall", "a0", "exe", "key", "cap_frootid", "auid", "a3", "success", "cap_fver"} {
+		if !kf.has(k) {
+			t.Errorf("has(%q) = false: a key of a letter and length it holds", k)
+		}
+	}
+	for _, k := range []string{"pid", "ppid", "uid", "items", "comm", "tty", "ses", "x", "exit", "a", "keys"} {
+		if kf.has(k) {
+			t.Errorf("has(%q) = true: no key of its letter and length was given", k)
+		}
+	}
+}

@@ -351,14 +351,22 @@ func enrichedIndex(fields []Field, up string) int {
 	return -1
 }
 
-// split splits r's body into fields as Record.Fields does. When records
+// split splits r's body into fields as Record.Fields does; without the
+// fields gather leaves alone when records are not rendered. When records
 // are rendered and the last shape of r's type is known, it splits by that
 // shape (splitByShape), checking each key where it expects it, and leaves
 // in splitShape the shape the keys are then known to have, which spares
 // appendRecord comparing them again.
 func (in *Interpreter) split(r *Record) []Field {
 	in.splitShape = nil
-	if !in.Records || in.general {
+	if in.general {
+		return r.Fields(in.fields[:0])
+	}
+	if !in.Records {
+		// nothing is rendered: only the fields gather takes
+		if w := gatherWants(r.Type); w != nil {
+			return r.kernelFieldsOf(in.fields[:0], w)
+		}
 		return r.Fields(in.fields[:0])
 	}
 	if s := in.byType[typeSlot(r.Type)]; s != nil && s.typ == r.Type {

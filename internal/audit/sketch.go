@@ -42,8 +42,13 @@ func (in *Interpreter) Sketch(ev *Event) *event.Event {
 			continue
 		}
 		// auditd's names are all the ENRICHED part gives, and no kind
-		// depends on a name
-		in.fields = r.KernelFields(in.fields[:0])
+		// depends on a name; of a syscall and its files, only the fields
+		// the action, the files and the program come from
+		if w := sketchWants(r.Type); w != nil {
+			in.fields = r.kernelFieldsOf(in.fields[:0], w)
+		} else {
+			in.fields = r.KernelFields(in.fields[:0])
+		}
 		in.gather(&f, r, in.fields)
 	}
 	e.Auditd.MessageType = in.messageType(ev)
@@ -60,4 +65,24 @@ func (in *Interpreter) Sketch(ev *Event) *event.Event {
 	e.Process.Executable = f.exe
 	in.paths, in.args, in.chunks = f.paths[:0], f.args[:0], f.chunks[:0]
 	return e
+}
+
+// The fields Sketch takes of the records most events have: the syscall
+// and its arguments that the action and the resolution of relative names
+// read (buildAction, absolutePaths), the program (exe), the rule keys
+// (tags), and each file's name and type (file). Outcome, exit, ids, modes
+// and auditd's names go into no kind.
+var (
+	sketchSyscall = newKeyFilter("arch", "syscall", "a0", "a1", "a2", "exe", "key")
+	sketchPath    = newKeyFilter("name", "nametype")
+)
+
+func sketchWants(typ string) *keyFilter {
+	switch typ {
+	case "SYSCALL":
+		return sketchSyscall
+	case "PATH":
+		return sketchPath
+	}
+	return nil
 }
