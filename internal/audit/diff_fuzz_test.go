@@ -368,3 +368,21 @@ func FuzzSplitPartWantedDiff(f *testing.F) {
 		}
 	})
 }
+
+// FuzzArgIndexDiff: argIndex reads an argument's number as the Atoi it
+// replaced did, overflow included.
+func FuzzArgIndexDiff(f *testing.F) {
+	for _, k := range []string{"a0", "a1[2]", "a", "a_len", "a12_len", "a99999999999999999999", "a000000000000000000000001", "a9223372036854775807", "a9223372036854775808", "a1[", "ab"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		if len(k) == 0 {
+			return
+		}
+		n, c := argIndex(k)
+		wn, wc := argIndexOld(k)
+		if n != wn || c != wc {
+			t.Fatalf("argIndex(%q) = %d, %v; Atoi's: %d, %v", k, n, c, wn, wc)
+		}
+	})
+}

@@ -643,17 +643,27 @@ func (in *Interpreter) text(recordType string, fl Field) (string, bool) {
 	return in.view(start, len(in.arena)), false
 }
 
-// argIndex splits a1 into (1, false) and a1[2] into (1, true).
+// argIndex splits a1 into (1, false) and a1[2] into (1, true); num is -1
+// when the digits are too many for an int. The digits are read here:
+// strconv.Atoi for each of a command's arguments was a tenth of gathering
+// an EXECVE record.
 func argIndex(k string) (num int, chunked bool) {
 	i := 1
 	for i < len(k) && k[i] >= '0' && k[i] <= '9' {
+		num = num*10 + int(k[i]-'0')
 		i++
 	}
-	n, err := strconv.Atoi(k[1:i])
-	if err != nil {
+	if i == 1 {
 		return -1, false
 	}
-	return n, i < len(k)
+	if i > 19 { // more than 18 digits may overflow: as strconv reads them
+		n, err := strconv.Atoi(k[1:i])
+		if err != nil {
+			return -1, false
+		}
+		num = n
+	}
+	return num, i < len(k)
 }
 
 func (in *Interpreter) userName(id, enriched string) string { return in.name(id, enriched, false) }

@@ -214,3 +214,17 @@ func appendHexOld(b []byte, s string) ([]byte, bool) {
 	}
 	return b, true
 }
+
+// argIndexOld, before the digits were read in place, splits a1 into (1,
+// false) and a1[2] into (1, true).
+func argIndexOld(k string) (num int, chunked bool) {
+	i := 1
+	for i < len(k) && k[i] >= '0' && k[i] <= '9' {
+		i++
+	}
+	n, err := strconv.Atoi(k[1:i])
+	if err != nil {
+		return -1, false
+	}
+	return n, i < len(k)
+}
