@@ -459,22 +459,47 @@ func compact(q []*Event, head int) ([]*Event, int) {
 
 // standalone reports whether a record type is always an event of its own:
 // messages from user space (PAM, login, auditd itself) and the few kernel
-// messages written outside a syscall.
+// messages written outside a syscall. It is asked of every record: the
+// first byte picks the few names to compare (a syscall's records start
+// with none of U, D, G, R, V, T, K and are done at once, or after the
+// two or three names of their letter).
 func standalone(t string) bool {
-	switch {
-	case strings.HasPrefix(t, "USER"), strings.HasPrefix(t, "CRED_"),
-		strings.HasPrefix(t, "DAEMON_"), strings.HasPrefix(t, "ANOM_LOGIN"),
-		strings.HasPrefix(t, "ACCT_"), strings.HasPrefix(t, "GRP_"),
-		strings.HasPrefix(t, "ROLE_"), strings.HasPrefix(t, "RESP_"),
-		strings.HasPrefix(t, "VIRT_"), strings.HasPrefix(t, "CRYPTO_"),
-		strings.HasPrefix(t, "SYSTEM_"), strings.HasPrefix(t, "SERVICE_"):
-		return true
+	if len(t) == 0 {
+		return false
 	}
+	switch t[0] {
+	case 'U':
+		return strings.HasPrefix(t, "USER") || t == "USYS_CONFIG"
+	case 'C':
+		return strings.HasPrefix(t, "CRED_") || strings.HasPrefix(t, "CRYPTO_") || t == "CHGRP_ID" || t == "CHUSER_ID"
+	case 'D':
+		return strings.HasPrefix(t, "DAEMON_") || t == "DEL_USER" || t == "DEL_GROUP"
+	case 'A':
+		return strings.HasPrefix(t, "ANOM_LOGIN") || strings.HasPrefix(t, "ACCT_") || t == "ADD_USER" || t == "ADD_GROUP" ||
+			anomalyStandalone(t)
+	case 'G':
+		return strings.HasPrefix(t, "GRP_")
+	case 'R':
+		return strings.HasPrefix(t, "ROLE_") || strings.HasPrefix(t, "RESP_")
+	case 'V':
+		return strings.HasPrefix(t, "VIRT_")
+	case 'S':
+		return strings.HasPrefix(t, "SYSTEM_") || strings.HasPrefix(t, "SERVICE_") || t == "SOFTWARE_UPDATE"
+	case 'L':
+		return t == "LOGIN_FAILURES" || t == "LABEL_LEVEL_CHANGE" || t == "LABEL_OVERRIDE"
+	case 'T':
+		return t == "TRUSTED_APP"
+	case 'K':
+		return t == "KERNEL"
+	}
+	return false
+}
+
+// anomalyStandalone reports whether t is one of the ANOM_ types that stand
+// alone (ANOM_LOGIN_* are by prefix).
+func anomalyStandalone(t string) bool {
 	switch t {
-	case "LOGIN_FAILURES", "ADD_USER", "DEL_USER", "ADD_GROUP", "DEL_GROUP",
-		"CHGRP_ID", "CHUSER_ID", "TRUSTED_APP", "USYS_CONFIG", "SOFTWARE_UPDATE",
-		"LABEL_LEVEL_CHANGE", "LABEL_OVERRIDE", "ANOM_ABEND", "KERNEL",
-		"ANOM_MAX_DAC", "ANOM_MAX_MAC", "ANOM_AMTU_FAIL", "ANOM_RBAC_FAIL",
+	case "ANOM_ABEND", "ANOM_MAX_DAC", "ANOM_MAX_MAC", "ANOM_AMTU_FAIL", "ANOM_RBAC_FAIL",
 		"ANOM_RBAC_INTEGRITY_FAIL", "ANOM_CRYPTO_FAIL", "ANOM_ACCESS_FS",
 		"ANOM_EXEC", "ANOM_MK_EXEC", "ANOM_ADD_ACCT", "ANOM_DEL_ACCT",
 		"ANOM_MOD_ACCT", "ANOM_ROOT_TRANS", "ANOM_ORIGIN_FAILURES", "ANOM_SESSION":

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -353,5 +354,29 @@ func TestAssemblerManyNodes(t *testing.T) {
 	a.Flush(func(*Event) { n++ })
 	if n != 50000 {
 		t.Errorf("%d events, want 50000", n)
+	}
+}
+
+// TestStandaloneAsBefore: the switch on the first byte says what the list
+// of prefixes and names did, for every record type auditd names and a few
+// near misses.
+func TestStandaloneAsBefore(t *testing.T) {
+	data, err := os.ReadFile("../source/msgtypes.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := []string{"", "U", "USER", "USE", "CRED", "DAEMON", "ANOM_LOGIN", "ANOM_LOGINX", "ANOM_ABEND_", "LOGIN", "SYSCALL", "UNKNOWN[1334]", "usys_config"}
+	for l := range strings.SplitSeq(string(data), "\n") {
+		if _, name, ok := strings.Cut(l, "\t"); ok {
+			types = append(types, name)
+		}
+	}
+	for _, typ := range types {
+		if got, want := standalone(typ), standaloneOld(typ); got != want {
+			t.Errorf("standalone(%q) = %v, before %v", typ, got, want)
+		}
+	}
+	if len(types) < 150 {
+		t.Fatalf("only %d types read from msgtypes.tsv", len(types))
 	}
 }

@@ -228,3 +228,29 @@ func argIndexOld(k string) (num int, chunked bool) {
 	}
 	return n, i < len(k)
 }
+
+// standaloneOld, before the switch on the first byte, reports whether a record type is always an event of its own:
+// messages from user space (PAM, login, auditd itself) and the few kernel
+// messages written outside a syscall.
+func standaloneOld(t string) bool {
+	switch {
+	case strings.HasPrefix(t, "USER"), strings.HasPrefix(t, "CRED_"),
+		strings.HasPrefix(t, "DAEMON_"), strings.HasPrefix(t, "ANOM_LOGIN"),
+		strings.HasPrefix(t, "ACCT_"), strings.HasPrefix(t, "GRP_"),
+		strings.HasPrefix(t, "ROLE_"), strings.HasPrefix(t, "RESP_"),
+		strings.HasPrefix(t, "VIRT_"), strings.HasPrefix(t, "CRYPTO_"),
+		strings.HasPrefix(t, "SYSTEM_"), strings.HasPrefix(t, "SERVICE_"):
+		return true
+	}
+	switch t {
+	case "LOGIN_FAILURES", "ADD_USER", "DEL_USER", "ADD_GROUP", "DEL_GROUP",
+		"CHGRP_ID", "CHUSER_ID", "TRUSTED_APP", "USYS_CONFIG", "SOFTWARE_UPDATE",
+		"LABEL_LEVEL_CHANGE", "LABEL_OVERRIDE", "ANOM_ABEND", "KERNEL",
+		"ANOM_MAX_DAC", "ANOM_MAX_MAC", "ANOM_AMTU_FAIL", "ANOM_RBAC_FAIL",
+		"ANOM_RBAC_INTEGRITY_FAIL", "ANOM_CRYPTO_FAIL", "ANOM_ACCESS_FS",
+		"ANOM_EXEC", "ANOM_MK_EXEC", "ANOM_ADD_ACCT", "ANOM_DEL_ACCT",
+		"ANOM_MOD_ACCT", "ANOM_ROOT_TRANS", "ANOM_ORIGIN_FAILURES", "ANOM_SESSION":
+		return true
+	}
+	return false
+}
