@@ -59,6 +59,9 @@ var classes = map[string]ecsClass{
 
 // types are the event.type arrays Categorize sets, made once: events share
 // them (read only), so categorizing allocates nothing.
+// otherClass is classes[KindOther], and infoType types["info"].
+var otherClass, infoType = classes[KindOther], types["info"]
+
 var types = func() map[string][]string {
 	m := map[string][]string{}
 	for _, t := range []string{"creation", "deletion", "change", "start", "end", "installation", "info"} {
@@ -90,9 +93,13 @@ func fileType(action string) string {
 // severity is an alert.
 func Categorize(e *Event) {
 	m, g := &e.Event, &e.Gotrail
-	c, ok := classes[g.Kind]
+	// audit.other is most events of --all: its class without a look-up
+	c, ok := otherClass, true
+	if g.Kind != KindOther {
+		c, ok = classes[g.Kind]
+	}
 	if !ok {
-		c = classes[KindOther]
+		c = otherClass
 	}
 	m.Kind = "event"
 	if c.kind != "" {
@@ -106,7 +113,11 @@ func Categorize(e *Event) {
 	if t == "" {
 		t = fileType(m.Action)
 	}
-	m.Type = types[t]
+	if t == "info" { // audit.other's
+		m.Type = infoType
+	} else {
+		m.Type = types[t]
+	}
 	switch e.Auditd.MessageType {
 	case "syscall":
 		if g.Kind == KindTamper && e.File != nil {
@@ -124,7 +135,11 @@ func Categorize(e *Event) {
 	if m.Outcome == "" {
 		m.Outcome = "unknown"
 	}
-	m.Severity = SeverityNumber(g.Severity)
+	if g.Severity != "" { // no severity is 0, as no look-up finds it
+		m.Severity = SeverityNumber(g.Severity)
+	} else {
+		m.Severity = 0
+	}
 	m.Module, m.Dataset = Module, Dataset
 }
 
