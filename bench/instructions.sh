@@ -62,10 +62,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# build DIR NAME: the pipeline test binary of the tree at DIR; a tree from
-# before the benchmark gets this tree's copy of it
+# build DIR NAME: the pipeline test binary of the tree at DIR, with this
+# tree's copy of the benchmark, so that both builds run the same harness
 build() {
-	if [ ! -e "$1/internal/pipeline/corpus_bench_test.go" ]; then
+	if [ "$1" != "$ROOT" ]; then
 		cp "$ROOT/internal/pipeline/corpus_bench_test.go" "$1/internal/pipeline/"
 	fi
 	(cd "$1" && "$GO" test -c -o "$TMP/$2.test" ./internal/pipeline) >&2
