@@ -30,10 +30,15 @@ type Classifier struct {
 	GOROOTs []string
 }
 
-// modifying actions: what the watches of `gotrail rules` (-p wa) report.
-var modifying = map[string]bool{
-	"write": true, "create": true, "delete": true, "rename": true, "chmod": true,
-	"chown": true, "xattr": true, "touch": true, "link": true, "mount": true,
+// modifying reports whether an action changes a file: what the watches
+// of `gotrail rules` (-p wa) report. A switch, as it is asked of every
+// event.
+func modifying(act string) bool {
+	switch act {
+	case "write", "create", "delete", "rename", "chmod", "chown", "xattr", "touch", "link", "mount":
+		return true
+	}
+	return false
 }
 
 // Kind returns the kind of e.
@@ -73,6 +78,9 @@ func (c *Classifier) kind(e *event.Event) string {
 	act := e.Event.Action
 	if len(e.Tags) > 0 {
 		for _, k := range e.Tags {
+			if !strings.HasPrefix(k, "gotrail-") {
+				continue // not ours (all of keyKinds' are): no look-up
+			}
 			kind, ok := keyKinds[k]
 			if !ok {
 				continue
@@ -82,7 +90,7 @@ func (c *Classifier) kind(e *event.Event) string {
 				if act == "exec" && isGoBinary(e.Process.Executable) {
 					return kind
 				}
-			case modifying[act]:
+			case modifying(act):
 				return kind
 			}
 		}
@@ -95,7 +103,7 @@ func (c *Classifier) kind(e *event.Event) string {
 		// it makes shows as CONFIG_CHANGE
 		return event.KindOther
 	}
-	if !modifying[act] || e.File == nil {
+	if !modifying(act) || e.File == nil {
 		return event.KindOther
 	}
 	for _, p := range []string{e.File.Path, e.Gotrail.PreviousPath} {

@@ -187,3 +187,13 @@ func TestTamperSeverity(t *testing.T) {
 		t.Errorf("mallory disabling auditing: %s %v", e.Gotrail.Severity, *e.Gotrail.Authorized)
 	}
 }
+
+// TestKeyKindsPrefix: every rule key the classifier knows starts with the
+// prefix kind checks before looking a key up.
+func TestKeyKindsPrefix(t *testing.T) {
+	for k := range keyKinds {
+		if !strings.HasPrefix(k, "gotrail-") {
+			t.Errorf("rule key %q: kind skips keys without the gotrail- prefix", k)
+		}
+	}
+}
