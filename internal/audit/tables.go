@@ -87,6 +87,9 @@ var digitValue = func() (t [256]byte) {
 
 // String is the name auditd uses, or the hex value for an unknown arch.
 func (a Arch) String() string {
+	if a == ArchX86_64 { // most hosts': no look-up
+		return "x86_64"
+	}
 	if n, ok := archNames[a]; ok {
 		return n
 	}
@@ -97,6 +100,9 @@ var (
 	syscallOnce   sync.Once
 	syscallTables map[Arch][]string
 	syscallErr    error
+	// syscallsX86_64 is syscallTables[ArchX86_64], for most hosts' records
+	// without a map look-up
+	syscallsX86_64 []string
 )
 
 func loadSyscalls() {
@@ -122,6 +128,7 @@ func loadSyscalls() {
 		}
 		syscallTables[arch] = names
 	}
+	syscallsX86_64 = syscallTables[ArchX86_64]
 }
 
 // SyscallName names syscall number n on arch; ok is false when the table
@@ -133,7 +140,10 @@ func SyscallName(arch Arch, n uint64) (string, bool) {
 		// fall back to numbers rather than half a table
 		return strconv.FormatUint(n, 10), false
 	}
-	t := syscallTables[arch]
+	t := syscallsX86_64
+	if arch != ArchX86_64 {
+		t = syscallTables[arch]
+	}
 	if n < uint64(len(t)) && t[n] != "" {
 		return t[n], true
 	}
