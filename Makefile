@@ -79,6 +79,8 @@ fuzz:
 	$(call fuzz_one,FuzzValueEndDiff,internal/audit)
 	$(call fuzz_one,FuzzParseUint32Diff,internal/audit)
 	$(call fuzz_one,FuzzRecordParserDiff,internal/audit)
+	$(call fuzz_one,FuzzAssemblerDiff,internal/audit)
+	$(call fuzz_one,FuzzArgIndexDiff,internal/audit)
 	$(call fuzz_one,FuzzParseLine,internal/collect)
 	$(call fuzz_one,FuzzSplitRecord,internal/trail)
 	$(call fuzz_one,FuzzTrailMessages,internal/sink)

@@ -107,6 +107,14 @@ type Assembler struct {
 	Motion        uint64
 
 	pending map[eventKey]*Event
+	// unmapped is the event opened last, while it is the last record's
+	// and not complete: it goes into pending only when a record of
+	// another event comes first (mapLast). Most events are whole before
+	// the next begins, and so never touch the map.
+	unmapped *Event
+	// eager: every event into pending as it opens, as before unmapped
+	// was: the reference FuzzAssemblerDiff holds the lazy way to
+	eager   bool
 	nodes   map[string]*nodeStream
 	queue   []*Event // every node's, by first record, for eviction
 	head    int
@@ -182,13 +190,21 @@ func (a *Assembler) Pending(fn func(*Event)) {
 	for _, ev := range a.pending {
 		fn(ev)
 	}
+	if a.unmapped != nil {
+		fn(a.unmapped)
+	}
 }
 
 // Stats returns the counters so far.
 func (a *Assembler) Stats() AssemblerStats { return a.stats }
 
 // InFlight is the number of events waiting for completion.
-func (a *Assembler) InFlight() int { return len(a.pending) }
+func (a *Assembler) InFlight() int {
+	if a.unmapped != nil {
+		return len(a.pending) + 1
+	}
+	return len(a.pending)
+}
 
 // singleton record types: an event has one of each, so a second is another
 // event's.
@@ -204,10 +220,14 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 	ns := a.node(r)
 	ns.seq++
 	k := eventKey{r.Node, r.Time.Sec, r.Time.Milli, r.Serial}
-	// an event not yet complete is the one pending under its key
+	// an event not yet complete is the last record's, or the one
+	// pending under its key
 	ev := a.last
 	if ev == nil || ev.st.done || ev.Serial != r.Serial || ev.Time != r.Time || ev.Node != r.Node {
-		ev = a.pending[k]
+		ev = nil
+		if len(a.pending) > 0 {
+			ev = a.pending[k]
+		}
 	}
 	if r.Type == "EOE" {
 		if ev != nil {
@@ -233,6 +253,9 @@ func (a *Assembler) Add(r Record, emit func(*Event)) {
 		}
 		ev = a.open(k, r, ns, emit)
 		ev.Collision = collided
+	}
+	if ev != a.unmapped {
+		a.mapLast() // its records are no longer the last
 	}
 	a.last = ev
 	a.keep(ev, r, ns, emit)
@@ -287,14 +310,18 @@ func (a *Assembler) pruneNodes() {
 
 // open starts the event of key k, making room within the bounds first.
 func (a *Assembler) open(k eventKey, r Record, ns *nodeStream, emit func(*Event)) *Event {
-	for len(a.pending) >= orDefault(a.MaxInFlight, DefaultMaxInFlight) {
+	for a.InFlight() >= orDefault(a.MaxInFlight, DefaultMaxInFlight) {
 		a.evictOldest(emit)
 	}
+	a.mapLast()
 	// the node name outlives the read buffer it came from: the reader
 	// may reuse that buffer while the event waits here
-	k.node = strings.Clone(k.node)
-	ev := a.newEvent(k.node, r, 8)
-	a.pending[k] = ev
+	ev := a.newEvent(strings.Clone(k.node), r, 8)
+	if a.eager {
+		a.pending[keyOf(ev)] = ev
+	} else {
+		a.unmapped = ev
+	}
 	a.queue = append(a.queue, ev)
 	ns.queue = append(ns.queue, ev)
 	return ev
@@ -394,8 +421,19 @@ func (a *Assembler) Flush(emit func(*Event)) {
 
 func keyOf(ev *Event) eventKey { return eventKey{ev.Node, ev.Time.Sec, ev.Time.Milli, ev.Serial} }
 
+// mapLast puts the unmapped event into pending, where a record of it that
+// comes after another event's finds it.
+func (a *Assembler) mapLast() {
+	if ev := a.unmapped; ev != nil {
+		a.pending[keyOf(ev)] = ev
+		a.unmapped = nil
+	}
+}
+
 func (a *Assembler) complete(k eventKey, ev *Event, emit func(*Event)) {
-	if a.pending[k] == ev {
+	if ev == a.unmapped {
+		a.unmapped = nil
+	} else if a.pending[k] == ev {
 		delete(a.pending, k)
 	}
 	ev.st.done = true

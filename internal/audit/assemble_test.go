@@ -3,6 +3,7 @@ package audit
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -378,5 +379,40 @@ func TestStandaloneAsBefore(t *testing.T) {
 	}
 	if len(types) < 150 {
 		t.Fatalf("only %d types read from msgtypes.tsv", len(types))
+	}
+}
+
+// TestAssemblerPendingUnmapped: the event being assembled, which is kept
+// out of the look-up map while its records come together, is in flight for
+// InFlight and Pending (the reader makes its records own their text before
+// reusing the buffer), and its records still find it after another event's.
+func TestAssemblerPendingUnmapped(t *testing.T) {
+	a := NewAssembler()
+	var out []*Event
+	emit := func(ev *Event) { out = append(out, ev) }
+	pending := func() []uint64 {
+		var s []uint64
+		a.Pending(func(ev *Event) { s = append(s, ev.Serial) })
+		slices.Sort(s)
+		return s
+	}
+	a.Add(rec(t, "type=SYSCALL msg=audit(10.000:1): a=1"), emit)
+	if n, p := a.InFlight(), pending(); n != 1 || !slices.Equal(p, []uint64{1}) {
+		t.Fatalf("one event open: InFlight %d, Pending %v", n, p)
+	}
+	a.Add(rec(t, "type=SYSCALL msg=audit(10.000:2): a=1"), emit)
+	a.Add(rec(t, "type=USER_START msg=audit(10.000:3): pid=1"), emit)
+	a.Add(rec(t, "type=CWD msg=audit(10.000:1): cwd=\"/\""), emit)
+	if n, p := a.InFlight(), pending(); n != 2 || !slices.Equal(p, []uint64{1, 2}) {
+		t.Fatalf("two events open: InFlight %d, Pending %v", n, p)
+	}
+	a.Add(rec(t, "type=CWD msg=audit(10.000:2): cwd=\"/\""), emit)
+	a.Add(rec(t, "type=PROCTITLE msg=audit(10.000:1): proctitle=6C73"), emit)
+	a.Add(rec(t, "type=PROCTITLE msg=audit(10.000:2): proctitle=6C73"), emit)
+	if n, p := a.InFlight(), pending(); n != 0 || len(p) != 0 {
+		t.Fatalf("all complete: InFlight %d, Pending %v", n, p)
+	}
+	if got, want := summary(out), "3:USER_START 1:SYSCALL,CWD,PROCTITLE 2:SYSCALL,CWD,PROCTITLE"; got != want {
+		t.Errorf("emitted %s, want %s", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -383,6 +384,42 @@ func FuzzArgIndexDiff(f *testing.F) {
 		wn, wc := argIndexOld(k)
 		if n != wn || c != wc {
 			t.Fatalf("argIndex(%q) = %d, %v; Atoi's: %d, %v", k, n, c, wn, wc)
+		}
+	})
+}
+
+// FuzzAssemblerDiff: the assembler that keeps the event being assembled
+// out of its map emits the very events, in the same order, as one that
+// maps every event as it opens; over records of a few events interleaved,
+// repeated (collisions), completed by PROCTITLE or EOE, standing alone,
+// and many at once (eviction).
+func FuzzAssemblerDiff(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, uint8(3))
+	f.Add([]byte{0, 16, 1, 17, 2, 18, 35, 19, 3, 51}, uint8(2))
+	f.Add([]byte{64, 0, 65, 1, 66, 128, 129, 130, 200, 201}, uint8(1))
+	types := []string{"SYSCALL", "CWD", "PATH", "EXECVE", "PROCTITLE", "EOE", "USER_START", "CONFIG_CHANGE"}
+	f.Fuzz(func(t *testing.T, ops []byte, inFlight uint8) {
+		run := func(eager bool) string {
+			a := &Assembler{MaxInFlight: int(inFlight%6) + 1, MaxRecords: 4, Motion: 6, eager: eager}
+			var evs []*Event
+			emit := func(ev *Event) { evs = append(evs, ev) }
+			for i, op := range ops {
+				// the low bits pick the event (serial, and its second), the
+				// high ones the record type
+				serial, typ := uint64(op&7)+1, types[int(op>>3)%len(types)]
+				line := fmt.Sprintf("type=%s msg=audit(%d.000:%d): x=%d", typ, 100+int(op&7)/4, serial, i)
+				a.Add(rec(t, line), emit)
+				if i%5 == 4 {
+					var n int
+					a.Pending(func(*Event) { n++ })
+					evs = append(evs, &Event{Serial: uint64(1000 + n + 100*a.InFlight())}) // in flight, as a marker
+				}
+			}
+			a.Flush(emit)
+			return summary(evs)
+		}
+		if lazy, eager := run(false), run(true); lazy != eager {
+			t.Fatalf("ops %v, %d in flight:\n lazy  %s\n eager %s", ops, inFlight%6+1, lazy, eager)
 		}
 	})
 }
