@@ -306,7 +306,9 @@ func splitPart(dst []Field, s string, enriched bool) []Field {
 // (and, for Sketch, of a SYSCALL). It splits exactly as splitPart does
 // (FuzzSplitPartWantedDiff holds it to splitPart, filtered). Where most
 // fields are kept it costs more than it saves: whether to store a field
-// is a branch the processor cannot foresee.
+// is a branch the processor cannot foresee. It is a copy of splitPart's
+// loop rather than splitPart with a nil filter: that one loop for both
+// cost 2% of the Go-only and text runs' instructions per MiB.
 func splitPartWanted(dst []Field, s string, want *keyFilter) []Field {
 	for len(s) > 0 {
 		if s[0] == ' ' {
