@@ -76,6 +76,17 @@ if awk -v l="$LOAD" 'BEGIN { exit !(l > 0.5) }'; then
 	log "warning: load average is $LOAD before the runs; other work on this host makes the timings noisy (compare the ratios of one run, not MB/s across runs)"
 fi
 
+# Steal: the time the hypervisor ran other guests on this machine's CPUs
+# (the 8th field of /proc/stat's cpu line, in ticks). On a shared virtual
+# machine it moves the timings more than anything else: an hour with half
+# the CPU stolen ran the same build 4x slower. It is reported for every
+# row, so that a run on a stolen host is seen to be one.
+TICK=$(getconf CLK_TCK)
+NCPU=$(nproc)
+steal_ticks() { awk '$1 == "cpu" { print $9 + 0; exit }' /proc/stat; }
+STEAL0=$(steal_ticks)
+EPOCH0=$EPOCHREALTIME
+
 # /usr/bin/time (Debian package "time") for wall time and peak RSS.
 TIME=/usr/bin/time
 if [ ! -x "$TIME" ]; then
@@ -269,21 +280,25 @@ count_out() {
 	esac
 }
 
-# timed ROW FILE I: one timed run; prints "wall_s rss_kib cpu_s exit".
+# timed ROW FILE I: one timed run; prints "wall_s rss_kib cpu_s exit
+# steal_pct", steal_pct being the share of the host's CPU time stolen
+# during the run.
 timed() {
-	local row=$1 file=$2 i=$3 tf=$TMP/time rc=0 t0 t1 in=/dev/null
+	local row=$1 file=$2 i=$3 tf=$TMP/time rc=0 t0 t1 s0 s1 in=/dev/null
 	cmd_for "$row" "$file"
 	if [ "$row" = laurel ]; then
 		rm -f "$LAUREL_OUT"
 		in=$file
 	fi
+	s0=$(steal_ticks)
 	t0=$EPOCHREALTIME
 	"$TIME" -v -o "$tf" "${CMD[@]}" <"$in" >/dev/null 2>"$TMP/$row.err.$i" || rc=$?
 	t1=$EPOCHREALTIME
+	s1=$(steal_ticks)
 	# Wall time: /usr/bin/time -v has 10 ms resolution, so the wall clock
 	# around it (1 ms more for starting /usr/bin/time) is printed instead
 	# when the two agree; peak RSS and CPU come from /usr/bin/time -v.
-	awk -v rc="$rc" -v t0="$t0" -v t1="$t1" '
+	awk -v rc="$rc" -v t0="$t0" -v t1="$t1" -v st="$((s1 - s0))" -v tick="$TICK" -v ncpu="$NCPU" '
 		/Elapsed \(wall clock\) time/ {
 			n = split($NF, p, ":"); w = 0
 			for (j = 1; j <= n; j++) w = w * 60 + p[j]
@@ -294,7 +309,7 @@ timed() {
 		END {
 			e = t1 - t0
 			if (e < w - 0.01 || e > w + 0.05) e = w
-			printf "%.3f %d %.2f %d\n", e, m, u + s, rc
+			printf "%.3f %d %.2f %d %.0f\n", e, m, u + s, rc, 100 * st / tick / ((t1 - t0) * ncpu)
 		}' "$tf"
 }
 
@@ -303,7 +318,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 # ---------------------------------------------------------------- runs
 # Every row of every corpus once, then again: the rows take turns, so
 # that a burst of other work on the host slows all of them, not one.
-declare -A WALLS RSSS CPUS OUT NOTE
+declare -A WALLS RSSS CPUS STEALS OUT NOTE
 for c in "${CORPORA[@]}"; do
 	for r in "${ROWS[@]}"; do
 		runnable "$r" || continue
@@ -324,7 +339,7 @@ for i in $(seq 1 "$RUNS"); do
 			runnable "$r" || continue
 			res=$(timed "$r" "${FILE[$c]}" "$i")
 			set -- $res
-			log "$c/$r: run $i/$RUNS: ${1}s wall, $(($2 / 1024)) MiB peak RSS, ${3}s CPU, exit $4"
+			log "$c/$r: run $i/$RUNS: ${1}s wall, $(($2 / 1024)) MiB peak RSS, ${3}s CPU, exit $4, ${5}% stolen"
 			# ausearch exits 1 when it finds nothing: that is a broken run here.
 			if [ "$4" != 0 ]; then
 				log "$r: exit status $4: $(head -n 3 "$TMP/$r.err.$i")"
@@ -333,12 +348,13 @@ for i in $(seq 1 "$RUNS"); do
 			WALLS[$c,$r]+="$1"$'\n'
 			RSSS[$c,$r]+="$2"$'\n'
 			CPUS[$c,$r]+="$3"$'\n'
+			STEALS[$c,$r]+="$5"$'\n'
 		done
 	done
 done
 
 # ---------------------------------------------------------------- report
-declare -A SEC RANGE RSS CPU
+declare -A SEC RANGE RSS CPU STEAL
 for c in "${CORPORA[@]}"; do
 	for r in "${ROWS[@]}"; do
 		[ -n "${WALLS[$c,$r]:-}" ] || continue
@@ -346,6 +362,7 @@ for c in "${CORPORA[@]}"; do
 		RANGE[$c,$r]=$(printf %s "${WALLS[$c,$r]}" | sort -g | sed -n '1p;$p' | paste -sd- -)
 		RSS[$c,$r]=$(printf %s "${RSSS[$c,$r]}" | median | awk '{ printf "%.1f", $1 / 1024 }')
 		CPU[$c,$r]=$(printf %s "${CPUS[$c,$r]}" | median)
+		STEAL[$c,$r]=$(printf %s "${STEALS[$c,$r]}" | median)
 	done
 done
 mbps() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", mb / s; else print "-" }'; }
@@ -366,13 +383,18 @@ ratio() {
 cells() {
 	local c=$1 r=$2
 	if [ -z "${SEC[$c,$r]:-}" ]; then
-		printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\n' "$c" "$r: $(why_not "$r")" "${MB[$c]}" "${EVENTS[$c]}"
+		printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\n' "$c" "$r: $(why_not "$r")" "${MB[$c]}" "${EVENTS[$c]}"
 	else
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "${MB[$c]}" "${EVENTS[$c]}" "${SEC[$c,$r]}" "${RANGE[$c,$r]}" \
-			"$(mbps "${MB[$c]}" "${SEC[$c,$r]}")" "$(ratio "$c" "$r")" "${RSS[$c,$r]}" "${CPU[$c,$r]}" "${OUT[$c,$r]}"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "${MB[$c]}" "${EVENTS[$c]}" "${SEC[$c,$r]}" "${RANGE[$c,$r]}" \
+			"$(mbps "${MB[$c]}" "${SEC[$c,$r]}")" "$(ratio "$c" "$r")" "${RSS[$c,$r]}" "${CPU[$c,$r]}" "${OUT[$c,$r]}" "${STEAL[$c,$r]}"
 	fi
 }
-HEAD='corpus\trow\tfile MB\tevents\tmedian s\tmin-max s\tMB/s\tgotrail x\tpeak RSS MiB\tCPU s\tevents out'
+STOLEN=$(awk -v st="$(($(steal_ticks) - STEAL0))" -v tick="$TICK" -v ncpu="$NCPU" -v t0="$EPOCH0" -v t1="$EPOCHREALTIME" \
+	'BEGIN { printf "%.0f", 100 * st / tick / ((t1 - t0) * ncpu) }')
+if [ "$STOLEN" -ge 10 ]; then
+	log "warning: the hypervisor took $STOLEN% of this host's CPU time during the runs: gotrail, on two threads, loses more to it than the single-threaded peers; do not quote these figures as the tools' speed"
+fi
+HEAD='corpus\trow\tfile MB\tevents\tmedian s\tmin-max s\tMB/s\tgotrail x\tpeak RSS MiB\tCPU s\tevents out\tstolen %%'
 
 {
 	echo
@@ -392,15 +414,16 @@ HEAD='corpus\trow\tfile MB\tevents\tmedian s\tmin-max s\tMB/s\tgotrail x\tpeak R
 	echo
 	echo "Host: $(uname -sr), $(nproc) CPU ($(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)." \
 		"Versions: $("$GO" version 2>/dev/null | awk '{ print $3 }'), laurel $(laurel --version 2>/dev/null | head -n 1), ausearch $(ausearch -v 2>/dev/null | awk '{ print $NF }' | head -n 1)." \
-		"Load average before the runs: $LOAD, after: $(cut -d' ' -f1 /proc/loadavg)."
+		"Load average before the runs: $LOAD, after: $(cut -d' ' -f1 /proc/loadavg)." \
+		"Stolen by the hypervisor over the whole run: $STOLEN% of the host's CPU time."
 	echo
 	for c in "${CORPORA[@]}"; do echo "- $c (${LABEL[$c]}): $(basename "${FILE[$c]}"), ${BYTES[$c]} bytes, ${RECORDS[$c]} records, ${EVENTS[$c]} events"; done
 	echo
-	echo "| corpus | row | MB/s | gotrail x | peak RSS MiB | median s | min-max s | CPU s | events out |"
-	echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
+	echo "| corpus | row | MB/s | gotrail x | peak RSS MiB | median s | min-max s | CPU s | events out | stolen % |"
+	echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"
 	for c in "${CORPORA[@]}"; do
 		for r in "${ROWS[@]}"; do
-			cells "$c" "$r" | awk -F '\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $7, $8, $9, $5, $6, $10, $11 }'
+			cells "$c" "$r" | awk -F '\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $7, $8, $9, $5, $6, $10, $11, $12 }'
 		done
 	done
 	echo
