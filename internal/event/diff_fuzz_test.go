@@ -17,12 +17,18 @@ func FuzzAppendStringDiff(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		// every suffix: each length and alignment of the tail word
+		// every suffix: each length and alignment of the tail word; into
+		// a buffer that must grow and into one with room, whose spare
+		// bytes (written before an escape is met) must not show
+		roomy := make([]byte, 1, 64)
 		for i := 0; i <= len(s) && i < 24; i++ {
-			got := AppendString([]byte("x"), s[i:])
 			want := appendStringOld([]byte("x"), s[i:])
-			if !bytes.Equal(got, want) {
-				t.Fatalf("AppendString(%q) = %q, want %q", s[i:], got, want)
+			roomy = append(roomy[:1], bytes.Repeat([]byte{'#'}, 63)...)[:1]
+			roomy[0] = 'x'
+			for _, b := range [][]byte{[]byte("x"), roomy} {
+				if got := AppendString(b, s[i:]); !bytes.Equal(got, want) {
+					t.Fatalf("AppendString(%q, cap %d) = %q, want %q", s[i:], cap(b), got, want)
+				}
 			}
 		}
 	})

@@ -438,18 +438,35 @@ func isPlain(s string) bool {
 func AppendString(b []byte, s string) []byte {
 	if len(s) <= 16 {
 		// most are short (ids, numbers, names, arguments): a table look-up a
-		// byte costs less than setting up words
-		for i := 0; i < len(s); i++ {
-			if !plainByte[s[i]] {
-				return appendEscaped(b, s)
-			}
+		// byte costs less than setting up words, and each byte is copied as
+		// it is checked, which costs less than a call to memmove
+		n := len(b)
+		if cap(b)-n < len(s)+2 {
+			b = growBytes(b, len(s)+2)
 		}
-	} else if !isPlain(s) {
+		d := b[n : n+len(s)+2]
+		d[0] = '"'
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if !plainByte[c] {
+				return appendEscaped(b[:n], s)
+			}
+			d[i+1] = c
+		}
+		d[len(s)+1] = '"'
+		return b[:n+len(s)+2]
+	}
+	if !isPlain(s) {
 		return appendEscaped(b, s)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// growBytes is b with room for n more bytes, grown as append grows it.
+func growBytes(b []byte, n int) []byte {
+	return append(b, make([]byte, n)...)[:len(b)]
 }
 
 // plainByte is plain for every byte value: false from 0x80 up.
