@@ -79,6 +79,7 @@ func (in *Interpreter) checkKeys(fields []Field) bool {
 // then those auditd added) and, for each, how it is rendered.
 type keyShape struct {
 	typ      string
+	head     []byte   // `{"type":"TYP"`, the record's JSON up to its fields
 	keys     []string // views into buf
 	match    []shapeKey
 	kernel   int // how many of keys are the kernel's
@@ -88,6 +89,7 @@ type keyShape struct {
 	how      []uint8  // for each kernel key, shape* flags
 	ups      []uint32 // for each key auditd added, the bits of the interps with its key
 	interp   []shapeInterp
+	ubuf     []byte
 	arch     int // index of the arch key, -1 if none
 	success  int // of success
 }
@@ -105,6 +107,7 @@ type shapeInterp struct {
 	enriched int32 // of auditd's interpretation of it (ids), -1 if none
 	how      interpretation
 	up       string // its upper-case key
+	prefix   string // `,"UP":`, a view into keyShape.ubuf
 	bit      uint32 // 1 << its index in interp
 }
 
@@ -171,14 +174,15 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 	for i := range fields {
 		n += len(fields[i].Key)
 	}
-	*s = keyShape{typ: s.typ, keys: s.keys[:0], match: s.match[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
-		how: s.how[:0], ups: s.ups[:0], interp: s.interp[:0], arch: -1, success: -1}
+	*s = keyShape{typ: s.typ, head: s.head[:0], keys: s.keys[:0], match: s.match[:0], buf: s.buf[:0], prefixes: s.prefixes[:0], pbuf: s.pbuf[:0],
+		how: s.how[:0], ups: s.ups[:0], interp: s.interp[:0], ubuf: s.ubuf[:0], arch: -1, success: -1}
 	if n > maxShapeBytes {
 		return false
 	}
 	if s.typ != typ {
 		s.typ = strings.Clone(typ)
 	}
+	s.head = event.AppendString(append(s.head, `{"type":`...), typ)
 	s.buf = slices.Grow(s.buf, n+8)
 	s.pbuf = slices.Grow(s.pbuf, n+5*len(fields)+16)
 	for i := range fields {
@@ -226,6 +230,15 @@ func (s *keyShape) remember(typ string, fields []Field) bool {
 		s.ups = append(s.ups, bits)
 	}
 	s.pbuf = append(s.pbuf, make([]byte, 16)...) // for appendShort
+	for _, it := range s.interp {
+		s.ubuf = append(append(append(s.ubuf, `,"`...), it.up...), `":`...)
+	}
+	uoff := 0
+	for i := range s.interp {
+		n := len(s.interp[i].up) + 4
+		s.interp[i].prefix = bytesView(s.ubuf[uoff : uoff+n])
+		uoff += n
+	}
 	// views taken after the appends: the buffers do not move any more
 	off, poff := 0, 0
 	s.buf = append(s.buf, make([]byte, 8)...) // so that load64 can read 8 from any key
@@ -256,8 +269,7 @@ func hasUpper(s string) bool {
 // appendPlainRecord is appendRecord for a record that plainRecord accepts
 // and whose keys have shape s.
 func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field, s *keyShape) []byte {
-	b = append(b, `{"type":`...)
-	b = event.AppendString(b, r.Type)
+	b = append(b, s.head...) // r.Type is s.typ
 	// room for the kernel's fields as they are written, so that the short
 	// copies below can store 16 bytes at a time
 	b = slices.Grow(b, len(s.pbuf)+len(r.Body)+3*len(fields)+16)
@@ -294,9 +306,7 @@ func (in *Interpreter) appendPlainRecord(b []byte, r *Record, fields []Field, s 
 			continue
 		}
 		written |= it.bit
-		b = append(b, `,"`...)
-		b = append(b, up...)
-		b = append(b, `":`...)
+		b = append(b, it.prefix...) // `,"up":`: interpretAs returns it.up or ""
 		b = event.AppendString(b, val)
 	}
 	// what auditd interpreted that we do not (SADDR, SIG, …)
