@@ -74,7 +74,7 @@ func appendHex(b []byte, s string) ([]byte, bool) {
 	i := 0
 	// eight digits (four bytes) at a time: a title is a few hundred
 	for ; 2*i+8 <= len(s); i += 4 {
-		v, ok := hex8(load64(s[2*i:]))
+		v, ok := hex8(loadAt(s, 2*i))
 		if !ok {
 			return b[:n], false
 		}

@@ -432,7 +432,7 @@ func valueEndAfter(s string) int {
 		return -1
 	}
 	if len(s) >= 16 {
-		if i := spaceIn(load64(s[8:])); i < 8 {
+		if i := spaceIn(loadAt(s, 8)); i < 8 {
 			return 8 + i
 		}
 		if j := strings.IndexByte(s[16:], ' '); j >= 0 {
