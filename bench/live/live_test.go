@@ -170,7 +170,7 @@ func cpuTimes(t *testing.T) (steal, all uint64) {
 // logSteal says how much of the host's CPU time the hypervisor stole during
 // the burst: on a shared virtual machine the latencies move with it. On
 // 2026-12-03 one burst on this host had a p99 of 400 ms with about a
-// quarter of the CPU stolen, and the next five 46-67 ms with 12-16%.
+// quarter of the CPU stolen, and four later ones 46-67 ms with 12-16%.
 func logSteal(t *testing.T, steal, all uint64) {
 	t.Helper()
 	if all == 0 {
