@@ -157,7 +157,7 @@ func (s *keyShape) same(body string, fields []Field) bool {
 		p := uintptr(unsafe.Pointer(unsafe.StringData(f.Key)))
 		if m.n <= 8 && p >= base && p+8 <= end {
 			// within body: keys are split from it
-			if binary.LittleEndian.Uint64((*[8]byte)(unsafe.Pointer(unsafe.StringData(f.Key)))[:])&m.mask != m.word {
+			if load64(f.Key)&m.mask != m.word {
 				return false
 			}
 		} else if f.Key != s.keys[i] {

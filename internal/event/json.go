@@ -313,7 +313,7 @@ const (
 
 // plain8 reports whether none of 8 bytes needs escaping.
 func plain8(s string) bool {
-	return plainBits(binary.LittleEndian.Uint64((*[8]byte)(unsafe.Pointer(unsafe.StringData(s)))[:]))
+	return plainBits(load64(unsafe.StringData(s), 0))
 }
 
 // plainBits reports whether none of the 8 bytes of x needs escaping: no
