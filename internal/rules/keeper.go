@@ -28,10 +28,14 @@ type Keeper struct {
 	root    string
 	goroots []string
 	kernel  Kernel
-	plan    *Plan
-	users   []string
+	inForce []Rule   // the active rules of the plan last put in force
+	users   []string // the login users that plan covers
 	passwd  passwdStamp
 	waiting []string // homes of login users that do not exist yet
+	// behind says the plan in force is the rules file's, not this host's
+	// as it is now: a user was added or removed while gotrail was not
+	// running, or between setup and the watcher's start.
+	behind bool
 }
 
 // passwdStamp tells whether /etc/passwd changed: useradd and userdel
@@ -53,35 +57,77 @@ func stampOf(h hostfs.FS) passwdStamp {
 	return s
 }
 
-// NewKeeper reads the host as it is now; it changes nothing.
+// NewKeeper reads the host as it is now; it changes nothing. The plan in
+// force is the rules file's, which setup or the last keeper wrote and
+// loaded: a user added since (while gotrail was down, or in the moment
+// between setup and the plugin's start) is then one the first Poll covers.
+// Without the file, it is the host's plan as it is now.
 func NewKeeper(root string, goroots []string, kernel Kernel) (*Keeper, error) {
 	k := &Keeper{root: root, goroots: goroots, kernel: kernel}
-	st := stampOf(hostfs.New(root))
-	plan, users, waiting, err := k.generate()
+	h := hostfs.New(root)
+	st := stampOf(h)
+	plan, host, err := k.generate()
 	if err != nil {
 		return nil, err
 	}
-	k.commit(st, plan, users, waiting)
+	users, waiting := splitUsers(h, host.Users)
+	k.commit(st, All(plan.Groups), users, waiting)
+	data, err := h.ReadFile(RulesFile)
+	if err != nil {
+		return k, nil
+	}
+	active, named := parseRulesFile(data)
+	k.inForce, k.users, k.behind = active, nil, true
+	for _, u := range host.Users {
+		if named[u.Home+"/.config/go/env"] && slices.Contains(users, u.Name) {
+			k.users = append(k.users, u.Name)
+		}
+	}
 	return k, nil
 }
 
-// generate plans the rules of the host as it is now: the login users
-// covered, and the homes of those not yet covered (useradd writes passwd
-// before it makes the home).
-func (k *Keeper) generate() (plan *Plan, users, waiting []string, err error) {
+// generate plans the rules of the host as it is now.
+func (k *Keeper) generate() (*Plan, *Host, error) {
 	host, err := Discover(k.root, k.goroots)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	h := hostfs.New(k.root)
-	for _, u := range host.Users {
+	return Generate(host), host, nil
+}
+
+// splitUsers parts login users into those covered (their home exists) and
+// the homes of those not yet covered (useradd writes passwd before it
+// makes the home).
+func splitUsers(h hostfs.FS, all []User) (users, waiting []string) {
+	for _, u := range all {
 		if h.IsDir(u.Home) {
 			users = append(users, u.Name)
 		} else {
 			waiting = append(waiting, u.Home)
 		}
 	}
-	return Generate(host), users, waiting, nil
+	return users, waiting
+}
+
+// parseRulesFile reads a rules file Render wrote: its active rules, and
+// the paths of every watch it names, the commented-out pending ones too.
+// A line Render would not have written is not gotrail's and is left out.
+func parseRulesFile(data []byte) (active []Rule, watched map[string]bool) {
+	watched = map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		pending := strings.HasPrefix(line, "# -")
+		r, ok := ParseRule(strings.TrimPrefix(line, "# "))
+		if !ok || (!pending && strings.HasPrefix(line, "#")) {
+			continue
+		}
+		if r.Watch != "" {
+			watched[r.Watch] = true
+		}
+		if !pending {
+			active = append(active, r)
+		}
+	}
+	return active, watched
 }
 
 // homeAppeared reports whether a home the keeper waits for exists now.
@@ -134,13 +180,14 @@ func (k *Keeper) Poll() (Update, error) {
 	var u Update
 	h := hostfs.New(k.root)
 	st := stampOf(h)
-	if st == k.passwd && !k.homeAppeared(h) {
+	if st == k.passwd && !k.behind && !k.homeAppeared(h) {
 		return u, nil
 	}
-	plan, users, waiting, err := k.generate()
+	plan, host, err := k.generate()
 	if err != nil {
 		return u, err
 	}
+	users, waiting := splitUsers(h, host.Users)
 	for _, d := range plan.Dirs {
 		made, err := h.MkdirOwned(d.Home, d.Path, 0o700, d.UID, d.GID)
 		if err != nil {
@@ -153,9 +200,9 @@ func (k *Keeper) Poll() (Update, error) {
 	plan.Activate(h)
 	// what counts is the rules: a user's new home or shell changes them
 	// as surely as a new user does
-	old, want := ruleSet(All(k.plan.Groups)), All(plan.Groups)
+	old, want := ruleSet(k.inForce), All(plan.Groups)
 	if sameRules(old, want) && len(u.Dirs) == 0 {
-		k.commit(st, plan, users, waiting)
+		k.commit(st, want, users, waiting)
 		return u, nil
 	}
 	for _, name := range users {
@@ -175,13 +222,13 @@ func (k *Keeper) Poll() (Update, error) {
 	if err := k.apply(&u, old, want); err != nil {
 		return u, err // the old plan stays: the next poll tries again
 	}
-	k.commit(st, plan, users, waiting)
+	k.commit(st, want, users, waiting)
 	return u, nil
 }
 
-// commit takes the plan as the one in force.
-func (k *Keeper) commit(st passwdStamp, plan *Plan, users, waiting []string) {
-	k.passwd, k.plan, k.users, k.waiting = st, plan, users, waiting
+// commit takes a plan's active rules as the ones in force.
+func (k *Keeper) commit(st passwdStamp, active []Rule, users, waiting []string) {
+	k.passwd, k.inForce, k.users, k.waiting, k.behind = st, active, users, waiting, false
 }
 
 func sameRules(old map[string]Rule, want []Rule) bool {
@@ -252,7 +299,7 @@ func (k *Keeper) Missing() ([]Rule, error) {
 		return nil, err
 	}
 	var out []Rule
-	for _, r := range All(k.plan.Groups) {
+	for _, r := range k.inForce {
 		if !slices.Contains(loaded, r.String()) {
 			out = append(out, r)
 		}

@@ -214,3 +214,84 @@ func TestKeeperCatchesUpLater(t *testing.T) {
 		t.Errorf("after usermod -d: %q", kernel.loaded)
 	}
 }
+
+// setUp is gotrail setup on root as it is: the rules file written, its
+// rules loaded into kernel.
+func setUp(t *testing.T, root string, kernel *fakeKernel) {
+	t.Helper()
+	host, err := Discover(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := Generate(host)
+	if _, err := Install(root, plan); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range All(plan.Groups) {
+		kernel.loaded = append(kernel.loaded, r.String())
+	}
+}
+
+// TestKeeperStartsFromTheRulesFile: the keeper's plan in force is the rules
+// file setup wrote, so that a user added before the watcher starts (while
+// it was down, or in the moment between setup and auditd starting the
+// plugin) is covered by the first poll, and one removed loses their rules;
+// a rule someone removed from the kernel is not silently put back.
+func TestKeeperStartsFromTheRulesFile(t *testing.T) {
+	uid := strconv.Itoa(os.Getuid())
+	base := "root:x:0:0:root:/root:/bin/bash\nalice:x:" + uid + ":" + uid + "::/home/alice:/bin/bash\n"
+	bob := "bob:x:" + uid + ":" + uid + "::/home/bob:/bin/bash\n"
+	aliceGoenv := "-w /home/alice/.config/go/env -p wa -k gotrail-goenv"
+	bobGoenv := "-w /home/bob/.config/go/env -p wa -k gotrail-goenv"
+	for _, tc := range []struct {
+		name                string
+		atSetup, atStart    string
+		wantAdded, wantGone []string // users
+		loaded, unloaded    []string
+	}{
+		{name: "nothing changed", atSetup: base, atStart: base, loaded: []string{aliceGoenv}},
+		{name: "bob added", atSetup: base, atStart: base + bob, wantAdded: []string{"bob"}, loaded: []string{aliceGoenv, bobGoenv}},
+		{name: "bob removed", atSetup: base + bob, atStart: base, loaded: []string{aliceGoenv}, unloaded: []string{bobGoenv}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, _ := keeperRoot(t)
+			os.RemoveAll(filepath.Join(root, "home/bob/.config"))
+			writePasswd(t, root, tc.atSetup)
+			kernel := &fakeKernel{}
+			setUp(t, root, kernel)
+			kernel.loaded = slices.DeleteFunc(kernel.loaded, func(l string) bool { return l == "-w /etc/profile -p wa -k gotrail-profile" })
+			before := slices.Clone(kernel.loaded)
+			writePasswd(t, root, tc.atStart)
+			k, err := NewKeeper(root, nil, kernel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := k.Poll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(u.UsersAdded, tc.wantAdded) {
+				t.Errorf("users added %q, want %q (%s)", u.UsersAdded, tc.wantAdded, u)
+			}
+			for _, l := range tc.loaded {
+				if !slices.Contains(kernel.loaded, l) {
+					t.Errorf("kernel lacks %q", l)
+				}
+			}
+			for _, l := range tc.unloaded {
+				if slices.Contains(kernel.loaded, l) {
+					t.Errorf("kernel keeps %q", l)
+				}
+			}
+			if slices.Contains(kernel.loaded, "-w /etc/profile -p wa -k gotrail-profile") {
+				t.Error("a rule removed from the kernel before the start was put back without an event of its own")
+			}
+			if tc.wantAdded == nil && tc.unloaded == nil && (!u.Empty() || !slices.Equal(kernel.loaded, before)) {
+				t.Errorf("nothing changed, yet the first poll did %s", u)
+			}
+			if u, err := k.Poll(); err != nil || !u.Empty() {
+				t.Errorf("second poll: %s, %v; want nothing done", u, err)
+			}
+		})
+	}
+}

@@ -48,6 +48,36 @@ func (r Rule) Args() []string {
 	return append(args, "-F", "key="+r.Key)
 }
 
+// ParseRule reads a rule from the line String renders; ok is false for any
+// other line, so that only what gotrail wrote is taken for its own.
+func ParseRule(line string) (r Rule, ok bool) {
+	f := strings.Fields(line)
+	switch {
+	case len(f) == 6 && f[0] == "-w" && f[2] == "-p" && f[4] == "-k":
+		r = Rule{Watch: f[1], Perm: f[3], Key: f[5]}
+	case len(f) >= 8 && len(f)%2 == 0 && f[0] == "-a" && f[1] == "always,exit" && f[2] == "-F" && f[4] == "-S":
+		arch, ok := strings.CutPrefix(f[3], "arch=")
+		if !ok {
+			return Rule{}, false
+		}
+		r = Rule{Arch: arch, Syscalls: strings.Split(f[5], ",")}
+		for i := 6; i < len(f); i += 2 {
+			if f[i] != "-F" {
+				return Rule{}, false
+			}
+			r.Fields = append(r.Fields, f[i+1])
+		}
+		key, ok := strings.CutPrefix(r.Fields[len(r.Fields)-1], "key=")
+		if !ok {
+			return Rule{}, false
+		}
+		r.Key, r.Fields = key, r.Fields[:len(r.Fields)-1]
+	default:
+		return Rule{}, false
+	}
+	return r, r.String() == line
+}
+
 // DeleteArgs are the auditctl arguments that remove the rule.
 func (r Rule) DeleteArgs() []string {
 	args := r.Args()

@@ -124,6 +124,16 @@ func TestGenerateGolden(t *testing.T) {
 	if got != string(want) {
 		t.Errorf("rules differ from %s (go test -update rewrites it):\n%s", golden, got)
 	}
+	// the file reads back as the plan it renders: what the keeper starts from
+	active, watched := parseRulesFile(want)
+	if !slices.EqualFunc(active, All(plan.Groups), func(a, b Rule) bool { return a.String() == b.String() }) {
+		t.Errorf("%s reads back as %d active rules, want the plan's %d", golden, len(active), len(All(plan.Groups)))
+	}
+	for _, r := range Pending(plan.Groups) {
+		if !watched[r.Watch] {
+			t.Errorf("%s reads back without the pending watch of %s", golden, r.Watch)
+		}
+	}
 	var dirs []string
 	for _, d := range plan.Dirs {
 		dirs = append(dirs, d.Path)
@@ -289,4 +299,50 @@ func TestDiscoverGlobHome(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Discover expanded the home as a pattern")
 	}
+}
+
+func TestParseRule(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		ok   bool
+	}{
+		{"-w /home/bob/.config/go/env -p wa -k gotrail-goenv", true},
+		{"-a always,exit -F arch=b64 -S execve,execveat -F path=/usr/local/go/bin/go -F key=gotrail-exec", true},
+		{"-a always,exit -F arch=b64 -S setxattr -F key=gotrail-audit", true},
+		{"-w /etc/profile -p wa", false},                     // no key
+		{"-w  /etc/profile -p wa -k gotrail-profile", false}, // not as rendered
+		{"-W /etc/profile -p wa -k gotrail-profile", false},  // a deletion
+		{"-a never,task -F arch=b64 -S execve -F key=x", false},
+		{"-a always,exit -F arch=b64 -S execve -F path=/x -F uid=0", false}, // no key last
+		{"-a always,exit -F b64 -S execve -F path=/x -F key=k", false},
+		{"-a always,exit -F arch=b64 -S execve -F path=/x -k key", false},
+		{"## gotrail: audit rules", false},
+		{"", false},
+	} {
+		r, ok := ParseRule(tc.line)
+		if ok != tc.ok || (ok && r.String() != tc.line) {
+			t.Errorf("ParseRule(%q) = %q, %v; want ok %v", tc.line, r, ok, tc.ok)
+		}
+	}
+}
+
+// FuzzParseRule: no line panics it, and what it takes renders back as the
+// line and parses again as the same rule.
+func FuzzParseRule(f *testing.F) {
+	data, _ := os.ReadFile(filepath.Join("testdata", "fixture.rules"))
+	for _, line := range strings.Split(string(data), "\n") {
+		f.Add(line)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, ok := ParseRule(line)
+		if !ok {
+			return
+		}
+		if r.String() != line {
+			t.Fatalf("ParseRule(%q) took %q", line, r)
+		}
+		if again, ok := ParseRule(r.String()); !ok || again.String() != line {
+			t.Fatalf("%q does not parse again: %q %v", line, again, ok)
+		}
+	})
 }
