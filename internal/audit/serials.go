@@ -23,7 +23,16 @@ type serials struct {
 	next   uint64           // the lowest serial not yet seen; 0 before the first
 	ahead  map[uint64]int64 // serials seen above next, with their audit seconds
 	latest int64
+	high   uint64 // the highest serial seen
+	// stops are the highest serials seen at auditd's DAEMON_ENDs, in
+	// order: a hole right above one holds auditd's own records of its
+	// restart (excuse).
+	stops []uint64
 }
+
+// maxStops bounds the DAEMON_ENDs waiting for their hole: a log of nothing
+// else must not grow them without end.
+const maxStops = 64
 
 // missing is a run of serials that never appeared.
 type missing struct {
@@ -40,7 +49,8 @@ func (s *serials) see(serial uint64, sec int64) {
 	case s.next == 0 || serial < s.next && sec > prevLatest+serialWindow:
 		// the first serial; or a lower serial later than anything seen:
 		// the kernel counting again after a reboot
-		s.next, s.ahead = serial+1, nil
+		s.next, s.ahead, s.high, s.stops = serial+1, nil, serial, s.stops[:0]
+		return
 	case serial < s.next:
 		// an earlier record of an event already counted
 	case serial == s.next:
@@ -60,6 +70,43 @@ func (s *serials) see(serial uint64, sec int64) {
 			s.ahead[serial] = sec
 		}
 	}
+	s.high = max(s.high, serial)
+}
+
+// stop notes auditd's DAEMON_END: the serial after the last one seen is
+// about to be its unregistration, which no auditd logs.
+func (s *serials) stop() {
+	if s.next == 0 {
+		return
+	}
+	if len(s.stops) == maxStops {
+		s.stops = append(s.stops[:0], s.stops[1:]...)
+	}
+	s.stops = append(s.stops, s.high)
+}
+
+// excuse takes auditd's own records of a restart out of the hole m when it
+// begins right after a DAEMON_END. The kernel emits them while no auditd
+// reads them: the old daemon unregistering (the hole's first serial) and,
+// racing with the new one's start, one of its registering (its netlink
+// send or the audit_pid change: the last). Five restarts on Linux 6.18
+// with auditd 3.0.9 left one or two such serials, and the restart is an
+// event of its own (audit.tamper), which says that changes while auditd
+// was down are not recorded. ok is false when nothing else is missing.
+func (s *serials) excuse(m missing) (_ missing, ok bool) {
+	restart := false
+	for len(s.stops) > 0 && s.stops[0] < m.from {
+		restart = restart || s.stops[0] == m.from-1
+		s.stops = s.stops[1:]
+	}
+	if !restart {
+		return m, true
+	}
+	if m.to-m.from < 2 {
+		return m, false
+	}
+	m.from, m.to = m.from+1, m.to-1
+	return m, true
 }
 
 // expire reports the holes that later serials have overtaken by more than
@@ -78,7 +125,9 @@ func (s *serials) expire() []missing {
 		if s.latest-sec < serialWindow {
 			break
 		}
-		out = append(out, missing{from: s.next, to: first - 1, sec: sec})
+		if m, ok := s.excuse(missing{from: s.next, to: first - 1, sec: sec}); ok {
+			out = append(out, m)
+		}
 		delete(s.ahead, first)
 		s.next = first
 		s.see(first, sec) // consume it and whatever follows
@@ -110,7 +159,8 @@ func (g Gap) Events() uint64 { return g.To - g.From + 1 }
 // Gaps finds holes in the event serials of each node of a stream of
 // records: evidence of records lost in the kernel or while auditd was not
 // logging (or left out by a filter such as ausearch -k). auditd's own
-// DAEMON_* records carry serials of their own and are not counted.
+// DAEMON_* records carry serials of their own and are not counted, and
+// the serials a restart of auditd leaves unlogged of its own are excused.
 type Gaps struct {
 	nodes   map[string]*serials
 	pruneAt int
@@ -123,6 +173,11 @@ type Gaps struct {
 // See takes the serial of one record.
 func (g *Gaps) See(r Record) {
 	if strings.HasPrefix(r.Type, "DAEMON_") {
+		if r.Type == "DAEMON_END" {
+			if s := g.nodes[r.Node]; s != nil {
+				s.stop()
+			}
+		}
 		return
 	}
 	if s := g.last; s != nil && r.Node == g.lastNode {

@@ -2,6 +2,9 @@ package audit
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -78,4 +81,104 @@ func TestGapsManyNodes(t *testing.T) {
 	if want := "[{hole 2 2 100} {hole 4 4 100}]"; got != want {
 		t.Errorf("Flush = %s, want %s", got, want)
 	}
+}
+
+// TestGapsAcrossRestarts: a restart of auditd leaves one or two serials of
+// its own unlogged (the old daemon unregistering, the new one registering):
+// in testdata/restarts.log, five runs of auditd -n recorded one after
+// another, they are no gap; a hole longer than that loses the two, and a
+// hole before the DAEMON_END is no restart's.
+func TestGapsAcrossRestarts(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "restarts.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g Gaps
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		g.See(rec(t, l))
+	}
+	if got := g.Flush(); len(got) != 0 {
+		t.Errorf("%d restarts of auditd in testdata/restarts.log give gaps %+v, want none", strings.Count(string(data), "DAEMON_END"), got)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"a restart and three events lost while auditd was down", []string{
+			"type=SYSCALL msg=audit(100.000:1): x=1",
+			"type=DAEMON_END msg=audit(100.000:700): op=terminate",
+			"type=DAEMON_START msg=audit(101.000:900): op=start",
+			"type=SYSCALL msg=audit(101.000:7): x=1",
+		}, "[{ 3 5 101}]"},
+		{"a hole before auditd stops", []string{
+			"type=SYSCALL msg=audit(100.000:1): x=1",
+			"type=SYSCALL msg=audit(100.000:3): x=1",
+			"type=DAEMON_END msg=audit(100.000:700): op=terminate",
+			"type=DAEMON_START msg=audit(101.000:900): op=start",
+			"type=SYSCALL msg=audit(101.000:5): x=1",
+		}, "[{ 2 2 100}]"},
+		{"a restart whose unregistration was logged (audit=1 at boot), and a loss later", []string{
+			"type=SYSCALL msg=audit(100.000:1): x=1",
+			"type=DAEMON_END msg=audit(100.000:700): op=terminate",
+			"type=CONFIG_CHANGE msg=audit(100.000:2): op=set audit_pid=0 old=7",
+			"type=DAEMON_START msg=audit(101.000:900): op=start",
+			"type=SYSCALL msg=audit(101.000:3): x=1",
+			"type=SYSCALL msg=audit(101.000:5): x=1",
+		}, "[{ 4 4 101}]"},
+		{"only the first hole after a stop", []string{
+			"type=SYSCALL msg=audit(100.000:1): x=1",
+			"type=DAEMON_END msg=audit(100.000:700): op=terminate",
+			"type=SYSCALL msg=audit(101.000:3): x=1",
+			"type=SYSCALL msg=audit(101.000:5): x=1",
+		}, "[{ 4 4 101}]"},
+	} {
+		var g Gaps
+		for _, l := range tc.lines {
+			g.See(rec(t, l))
+		}
+		if got := fmt.Sprint(g.Flush()); got != tc.want {
+			t.Errorf("%s: gaps %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// FuzzGapsRestarts: whatever the serials and DAEMON_ENDs, the gaps found
+// are ordered, do not overlap, and count no more missing events than
+// without the DAEMON_ENDs; the stops kept stay bounded.
+func FuzzGapsRestarts(f *testing.F) {
+	f.Add([]byte{1, 0, 2, 0, 0xff, 5, 1, 9, 9})
+	f.Add([]byte{10, 0, 0xff, 0xff, 0xff, 13, 20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var with, without Gaps
+		serial, sec := uint64(1)<<32, int64(100) // far from 0 and from the top
+		for _, b := range data {
+			if b == 0xff {
+				with.See(rec(t, "type=DAEMON_END msg=audit(100.000:7): op=terminate"))
+				continue
+			}
+			serial, sec = serial+uint64(b&7)-1, sec+int64(b>>5)
+			r := rec(t, fmt.Sprintf("type=SYSCALL msg=audit(%d.000:%d): x=1", sec, serial))
+			with.See(r)
+			without.See(r)
+		}
+		count := func(gs []Gap) (n uint64) {
+			for i, g := range gs {
+				if g.From > g.To || i > 0 && g.From <= gs[i-1].To {
+					t.Fatalf("gaps out of order or overlapping: %+v", gs)
+				}
+				n += g.Events()
+			}
+			return n
+		}
+		if a, b := count(with.Flush()), count(without.Flush()); a > b {
+			t.Fatalf("with DAEMON_ENDs %d events missing, without %d", a, b)
+		}
+		for _, s := range with.nodes {
+			if len(s.stops) > maxStops {
+				t.Fatalf("%d stops kept", len(s.stops))
+			}
+		}
+	})
 }
