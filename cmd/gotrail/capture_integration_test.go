@@ -243,7 +243,7 @@ func TestScriptGoIsExec(t *testing.T) {
 	runGo(t, login, home, wrapper, "version")
 	runGo(t, login, home, replaced, "version")
 	// root (logged in as gtscript) puts a script in the binary's place
-	if err := os.WriteFile(replaced+".new", []byte("#!/bin/sh\n# a trojan does its work, then passes for go\nsleep 0.2\necho go version go1.99 linux/amd64\n"), 0o755); err != nil {
+	if err := os.WriteFile(replaced+".new", []byte("#!/bin/sh\n# a trojan does its work, then passes for go\nsleep 2\necho go version go1.99 linux/amd64\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := auditdtest.RunAs(t, auditdtest.Login{AUID: 4272}, "mv", replaced+".new", replaced); err != nil {

@@ -155,11 +155,12 @@ func TestSetupOnFreshHost(t *testing.T) {
 		t.Fatalf("go env -w: %v", err)
 	}
 
-	// gotrail events --since today, on the log setup's auditd writes
+	// gotrail events --since 1h, on the log setup's auditd writes (not
+	// today: a run across midnight would lose the setup's events)
 	var evs []event.Event
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		var stdout, stderr bytes.Buffer
-		ev := exec.Command(f.bin, "--config", f.config, "events", "--since", "today", "--format", "json", filepath.Join(f.logDir, "audit.log"))
+		ev := exec.Command(f.bin, "--config", f.config, "events", "--since", "1h", "--format", "json", filepath.Join(f.logDir, "audit.log"))
 		ev.Stdout, ev.Stderr = &stdout, &stderr
 		ev.Run()
 		evs = evs[:0]
@@ -181,7 +182,7 @@ func TestSetupOnFreshHost(t *testing.T) {
 		}
 	}
 	if len(loads) == 0 {
-		t.Errorf("gotrail events --since today shows no load of the rules by auditctl; %d events", len(evs))
+		t.Errorf("gotrail events --since 1h shows no load of the rules by auditctl; %d events", len(evs))
 	}
 	for pid, n := range loads {
 		if n != 1 {
@@ -189,7 +190,7 @@ func TestSetupOnFreshHost(t *testing.T) {
 		}
 	}
 	if !hasGoenvBy(evs, home, uid) {
-		t.Errorf("gotrail events --since today shows no go env -w by %s", user)
+		t.Errorf("gotrail events --since 1h shows no go env -w by %s", user)
 	}
 	// and the plugin's trail has it
 	found := false

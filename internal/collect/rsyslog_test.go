@@ -68,6 +68,7 @@ func TestCollectedByRealRsyslog(t *testing.T) {
 	webFile, dbFile := filepath.Join(logs, "web-01", "trail.log"), filepath.Join(logs, "db-01", "trail.log")
 	waitLines(t, webFile, len(webMsgs))
 	waitLines(t, dbFile, len(db.stream(0)))
+	waitLines(t, filepath.Join(raw, "web-01.log"), len(webMsgs))
 	waitLines(t, filepath.Join(raw, "db-01.log"), len(db.stream(0)))
 	if entries, _ := os.ReadDir(logs); len(entries) != 2 {
 		t.Errorf("rsyslog wrote the files of %d hosts, want 2 (refused clients kept out)", len(entries))
