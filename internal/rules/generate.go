@@ -101,6 +101,10 @@ func (gen *generator) gorootGroup() Group {
 	return goroot
 }
 
+// goenvFile is a user's Go env file below their home, as goenvGroup
+// watches it.
+const goenvFile = "/.config/go/env"
+
 // goenvGroup: each login user's Go env file, before it exists.
 func (gen *generator) goenvGroup() Group {
 	goenv := Group{Title: "Go env files (go env -w)", Why: "`go env -w` writes the user's Go env file, $XDG_CONFIG_HOME/go/env (default ~/.config/go/env),\n" +
@@ -111,8 +115,8 @@ func (gen *generator) goenvGroup() Group {
 			goenv.Notes = append(goenv.Notes, fmt.Sprintf("%s: home %s does not exist", u.Name, u.Home))
 			continue
 		}
-		dir := u.Home + "/.config/go"
-		r := Rule{Watch: dir + "/env", Perm: "wa", Key: KeyGoenv}
+		dir := path.Dir(u.Home + goenvFile)
+		r := Rule{Watch: u.Home + goenvFile, Perm: "wa", Key: KeyGoenv}
 		if !gen.h.isDir(dir) {
 			for _, d := range []string{u.Home + "/.config", dir} {
 				if !gen.h.isDir(d) {

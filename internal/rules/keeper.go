@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"slices"
@@ -25,13 +26,14 @@ type Kernel interface {
 // removed loses theirs, without anyone running a command. It changes only
 // the rules its own plans contain, never the host's other rules.
 type Keeper struct {
-	root    string
-	goroots []string
-	kernel  Kernel
-	inForce []Rule   // the active rules of the plan last put in force
-	users   []string // the login users that plan covers
-	passwd  passwdStamp
-	waiting []string // homes of login users that do not exist yet
+	root     string
+	goroots  []string
+	kernel   Kernel
+	inForce  []Rule   // the active rules of the plan last put in force
+	users    []string // the login users that plan covers
+	passwd   passwdStamp
+	waiting  []string // homes of login users that do not exist yet
+	baseline string   // where the plan in force at the start came from
 	// behind says the plan in force is the rules file's, not this host's
 	// as it is now: a user was added or removed while gotrail was not
 	// running, or between setup and the watcher's start.
@@ -60,8 +62,10 @@ func stampOf(h hostfs.FS) passwdStamp {
 // NewKeeper reads the host as it is now; it changes nothing. The plan in
 // force is the rules file's, which setup or the last keeper wrote and
 // loaded: a user added since (while gotrail was down, or in the moment
-// between setup and the plugin's start) is then one the first Poll covers.
-// Without the file, it is the host's plan as it is now.
+// between setup and the plugin's start) is then one the first Poll covers,
+// and one removed since loses their rules. Without a file of gotrail's
+// (Render's, with rules), it is the host's plan as it is now; Baseline says
+// which it took.
 func NewKeeper(root string, goroots []string, kernel Kernel) (*Keeper, error) {
 	k := &Keeper{root: root, goroots: goroots, kernel: kernel}
 	h := hostfs.New(root)
@@ -74,16 +78,41 @@ func NewKeeper(root string, goroots []string, kernel Kernel) (*Keeper, error) {
 	k.commit(st, All(plan.Groups), users, waiting)
 	data, err := h.ReadFile(RulesFile)
 	if err != nil {
+		k.baseline = fmt.Sprintf("the host as it is now (%v)", err)
 		return k, nil
 	}
-	active, named := parseRulesFile(data)
-	k.inForce, k.users, k.behind = active, nil, true
-	for _, u := range host.Users {
-		if named[u.Home+"/.config/go/env"] && slices.Contains(users, u.Name) {
-			k.users = append(k.users, u.Name)
+	active, watched := parseRulesFile(data)
+	if len(active) == 0 {
+		k.baseline = fmt.Sprintf("the host as it is now (%s has no rules of gotrail's)", RulesFile)
+		return k, nil
+	}
+	k.inForce, k.users, k.behind, k.baseline = active, coveredBy(watched, host.Users, users), true, RulesFile
+	return k, nil
+}
+
+// Baseline says where the plan in force at the start came from.
+func (k *Keeper) Baseline() string { return k.baseline }
+
+// coveredBy names the users a rules file covers: those of users (their
+// home exists) whose Go env file it watches, then, as "the user of HOME",
+// each watched Go env file of a home no login user has now (removed while
+// gotrail was not running), so that the first Poll names them removed.
+func coveredBy(watched map[string]bool, all []User, users []string) []string {
+	var names, gone []string
+	homes := map[string]bool{}
+	for _, u := range all {
+		homes[u.Home] = true
+		if watched[u.Home+goenvFile] && slices.Contains(users, u.Name) {
+			names = append(names, u.Name)
 		}
 	}
-	return k, nil
+	for w := range watched {
+		if home, ok := strings.CutSuffix(w, goenvFile); ok && !homes[home] {
+			gone = append(gone, "the user of "+home)
+		}
+	}
+	slices.Sort(gone)
+	return append(names, gone...)
 }
 
 // generate plans the rules of the host as it is now.
@@ -111,13 +140,19 @@ func splitUsers(h hostfs.FS, all []User) (users, waiting []string) {
 
 // parseRulesFile reads a rules file Render wrote: its active rules, and
 // the paths of every watch it names, the commented-out pending ones too.
-// A line Render would not have written is not gotrail's and is left out.
+// A file without Render's first line is none of gotrail's; a line Render
+// would not have written, or a rule without a gotrail key (one an operator
+// added to the file), is not gotrail's and is left out: the keeper never
+// removes it.
 func parseRulesFile(data []byte) (active []Rule, watched map[string]bool) {
 	watched = map[string]bool{}
+	if !bytes.HasPrefix(data, []byte(renderHeader)) {
+		return nil, watched
+	}
 	for _, line := range strings.Split(string(data), "\n") {
 		pending := strings.HasPrefix(line, "# -")
 		r, ok := ParseRule(strings.TrimPrefix(line, "# "))
-		if !ok || (!pending && strings.HasPrefix(line, "#")) {
+		if !ok || (!pending && strings.HasPrefix(line, "#")) || !strings.HasPrefix(r.Key, "gotrail-") {
 			continue
 		}
 		if r.Watch != "" {
@@ -215,13 +250,14 @@ func (k *Keeper) Poll() (Update, error) {
 			u.UsersRemoved = append(u.UsersRemoved, name)
 		}
 	}
+	// the kernel first: the file is what the next start takes as loaded
+	if err := k.apply(&u, old, want); err != nil {
+		return u, err // the old plan stays: the next poll tries again
+	}
 	if err := h.WriteFile(RulesFile, []byte(Render(plan.Groups)), 0o640, 0o750); err != nil {
 		return u, err
 	}
 	u.File = RulesFile
-	if err := k.apply(&u, old, want); err != nil {
-		return u, err // the old plan stays: the next poll tries again
-	}
 	k.commit(st, want, users, waiting)
 	return u, nil
 }

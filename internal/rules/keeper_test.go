@@ -189,6 +189,9 @@ func TestKeeperCatchesUpLater(t *testing.T) {
 	if _, err := k.Poll(); err == nil {
 		t.Fatal("a refused load was reported as done")
 	}
+	if file, _ := os.ReadFile(filepath.Join(root, RulesFile)); strings.Contains(string(file), "/home/bob/") {
+		t.Error("the rules file has bob's rules, which the kernel refused: the next start would take them for loaded")
+	}
 	kernel.fail = false
 	if _, err := k.Poll(); err != nil || !slices.Contains(kernel.loaded, "-w /home/bob/.config/go/env -p wa -k gotrail-goenv") {
 		t.Fatalf("the next poll did not load bob's rules: %v %q", err, kernel.loaded)
@@ -241,6 +244,7 @@ func TestKeeperStartsFromTheRulesFile(t *testing.T) {
 	uid := strconv.Itoa(os.Getuid())
 	base := "root:x:0:0:root:/root:/bin/bash\nalice:x:" + uid + ":" + uid + "::/home/alice:/bin/bash\n"
 	bob := "bob:x:" + uid + ":" + uid + "::/home/bob:/bin/bash\n"
+	const operators = "-w /etc/sudoers -p wa -k identity"
 	aliceGoenv := "-w /home/alice/.config/go/env -p wa -k gotrail-goenv"
 	bobGoenv := "-w /home/bob/.config/go/env -p wa -k gotrail-goenv"
 	for _, tc := range []struct {
@@ -251,7 +255,7 @@ func TestKeeperStartsFromTheRulesFile(t *testing.T) {
 	}{
 		{name: "nothing changed", atSetup: base, atStart: base, loaded: []string{aliceGoenv}},
 		{name: "bob added", atSetup: base, atStart: base + bob, wantAdded: []string{"bob"}, loaded: []string{aliceGoenv, bobGoenv}},
-		{name: "bob removed", atSetup: base + bob, atStart: base, loaded: []string{aliceGoenv}, unloaded: []string{bobGoenv}},
+		{name: "bob removed", atSetup: base + bob, atStart: base, wantGone: []string{"the user of /home/bob"}, loaded: []string{aliceGoenv}, unloaded: []string{bobGoenv}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, _ := keeperRoot(t)
@@ -260,6 +264,9 @@ func TestKeeperStartsFromTheRulesFile(t *testing.T) {
 			kernel := &fakeKernel{}
 			setUp(t, root, kernel)
 			kernel.loaded = slices.DeleteFunc(kernel.loaded, func(l string) bool { return l == "-w /etc/profile -p wa -k gotrail-profile" })
+			// an operator's own rule, added to the file and loaded
+			appendFile(t, filepath.Join(root, RulesFile), operators+"\n")
+			kernel.loaded = append(kernel.loaded, operators)
 			before := slices.Clone(kernel.loaded)
 			writePasswd(t, root, tc.atStart)
 			k, err := NewKeeper(root, nil, kernel)
@@ -270,8 +277,11 @@ func TestKeeperStartsFromTheRulesFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(u.UsersAdded, tc.wantAdded) {
-				t.Errorf("users added %q, want %q (%s)", u.UsersAdded, tc.wantAdded, u)
+			if !slices.Equal(u.UsersAdded, tc.wantAdded) || !slices.Equal(u.UsersRemoved, tc.wantGone) {
+				t.Errorf("users added %q, removed %q; want %q, %q (%s)", u.UsersAdded, u.UsersRemoved, tc.wantAdded, tc.wantGone, u)
+			}
+			if k.Baseline() != RulesFile {
+				t.Errorf("the plan in force came from %s, want %s", k.Baseline(), RulesFile)
 			}
 			for _, l := range tc.loaded {
 				if !slices.Contains(kernel.loaded, l) {
@@ -286,11 +296,56 @@ func TestKeeperStartsFromTheRulesFile(t *testing.T) {
 			if slices.Contains(kernel.loaded, "-w /etc/profile -p wa -k gotrail-profile") {
 				t.Error("a rule removed from the kernel before the start was put back without an event of its own")
 			}
+			if !slices.Contains(kernel.loaded, operators) {
+				t.Errorf("the operator's rule in the file, %q, was removed from the kernel", operators)
+			}
 			if tc.wantAdded == nil && tc.unloaded == nil && (!u.Empty() || !slices.Equal(kernel.loaded, before)) {
 				t.Errorf("nothing changed, yet the first poll did %s", u)
 			}
 			if u, err := k.Poll(); err != nil || !u.Empty() {
 				t.Errorf("second poll: %s, %v; want nothing done", u, err)
+			}
+		})
+	}
+}
+
+func appendFile(t *testing.T, name, text string) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeeperWithoutItsFile: a rules file that is not gotrail's (empty, or
+// without Render's first line) is as none: the plan in force is the host's
+// as it is now, Baseline says why, and the first poll loads nothing.
+func TestKeeperWithoutItsFile(t *testing.T) {
+	for name, content := range map[string]string{
+		"empty":            "",
+		"not Render's":     "-w /home/alice/.config/go/env -p wa -k gotrail-goenv\n",
+		"only header":      renderHeader,
+		"no gotrail rules": renderHeader + "-w /etc/sudoers -p wa -k identity\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			root, _ := keeperRoot(t)
+			if err := os.WriteFile(filepath.Join(root, RulesFile), []byte(content), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			kernel := &fakeKernel{}
+			k, err := NewKeeper(root, nil, kernel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(k.Baseline(), "the host as it is now") {
+				t.Errorf("Baseline() = %q", k.Baseline())
+			}
+			if u, err := k.Poll(); err != nil || !u.Empty() || kernel.runs != 0 {
+				t.Errorf("first poll: %s, %v, %d auditctl runs; want nothing done", u, err, kernel.runs)
 			}
 		})
 	}

@@ -143,6 +143,9 @@ func (d *Daemon) keeper(cfg *config.Config) RulesKeeper {
 		d.opt.Log.Warn("not following /etc/passwd for new login users", "err", err)
 		return nil
 	}
+	// the baseline decides whether users added while gotrail was down get
+	// their rules: say which it is
+	d.opt.Log.Info("following /etc/passwd for login users", "rules_in_force_from", k.Baseline())
 	return k
 }
 
