@@ -268,8 +268,12 @@ func report(w io.Writer, st pipeline.Stats) bool {
 		if len(st.Gaps) == pipeline.KeepGaps {
 			more = ", …"
 		}
-		fmt.Fprintf(w, "gotrail: %d audit event(s) are not in the input (serials %s%s): lost in the kernel or while auditd was not logging, or left out by a filter such as ausearch -k\n",
-			st.Missing, strings.Join(ranges, ", "), more)
+		restarts := ""
+		if st.OnlyRestarts > 0 {
+			restarts = fmt.Sprintf("; %d of them across restarts of auditd, which leave one or two of its own unlogged each", st.OnlyRestarts)
+		}
+		fmt.Fprintf(w, "gotrail: %d audit event(s) are not in the input (serials %s%s): lost in the kernel or while auditd was not logging, or left out by a filter such as ausearch -k%s\n",
+			st.Missing, strings.Join(ranges, ", "), more, restarts)
 	}
 	if a.ClockSteps > 0 {
 		fmt.Fprintf(w, "gotrail: the records went back in time %d time(s) (a clock stepped back, or a record stamped ahead of its time); events were kept whole\n", a.ClockSteps)

@@ -268,7 +268,10 @@ func TestAuditChangesByEffect(t *testing.T) {
 				t.Errorf("the restart: %s", e.Gotrail.Severity)
 			}
 		}
-		if seenRestart && (e.Gotrail.Kind == event.KindGap || (e.Gotrail.Kind == event.KindTamper && e.Gotrail.Severity != "info")) {
+		// the serials of auditd's own the restart left unlogged are an
+		// info gap, which alerts no one
+		restartGap := e.Gotrail.Kind == event.KindGap && e.Gotrail.Severity == "info" && strings.Contains(e.Message, "across a restart of auditd")
+		if seenRestart && !restartGap && (e.Gotrail.Kind == event.KindGap || (e.Gotrail.Kind == event.KindTamper && e.Gotrail.Severity != "info")) {
 			t.Errorf("after the restart: %s %s: %s", e.Gotrail.Kind, e.Gotrail.Severity, e.Message)
 		}
 	}

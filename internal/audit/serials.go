@@ -38,6 +38,7 @@ const maxStops = 64
 type missing struct {
 	from, to uint64
 	sec      int64 // when the first serial after the hole was seen
+	restart  bool  // it begins right after auditd stopped (afterStop)
 }
 
 func (s *serials) see(serial uint64, sec int64) {
@@ -85,28 +86,20 @@ func (s *serials) stop() {
 	s.stops = append(s.stops, s.high)
 }
 
-// excuse takes auditd's own records of a restart out of the hole m when it
-// begins right after a DAEMON_END. The kernel emits them while no auditd
-// reads them: the old daemon unregistering (the hole's first serial) and,
-// racing with the new one's start, one of its registering (its netlink
-// send or the audit_pid change: the last). Five restarts on Linux 6.18
-// with auditd 3.0.9 left one or two such serials, and the restart is an
-// event of its own (audit.tamper), which says that changes while auditd
-// was down are not recorded. ok is false when nothing else is missing.
-func (s *serials) excuse(m missing) (_ missing, ok bool) {
+// afterStop reports whether the hole m begins right after a DAEMON_END.
+// The kernel then emits records while no auditd reads them: the old
+// daemon unregistering (the hole's first serial) and, racing with the new
+// one's start, often one of its registering (its netlink send or the
+// audit_pid change). Five restarts on Linux 6.18 with auditd 3.0.9 left
+// one or two such serials; whether a second one is auditd's or another
+// event while it was down, the serials do not tell.
+func (s *serials) afterStop(m missing) bool {
 	restart := false
 	for len(s.stops) > 0 && s.stops[0] < m.from {
 		restart = restart || s.stops[0] == m.from-1
 		s.stops = s.stops[1:]
 	}
-	if !restart {
-		return m, true
-	}
-	if m.to-m.from < 2 {
-		return m, false
-	}
-	m.from, m.to = m.from+1, m.to-1
-	return m, true
+	return restart
 }
 
 // expire reports the holes that later serials have overtaken by more than
@@ -125,9 +118,9 @@ func (s *serials) expire() []missing {
 		if s.latest-sec < serialWindow {
 			break
 		}
-		if m, ok := s.excuse(missing{from: s.next, to: first - 1, sec: sec}); ok {
-			out = append(out, m)
-		}
+		m := missing{from: s.next, to: first - 1, sec: sec}
+		m.restart = s.afterStop(m)
+		out = append(out, m)
 		delete(s.ahead, first)
 		s.next = first
 		s.see(first, sec) // consume it and whatever follows
@@ -151,16 +144,30 @@ type Gap struct {
 	Node     string
 	From, To uint64
 	Sec      int64 // audit time of the first serial after the hole
+	// Restart: the hole begins right after auditd stopped (DAEMON_END).
+	// Its first serial is the old daemon unregistering, and often its
+	// second the new one registering: records the kernel emits while no
+	// auditd reads them, on every restart.
+	Restart bool
 }
 
 // Events is how many events the gap stands for.
 func (g Gap) Events() uint64 { return g.To - g.From + 1 }
 
+// RestartSerials is how many serials of its own a restart of auditd is
+// seen to leave unlogged, at most: a Restart gap of no more is what every
+// restart leaves, not evidence that anything else was missed.
+const RestartSerials = 2
+
+// OnlyRestart reports whether the gap is no more than a restart of auditd
+// leaves of its own.
+func (g Gap) OnlyRestart() bool { return g.Restart && g.Events() <= RestartSerials }
+
 // Gaps finds holes in the event serials of each node of a stream of
 // records: evidence of records lost in the kernel or while auditd was not
 // logging (or left out by a filter such as ausearch -k). auditd's own
-// DAEMON_* records carry serials of their own and are not counted, and
-// the serials a restart of auditd leaves unlogged of its own are excused.
+// DAEMON_* records carry serials of their own and are not counted; a hole
+// right after auditd stopped is marked (Gap.Restart).
 type Gaps struct {
 	nodes   map[string]*serials
 	pruneAt int
@@ -218,7 +225,7 @@ func (g *Gaps) collect(take func(*serials) []missing) []Gap {
 	var out []Gap
 	for node, s := range g.nodes {
 		for _, m := range take(s) {
-			out = append(out, Gap{Node: node, From: m.from, To: m.to, Sec: m.sec})
+			out = append(out, Gap{Node: node, From: m.from, To: m.to, Sec: m.sec, Restart: m.restart})
 		}
 	}
 	slices.SortFunc(out, func(a, b Gap) int { return cmp.Or(strings.Compare(a.Node, b.Node), cmp.Compare(a.From, b.From)) })

@@ -69,6 +69,9 @@ type Stats struct {
 	// Missing the events all of them stand for.
 	Gaps    []audit.Gap
 	Missing uint64
+	// OnlyRestarts are the events of Missing in holes no more than a
+	// restart of auditd leaves of its own (audit.Gap.OnlyRestart).
+	OnlyRestarts uint64
 	// InputErrors are inputs that could not be opened or stopped early
 	// (truncated gzip, read error); what was read before is processed.
 	InputErrors []error
@@ -258,6 +261,9 @@ func (r *reader) seeSerial(rec audit.Record) {
 func (r *reader) countGaps(gaps []audit.Gap) {
 	for _, g := range gaps {
 		r.stats.Missing += g.Events()
+		if g.OnlyRestart() {
+			r.stats.OnlyRestarts += g.Events()
+		}
 		if len(r.stats.Gaps) < KeepGaps {
 			r.stats.Gaps = append(r.stats.Gaps, g)
 		}

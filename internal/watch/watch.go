@@ -662,13 +662,33 @@ func (w *Watcher) execFacts(k execKey, pid, ppid int, exe string, execAt time.Ti
 	return f
 }
 
+// serialGap appends the audit.gap event of a hole in node's serials. One
+// right after auditd stopped, of no more than a restart leaves of its own,
+// is info: it is on every restart (itself an audit.tamper event), and a
+// high alert for it would be a false one; it is in the trail all the same,
+// since the serials cannot tell auditd's own records from one other event.
+func (w *Watcher) serialGap(node string, g audit.Gap) {
+	id := fmt.Sprintf("%s:serial:%d", node, g.From)
+	msg := fmt.Sprintf("%d audit event(s) missing from the log (serials %d to %d)", g.Events(), g.From, g.To)
+	switch {
+	case g.OnlyRestart():
+		w.gapOf(time.Unix(g.Sec, 0), id, "info", msg+" across a restart of auditd: as on every restart, the kernel's records of the old daemon unregistering and often of the new one registering, which no auditd reads")
+	case g.Restart:
+		w.gapOf(time.Unix(g.Sec, 0), id, "high", msg+fmt.Sprintf(" across a restart of auditd: up to %d are its own unregistering and registering, the rest were sent while auditd was not logging", audit.RestartSerials))
+	default:
+		w.gapOf(time.Unix(g.Sec, 0), id, "high", msg+": lost in the kernel or sent while auditd was not logging")
+	}
+}
+
 // gap appends an audit.gap event: a stretch of time whose records are
 // missing.
-func (w *Watcher) gap(t time.Time, id, msg string) {
+func (w *Watcher) gap(t time.Time, id, msg string) { w.gapOf(t, id, "high", msg) }
+
+func (w *Watcher) gapOf(t time.Time, id, severity, msg string) {
 	e := &event.Event{
 		Time:    event.Time{Time: t.UTC().Truncate(time.Millisecond)},
 		Event:   event.Meta{ID: "gap:" + id, Action: "lost", Outcome: "failure"},
-		Gotrail: event.Gotrail{Kind: event.KindGap, Severity: "high"},
+		Gotrail: event.Gotrail{Kind: event.KindGap, Severity: severity},
 		Host:    event.Host{Name: w.opt.Host},
 		Message: msg,
 	}
@@ -713,8 +733,7 @@ func (w *Watcher) idle() {
 		if node == "" {
 			node = w.opt.Host // the id the trail has always given it
 		}
-		w.gap(time.Unix(g.Sec, 0), fmt.Sprintf("%s:serial:%d", node, g.From),
-			fmt.Sprintf("%d audit event(s) missing from the log (serials %d to %d): lost in the kernel or sent while auditd was not logging", g.Events(), g.From, g.To))
+		w.serialGap(node, g)
 		w.Stats.Lost.Add(g.Events())
 	}
 	if w.opt.Retention != nil && now.Sub(w.pruned) >= time.Hour {
