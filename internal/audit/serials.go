@@ -231,3 +231,49 @@ func (g *Gaps) collect(take func(*serials) []missing) []Gap {
 	slices.SortFunc(out, func(a, b Gap) int { return cmp.Or(strings.Compare(a.Node, b.Node), cmp.Compare(a.From, b.From)) })
 	return out
 }
+
+// SerialMark is where one node's serials stood when a reader stopped: the
+// highest seen, its audit time, and the DAEMON_ENDs not yet followed by
+// their hole. A plugin that auditd restarts with itself resumes from it,
+// so that the hole the restart leaves is seen (Gaps.Resume).
+type SerialMark struct {
+	Node  string   `json:"node,omitempty"`
+	High  uint64   `json:"high"`
+	Sec   int64    `json:"sec"`
+	Stops []uint64 `json:"stops,omitempty"`
+}
+
+// Marks are the nodes' marks, for Resume; call Flush first, since the
+// holes still open are not in them.
+func (g *Gaps) Marks() []SerialMark {
+	var out []SerialMark
+	for node, s := range g.nodes {
+		if s.next > 0 {
+			out = append(out, SerialMark{Node: node, High: s.high, Sec: s.latest, Stops: slices.Clone(s.stops)})
+		}
+	}
+	slices.SortFunc(out, func(a, b SerialMark) int { return strings.Compare(a.Node, b.Node) })
+	return out
+}
+
+// Resume starts each node's serials from its mark, as if the serials up to
+// the mark's had been seen. A mark of a node Gaps knows already, or past
+// the nodes it keeps, is ignored.
+func (g *Gaps) Resume(marks []SerialMark) {
+	if g.nodes == nil {
+		g.nodes = map[string]*serials{}
+	}
+	for _, m := range marks {
+		if m.High == 0 || g.nodes[m.Node] != nil || len(g.nodes) >= maxNodes {
+			continue
+		}
+		s := &serials{node: strings.Clone(m.Node)}
+		s.see(m.High, m.Sec)
+		for _, st := range m.Stops {
+			if st <= m.High && len(s.stops) < maxStops {
+				s.stops = append(s.stops, st)
+			}
+		}
+		g.nodes[s.node] = s
+	}
+}

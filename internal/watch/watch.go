@@ -249,6 +249,7 @@ func (w *Watcher) RunFile(ctx context.Context, path string) error {
 // hands each record to its plugins once.
 func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	defer w.catchExecs(ctx)()
+	w.resumeSerials()
 	q := &lineQueue{ready: make(chan struct{}, 1)}
 	go q.fill(r, w.opt.Log)
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -262,6 +263,7 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 				w.line(source.Line{Text: l})
 			}
 			w.flush()
+			w.stopSerials()
 			return w.finish(ctx.Err())
 		case <-tick.C:
 			w.idle()
@@ -274,10 +276,57 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 			}
 			if done {
 				w.flush()
+				if err == nil {
+					w.stopSerials()
+				}
 				return w.finish(err)
 			}
 		}
 	}
+}
+
+// serialsFile keeps, in the state directory, where the kernel's serials
+// stood when the plugin last stopped cleanly: auditd restarts its plugins
+// with itself, and the hole the restart leaves lies between two processes.
+const serialsFile = "serials.json"
+
+// resumeSerials takes the marks the last clean stop left, and removes
+// them: a run that then dies without stopping cleanly leaves none, since
+// stale marks would make the serials it saw look lost.
+func (w *Watcher) resumeSerials() {
+	p := filepath.Join(w.opt.StateDir, serialsFile)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	os.Remove(p)
+	var marks []audit.SerialMark
+	if err := json.Unmarshal(data, &marks); err != nil {
+		w.opt.Log.Warn("the serials the plugin last stopped at do not read: a hole across this restart is not seen", "file", p, "err", err)
+		return
+	}
+	w.gaps.Resume(marks)
+}
+
+// stopSerials reports the holes still open (nothing more comes from this
+// auditd) and keeps the marks for the next plugin's start.
+func (w *Watcher) stopSerials() {
+	for _, g := range w.gaps.Flush() {
+		w.serialGap(w.gapNode(g), g)
+		w.Stats.Lost.Add(g.Events())
+	}
+	data, _ := json.Marshal(w.gaps.Marks())
+	if err := atomicfile.Write(filepath.Join(w.opt.StateDir, serialsFile), data, 0o600); err != nil {
+		w.opt.Log.Warn("keeping the serials for the next start failed: a hole across the restart is not seen", "err", err)
+	}
+}
+
+// gapNode is the node a gap's event id names: the host for none.
+func (w *Watcher) gapNode(g audit.Gap) string {
+	if g.Node == "" {
+		return w.opt.Host // the id the trail has always given it
+	}
+	return g.Node
 }
 
 // catchExecs starts the exec catcher when asked for, and returns what
@@ -702,6 +751,7 @@ func (w *Watcher) gapOf(t time.Time, id, severity, msg string) {
 		return
 	}
 	w.dirty = true
+	w.Stats.Events.Add(1) // an event in the trail, as the metric counts it
 	w.opt.Metrics.appended(e)
 }
 
@@ -729,11 +779,7 @@ func (w *Watcher) idle() {
 	}
 	now := time.Now()
 	for _, g := range w.gaps.Expire() {
-		node := g.Node
-		if node == "" {
-			node = w.opt.Host // the id the trail has always given it
-		}
-		w.serialGap(node, g)
+		w.serialGap(w.gapNode(g), g)
 		w.Stats.Lost.Add(g.Events())
 	}
 	if w.opt.Retention != nil && now.Sub(w.pruned) >= time.Hour {

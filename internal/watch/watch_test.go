@@ -346,3 +346,62 @@ func TestMetricsAreTheStats(t *testing.T) {
 		t.Errorf("checkpoint seq: metric %v, stats %d", got["gotrail_trail_checkpoint_seq"], w.Stats.Checkpoint.Load())
 	}
 }
+
+// TestPluginRestartGap: auditd restarts its plugins with itself, so the
+// hole a restart leaves in the serials lies between two plugin runs: the
+// run that stops cleanly keeps where the serials stood, the next one
+// resumes from it. A restart's own unlogged serial is an info gap; more is
+// high; a run that did not stop cleanly leaves nothing to resume from.
+func TestPluginRestartGap(t *testing.T) {
+	now := int(time.Now().Unix())
+	end := fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7001): op=terminate auid=0 uid=0 ses=4294967295 pid=1 subj=unconfined res=success\n", now)
+	start := fmt.Sprintf("type=DAEMON_START msg=audit(%d.000:9001): op=start ver=3.0.9 format=enriched kernel=6.18 auid=4294967295 pid=2 uid=0 ses=4294967295 res=success\n", now+1)
+	before := profileEvent(now, 1, true) + profileEvent(now, 2, true)
+	for _, tc := range []struct {
+		name     string
+		runs     []string
+		died     bool // the first run leaves no marks
+		wantGaps []string
+	}{
+		{"a restart leaves its own", []string{before + end, start + profileEvent(now+1, 4, true)}, false,
+			[]string{"info: 1 audit event(s) missing from the log (serials 3 to 3) across a restart of auditd"}},
+		{"events lost while auditd was down", []string{before + end, start + profileEvent(now+1, 7, true)}, false,
+			[]string{"high: 4 audit event(s) missing from the log (serials 3 to 6) across a restart of auditd"}},
+		{"the plugin restarted without auditd stopping", []string{before, profileEvent(now+1, 5, true)}, false,
+			[]string{"high: 2 audit event(s) missing from the log (serials 3 to 4): lost"}},
+		{"the first run died", []string{before + end, start + profileEvent(now+1, 9, true)}, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state := t.TempDir()
+			for i, in := range tc.runs {
+				w, err := New(Options{StateDir: state, Host: "test"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.RunReader(context.Background(), strings.NewReader(in)); err != nil {
+					t.Fatal(err)
+				}
+				if i == 0 && tc.died {
+					os.Remove(filepath.Join(state, serialsFile))
+				}
+			}
+			var gaps []string
+			trail.Read(state, func(line []byte) error {
+				var e event.Event
+				json.Unmarshal(line, &e)
+				if e.Gotrail.Kind == event.KindGap && strings.Contains(e.Message, "missing from the log") {
+					gaps = append(gaps, e.Gotrail.Severity+": "+e.Message)
+				}
+				return nil
+			})
+			if len(gaps) != len(tc.wantGaps) {
+				t.Fatalf("gaps %q, want %q", gaps, tc.wantGaps)
+			}
+			for i := range gaps {
+				if !strings.HasPrefix(gaps[i], tc.wantGaps[i]) {
+					t.Errorf("gap %q, want %q…", gaps[i], tc.wantGaps[i])
+				}
+			}
+		})
+	}
+}
