@@ -123,7 +123,8 @@ type Watcher struct {
 	collisions   uint64    // the assembler's, as last reported
 	clockSteps   uint64
 	catcher      *execCatcher
-	catchErr     error // why there is no catcher, when one was asked for
+	catchErr     error    // why there is no catcher, when one was asked for
+	serialsLock  *os.File // held while a plugin runs (serials.go)
 	Stats        Stats
 	positionFile string
 }
@@ -250,6 +251,7 @@ func (w *Watcher) RunFile(ctx context.Context, path string) error {
 func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	defer w.catchExecs(ctx)()
 	w.resumeSerials()
+	defer w.releaseSerials()
 	q := &lineQueue{ready: make(chan struct{}, 1)}
 	go q.fill(r, w.opt.Log)
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -282,42 +284,6 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 				return w.finish(err)
 			}
 		}
-	}
-}
-
-// serialsFile keeps, in the state directory, where the kernel's serials
-// stood when the plugin last stopped cleanly: auditd restarts its plugins
-// with itself, and the hole the restart leaves lies between two processes.
-const serialsFile = "serials.json"
-
-// resumeSerials takes the marks the last clean stop left, and removes
-// them: a run that then dies without stopping cleanly leaves none, since
-// stale marks would make the serials it saw look lost.
-func (w *Watcher) resumeSerials() {
-	p := filepath.Join(w.opt.StateDir, serialsFile)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return
-	}
-	os.Remove(p)
-	var marks []audit.SerialMark
-	if err := json.Unmarshal(data, &marks); err != nil {
-		w.opt.Log.Warn("the serials the plugin last stopped at do not read: a hole across this restart is not seen", "file", p, "err", err)
-		return
-	}
-	w.gaps.Resume(marks)
-}
-
-// stopSerials reports the holes still open (nothing more comes from this
-// auditd) and keeps the marks for the next plugin's start.
-func (w *Watcher) stopSerials() {
-	for _, g := range w.gaps.Flush() {
-		w.serialGap(w.gapNode(g), g)
-		w.Stats.Lost.Add(g.Events())
-	}
-	data, _ := json.Marshal(w.gaps.Marks())
-	if err := atomicfile.Write(filepath.Join(w.opt.StateDir, serialsFile), data, 0o600); err != nil {
-		w.opt.Log.Warn("keeping the serials for the next start failed: a hole across the restart is not seen", "err", err)
 	}
 }
 

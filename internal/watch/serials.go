@@ -1,0 +1,98 @@
+package watch
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gotrail/gotrail/internal/atomicfile"
+	"github.com/gotrail/gotrail/internal/audit"
+)
+
+// auditd restarts its plugins with itself, so the hole a restart leaves in
+// the kernel's serials lies between two plugin processes. The one that
+// stops cleanly keeps where the serials stood in serialsFile; the next one
+// resumes from it. The old process writes after the new one has started
+// (auditd starts it within milliseconds and does not wait for the old), so
+// each holds serialsLock while it runs and the new one waits for it: marks
+// read before the old one wrote them would be missing, and marks written
+// after the new one started would be stale at the restart after, making
+// every serial the new one saw look lost.
+const (
+	serialsFile = "serials.json"
+	serialsLock = "serials.lock"
+	// serialsWait bounds the wait for the old plugin: it writes its marks
+	// as soon as its input ends.
+	serialsWait = 3 * time.Second
+)
+
+// resumeSerials takes the lock, then the marks the last clean stop left,
+// and removes them: a run that then dies leaves none to be stale.
+func (w *Watcher) resumeSerials() {
+	lock, err := lockWithin(filepath.Join(w.opt.StateDir, serialsLock), serialsWait)
+	if err != nil {
+		w.opt.Log.Warn("another plugin holds the serials: a hole across this restart is not seen", "err", err)
+		return
+	}
+	w.serialsLock = lock
+	p := filepath.Join(w.opt.StateDir, serialsFile)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	os.Remove(p)
+	var marks []audit.SerialMark
+	if err := json.Unmarshal(data, &marks); err != nil {
+		w.opt.Log.Warn("the serials the plugin last stopped at do not read: a hole across this restart is not seen", "file", p, "err", err)
+		return
+	}
+	w.gaps.Resume(marks)
+}
+
+// stopSerials reports the holes still open (nothing more comes from this
+// auditd) and, holding the lock, keeps the marks for the next plugin.
+func (w *Watcher) stopSerials() {
+	for _, g := range w.gaps.Flush() {
+		w.serialGap(w.gapNode(g), g)
+		w.Stats.Lost.Add(g.Events())
+	}
+	if w.serialsLock == nil {
+		return
+	}
+	data, _ := json.Marshal(w.gaps.Marks())
+	if err := atomicfile.Write(filepath.Join(w.opt.StateDir, serialsFile), data, 0o600); err != nil {
+		w.opt.Log.Warn("keeping the serials for the next start failed: a hole across the restart is not seen", "err", err)
+	}
+	w.releaseSerials()
+}
+
+// releaseSerials lets the next plugin have the serials.
+func (w *Watcher) releaseSerials() {
+	if w.serialsLock != nil {
+		w.serialsLock.Close() // and with it the flock
+		w.serialsLock = nil
+	}
+}
+
+// lockWithin takes an exclusive flock of path, waiting up to d.
+func lockWithin(path string, d time.Duration) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotrail/gotrail/internal/audit"
+	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/trail"
+)
+
+// TestSerialsHandoff: the new plugin waits for the old one's lock, so it
+// reads the marks the old one writes after the new one started (auditd
+// does not wait for its old plugin), and finds the restart's hole.
+func TestSerialsHandoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state := t.TempDir()
+		old, err := lockWithin(filepath.Join(state, serialsLock), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := New(Options{StateDir: state, Host: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := int(time.Now().Unix())
+		done := make(chan error)
+		go func() { done <- w.RunReader(context.Background(), strings.NewReader(profileEvent(now, 4, true))) }()
+		synctest.Wait() // the new plugin waits for the lock
+		marks, _ := json.Marshal([]audit.SerialMark{{High: 2, Sec: int64(now), Stops: []uint64{2}}})
+		if err := os.WriteFile(filepath.Join(state, serialsFile), marks, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		var gaps []string
+		trail.Read(state, func(line []byte) error {
+			var e event.Event
+			json.Unmarshal(line, &e)
+			if e.Gotrail.Kind == event.KindGap {
+				gaps = append(gaps, e.Gotrail.Severity+": "+e.Message)
+			}
+			return nil
+		})
+		if want := "info: 1 audit event(s) missing from the log (serials 3 to 3) across a restart"; len(gaps) != 1 || !strings.HasPrefix(gaps[0], want) {
+			t.Errorf("gaps %q, want %q…", gaps, want)
+		}
+		if _, err := os.Stat(filepath.Join(state, serialsFile)); err != nil {
+			t.Errorf("the new plugin left no marks at its clean stop: %v", err)
+		}
+	})
+}
+
+// TestSerialsLockHeld: a plugin that cannot have the lock (another runs)
+// neither resumes nor writes marks, and says so.
+func TestSerialsLockHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state := t.TempDir()
+		other, err := lockWithin(filepath.Join(state, serialsLock), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		var log strings.Builder
+		w, err := New(Options{StateDir: state, Host: "test", Log: slog.New(slog.NewTextHandler(&log, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.RunReader(context.Background(), strings.NewReader(profileEvent(int(time.Now().Unix()), 4, true))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(state, serialsFile)); err == nil {
+			t.Error("marks written without the lock")
+		}
+		if !strings.Contains(log.String(), "another plugin holds the serials") {
+			t.Errorf("log: %s", log.String())
+		}
+	})
+}
