@@ -24,6 +24,7 @@ type serials struct {
 	ahead  map[uint64]int64 // serials seen above next, with their audit seconds
 	latest int64
 	high   uint64 // the highest serial seen
+	live   bool   // a record of this run was seen (not only a Resume)
 	// stops are the highest serials seen at auditd's DAEMON_ENDs, in
 	// order: a hole right above one holds auditd's own records of its
 	// restart (excuse).
@@ -188,7 +189,7 @@ func (g *Gaps) See(r Record) {
 		return
 	}
 	if s := g.last; s != nil && r.Node == g.lastNode {
-		s.see(r.Serial, r.Time.Sec)
+		s.see(r.Serial, r.Time.Sec) // live: set when it became g.last
 		return
 	}
 	if g.nodes == nil {
@@ -211,6 +212,7 @@ func (g *Gaps) See(r Record) {
 		g.nodes[s.node] = s
 	}
 	g.last, g.lastNode = s, s.node // after any prune, so never one let go
+	s.live = true
 	s.see(r.Serial, r.Time.Sec)
 }
 
@@ -243,12 +245,14 @@ type SerialMark struct {
 	Stops []uint64 `json:"stops,omitempty"`
 }
 
-// Marks are the nodes' marks, for Resume; call Flush first, since the
-// holes still open are not in them.
+// Marks are the marks of the nodes this run saw records of, for Resume;
+// call Flush first, since the holes still open are not in them. A node
+// only resumed is left out: one that sends no more must not keep an old
+// mark through every restart.
 func (g *Gaps) Marks() []SerialMark {
 	var out []SerialMark
 	for node, s := range g.nodes {
-		if s.next > 0 {
+		if s.next > 0 && s.live {
 			out = append(out, SerialMark{Node: node, High: s.high, Sec: s.latest, Stops: slices.Clone(s.stops)})
 		}
 	}
@@ -269,6 +273,9 @@ func (g *Gaps) Resume(marks []SerialMark) {
 		}
 		s := &serials{node: strings.Clone(m.Node)}
 		s.see(m.High, m.Sec)
+		// this run's records judge the holes by their own time: a clock
+		// stepped back across the restart must not age them at once
+		s.latest = 0
 		for _, st := range m.Stops {
 			if st <= m.High && len(s.stops) < maxStops {
 				s.stops = append(s.stops, st)

@@ -190,3 +190,18 @@ func FuzzGapsRestarts(f *testing.F) {
 		}
 	})
 }
+
+// TestMarksOfThisRun: a node only resumed, that sent nothing this run, is
+// not handed on again; one that did is, from its highest serial.
+func TestMarksOfThisRun(t *testing.T) {
+	var g Gaps
+	g.Resume([]SerialMark{{Node: "gone", High: 50, Sec: 100}, {Node: "a", High: 10, Sec: 100}})
+	g.See(rec(t, "node=a type=SYSCALL msg=audit(101.000:11): x=1"))
+	g.See(rec(t, "node=a type=SYSCALL msg=audit(101.000:12): x=1"))
+	if got := fmt.Sprint(g.Marks()); got != "[{a 12 101 []}]" {
+		t.Errorf("Marks() = %s, want a's only", got)
+	}
+	if got := g.Flush(); len(got) != 0 {
+		t.Errorf("resumed at 10, then 11 and 12: gaps %+v", got)
+	}
+}

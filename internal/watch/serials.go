@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +32,26 @@ const (
 	serialsWait = 3 * time.Second
 )
 
+// handoff is serialsFile's content. Marks are taken only from a plugin of
+// this boot (the kernel counts again after a reboot, not always from
+// below) that stopped moments ago: a restart of auditd. Older marks (the
+// plugin switched off for a while, or a plugin that could not have the
+// lock and wrote late) would make every serial logged since look lost.
+type handoff struct {
+	BootID  string             `json:"boot_id"`
+	Written time.Time          `json:"written"`
+	Marks   []audit.SerialMark `json:"marks"`
+}
+
+// handoffFresh is how old marks may be: an auditd restart takes moments.
+const handoffFresh = time.Minute
+
+// bootID names this boot of the kernel.
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+}
+
 // resumeSerials takes the lock, then the marks the last clean stop left,
 // and removes them: a run that then dies leaves none to be stale.
 func (w *Watcher) resumeSerials() {
@@ -46,12 +67,15 @@ func (w *Watcher) resumeSerials() {
 		return
 	}
 	os.Remove(p)
-	var marks []audit.SerialMark
-	if err := json.Unmarshal(data, &marks); err != nil {
+	var h handoff
+	if err := json.Unmarshal(data, &h); err != nil {
 		w.opt.Log.Warn("the serials the plugin last stopped at do not read: a hole across this restart is not seen", "file", p, "err", err)
 		return
 	}
-	w.gaps.Resume(marks)
+	if age := time.Since(h.Written); h.BootID == "" || h.BootID != bootID() || age > handoffFresh || age < -handoffFresh {
+		return // not this restart's
+	}
+	w.gaps.Resume(h.Marks)
 }
 
 // stopSerials reports the holes still open (nothing more comes from this
@@ -64,7 +88,7 @@ func (w *Watcher) stopSerials() {
 	if w.serialsLock == nil {
 		return
 	}
-	data, _ := json.Marshal(w.gaps.Marks())
+	data, _ := json.Marshal(handoff{BootID: bootID(), Written: time.Now().UTC(), Marks: w.gaps.Marks()})
 	if err := atomicfile.Write(filepath.Join(w.opt.StateDir, serialsFile), data, 0o600); err != nil {
 		w.opt.Log.Warn("keeping the serials for the next start failed: a hole across the restart is not seen", "err", err)
 	}

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func TestSerialsHandoff(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- w.RunReader(context.Background(), strings.NewReader(profileEvent(now, 4, true))) }()
 		synctest.Wait() // the new plugin waits for the lock
-		marks, _ := json.Marshal([]audit.SerialMark{{High: 2, Sec: int64(now), Stops: []uint64{2}}})
+		marks, _ := json.Marshal(handoff{BootID: bootID(), Written: time.Now(), Marks: []audit.SerialMark{{High: 2, Sec: int64(now), Stops: []uint64{2}}}})
 		if err := os.WriteFile(filepath.Join(state, serialsFile), marks, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -85,4 +86,75 @@ func TestSerialsLockHeld(t *testing.T) {
 			t.Errorf("log: %s", log.String())
 		}
 	})
+}
+
+// TestSerialsNotThisRestart: marks of another boot, or of a plugin that
+// stopped more than a moment ago, are not resumed (they would make every
+// serial logged since look lost), and are removed.
+func TestSerialsNotThisRestart(t *testing.T) {
+	for name, h := range map[string]handoff{
+		"another boot": {BootID: "00000000-0000-0000-0000-000000000000", Written: time.Now()},
+		"long ago":     {BootID: bootID(), Written: time.Now().Add(-2 * handoffFresh)},
+		"no boot id":   {Written: time.Now()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := t.TempDir()
+			now := int(time.Now().Unix())
+			h.Marks = []audit.SerialMark{{High: 2, Sec: int64(now), Stops: []uint64{2}}}
+			data, _ := json.Marshal(h)
+			os.WriteFile(filepath.Join(state, serialsFile), data, 0o600)
+			w, err := New(Options{StateDir: state, Host: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.RunReader(context.Background(), strings.NewReader(profileEvent(now, 9, true))); err != nil {
+				t.Fatal(err)
+			}
+			if got := trailGaps(t, state); len(got) != 0 {
+				t.Errorf("gaps %q from marks not this restart's", got)
+			}
+		})
+	}
+}
+
+// TestReaderDrainsAfterSignal: auditd signals its plugin right after its
+// last write; what it wrote is still read, and the serials handed on.
+func TestReaderDrainsAfterSignal(t *testing.T) {
+	state := t.TempDir()
+	w, err := New(Options{StateDir: state, Host: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := int(time.Now().Unix())
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.RunReader(ctx, pr) }()
+	pw.Write([]byte(profileEvent(now, 1, true)))
+	cancel()
+	pw.Write([]byte(profileEvent(now, 2, true)))
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, state); len(got) != 2 {
+		t.Errorf("trail %q, want both events", got)
+	}
+	if _, err := os.Stat(filepath.Join(state, serialsFile)); err != nil {
+		t.Errorf("input read to its end, yet no marks: %v", err)
+	}
+}
+
+func trailGaps(t *testing.T, state string) []string {
+	t.Helper()
+	var gaps []string
+	trail.Read(state, func(line []byte) error {
+		var e event.Event
+		json.Unmarshal(line, &e)
+		if e.Gotrail.Kind == event.KindGap {
+			gaps = append(gaps, e.Gotrail.Severity+": "+e.Message)
+		}
+		return nil
+	})
+	return gaps
 }

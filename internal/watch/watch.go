@@ -250,23 +250,34 @@ func (w *Watcher) RunFile(ctx context.Context, path string) error {
 // hands each record to its plugins once.
 func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	defer w.catchExecs(ctx)()
+	q := &lineQueue{ready: make(chan struct{}, 1)}
+	go q.fill(r, w.opt.Log) // reading while the last plugin hands over
 	w.resumeSerials()
 	defer w.releaseSerials()
-	q := &lineQueue{ready: make(chan struct{}, 1)}
-	go q.fill(r, w.opt.Log)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			// nothing to resume from: what auditd handed over goes in now
-			lines, _, _ := q.take()
-			for _, l := range lines {
-				w.line(source.Line{Text: l})
+			// (it signals right after its last write: wait a moment for it)
+			end := time.After(drainWait)
+			for {
+				lines, done, err := q.take()
+				for _, l := range lines {
+					w.line(source.Line{Text: l})
+				}
+				if done {
+					return w.endOfInput(err)
+				}
+				select {
+				case <-q.ready:
+					continue
+				case <-end:
+				}
+				w.flush()
+				return w.finish(ctx.Err()) // not all read: no marks
 			}
-			w.flush()
-			w.stopSerials()
-			return w.finish(ctx.Err())
 		case <-tick.C:
 			w.idle()
 		case <-q.ready:
@@ -277,14 +288,24 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 				}
 			}
 			if done {
-				w.flush()
-				if err == nil {
-					w.stopSerials()
-				}
-				return w.finish(err)
+				return w.endOfInput(err)
 			}
 		}
 	}
+}
+
+// drainWait is how long a plugin told to stop still reads what auditd
+// wrote before it said so.
+const drainWait = time.Second
+
+// endOfInput completes what is in flight at the end of the plugin's
+// input; read to its end, the serials are handed to the next plugin.
+func (w *Watcher) endOfInput(err error) error {
+	w.flush()
+	if err == nil {
+		w.stopSerials()
+	}
+	return w.finish(err)
 }
 
 // gapNode is the node a gap's event id names: the host for none.
