@@ -352,7 +352,8 @@ func TestWatchAsAuditdPlugin(t *testing.T) {
 // old daemon's unregistering takes (never logged, unless the kernel holds
 // records for the next auditd: audit=1 at boot) lies between the two
 // plugin runs; the new run resumes from where the old one stopped and
-// records it as an info gap, which alerts no one.
+// records it as an info gap, which alerts no one; and the restart is one
+// info event, not a stop.
 func pluginRestart(t *testing.T, a *auditdtest.Auditd, state string) {
 	before := len(trailEvents(t, state, ""))
 	restarted := time.Now()
@@ -379,6 +380,18 @@ func pluginRestart(t *testing.T, a *auditdtest.Auditd, state string) {
 		t.Errorf("with audit=1 the kernel holds the unregistering for the next auditd, yet: %q", gaps)
 	case !held && (len(gaps) != 1 || !strings.HasPrefix(gaps[0], "info: ") || !strings.Contains(gaps[0], "across a restart of auditd")):
 		t.Errorf("after a restart of auditd the plugin's trail has gaps %q, want one info gap across the restart; all since:\n%s", gaps, strings.Join(after, "\n"))
+	}
+	// the old plugin, its input ended, sees the new auditd in the kernel:
+	// a restart, info, and nothing above it
+	restart := false
+	for _, e := range trailEvents(t, state, "")[before:] {
+		restart = restart || e.Event.Action == "restart" && e.Gotrail.Severity == "info"
+		if e.Gotrail.Severity == "high" || e.Gotrail.Severity == "critical" {
+			t.Errorf("after a restart of auditd: %s %s: %s", e.Gotrail.Kind, e.Gotrail.Severity, e.Message)
+		}
+	}
+	if !restart {
+		t.Errorf("no info restart in the plugin's trail; all since:\n%s", strings.Join(after, "\n"))
 	}
 	t.Logf("after the restart:\n%s", strings.Join(after, "\n"))
 }

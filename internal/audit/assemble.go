@@ -28,6 +28,12 @@ type Event struct {
 	// event had already (see AssemblerStats.Collisions).
 	Collision bool
 
+	// Replaced is set on a DAEMON_END by a reader that saw, by other means
+	// than its DAEMON_START, a new auditd take over at once: a plugin ends
+	// with its daemon and is not handed the next one's records. The event
+	// is then a restart, as the coalesced pair is.
+	Replaced bool
+
 	// Owner is the caller's: a reader that lends its read buffer to the
 	// records (see Record.Own) notes here what to give back once the event
 	// is processed.

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -109,6 +110,21 @@ func (c *Coalescer) Flush(emit func(*Event)) {
 		c.pending = nil
 		emit(ev)
 	}
+}
+
+// Stopped is the DAEMON_END waiting for its DAEMON_START, and the pid of
+// the auditd that wrote it; nil when none waits.
+func (c *Coalescer) Stopped() (ev *Event, pid int) {
+	if c.pending == nil || c.pid != "" {
+		return nil, 0
+	}
+	for i := range c.pending.Records {
+		if r := &c.pending.Records[i]; r.Type == "DAEMON_END" {
+			pid, _ = strconv.Atoi(fieldOf(r.Body, "pid"))
+			return c.pending, pid
+		}
+	}
+	return nil, 0
 }
 
 // Pending is the group being gathered, nil for none.

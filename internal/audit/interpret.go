@@ -106,6 +106,7 @@ type facts struct {
 	changes            []configChange // every CONFIG_CHANGE record, in order
 	changeWords        string         // what they did, for the message
 	daemon             string
+	replaced           bool // Event.Replaced
 	args               []string
 	argc               int
 	chunks             []argChunk // parts of arguments split by the kernel, in the arena
@@ -151,6 +152,7 @@ func (in *Interpreter) InterpretTemp(ev *Event) *event.Event {
 	if in.Records {
 		in.out = append(in.out[:0], '[')
 	}
+	f.replaced = ev.Replaced
 	for i := range ev.Records {
 		r := &ev.Records[i]
 		if i == 0 {
@@ -842,8 +844,8 @@ func buildAction(e *event.Event, f *facts) {
 		} else {
 			e.Event.Outcome = "success"
 		}
-	case f.daemon == "DAEMON_START" && f.firstType == "DAEMON_END":
-		e.Event.Action = "restart" // coalesced: auditd stopped and started at once
+	case f.daemon == "DAEMON_START" && f.firstType == "DAEMON_END", f.daemon == "DAEMON_END" && f.replaced:
+		e.Event.Action = "restart" // coalesced, or seen: auditd stopped and started at once
 	case f.daemon != "":
 		e.Event.Action = strings.ToLower(strings.TrimPrefix(f.daemon, "DAEMON_"))
 	case e.Auditd.Syscall != "":

@@ -89,6 +89,7 @@ func (d *Daemon) options(cfg *config.Config, metrics *Metrics) Options {
 		OnEvent:         d.out.Offer,
 		Metrics:         metrics,
 		Lost:            func() (int, error) { st, err := d.ctl.Status(); return st.Lost, err },
+		AuditdPID:       d.auditdPID(),
 		StateDir:        o.StateDir,
 		Host:            o.Host,
 		Names:           enrich.NewNames(o.Root),
@@ -130,6 +131,15 @@ func (d *Daemon) retention(cfg *config.Config) *trail.Retention {
 		r.Shipped = d.out.Shipped
 	}
 	return r
+}
+
+// auditdPID reads the kernel's audit daemon, on this host only: an image's
+// auditd is not the kernel's.
+func (d *Daemon) auditdPID() func() (int, error) {
+	if !d.live {
+		return nil
+	}
+	return func() (int, error) { st, err := d.ctl.Status(); return st.PID, err }
 }
 
 // keeper follows /etc/passwd on this host as root: a login user added

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotrail/gotrail/internal/audit"
+	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/trail"
 )
@@ -157,4 +159,64 @@ func trailGaps(t *testing.T, state string) []string {
 		return nil
 	})
 	return gaps
+}
+
+// TestPluginEndsWithARestart: a plugin's input ends after its auditd's
+// DAEMON_END, and the next auditd's DAEMON_START goes to the next plugin.
+// A new auditd in the kernel within the restart's moments makes the stop a
+// restart (info, no gap); none, or a process that is not auditd, leaves it
+// a stop (critical, and the gap that says changes are not recorded).
+func TestPluginEndsWithARestart(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		kernel   []int // the audit daemon the kernel reports, poll by poll
+		comm     string
+		action   string
+		severity string
+		stopGap  bool
+	}{
+		{"a new auditd takes over", []int{0, 0, 4242}, "auditd", "restart", "info", false},
+		{"none does", []int{0}, "auditd", "end", "critical", true},
+		{"a process that is not auditd", []int{4242}, "evil", "end", "critical", true},
+		{"the old one, still", []int{77}, "auditd", "end", "critical", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				state, proc := t.TempDir(), t.TempDir()
+				for _, pid := range []string{"77", "4242"} {
+					os.MkdirAll(filepath.Join(proc, "proc", pid), 0o755)
+					os.WriteFile(filepath.Join(proc, "proc", pid, "comm"), []byte(tc.comm+"\n"), 0o644)
+				}
+				polls := 0
+				w, err := New(Options{StateDir: state, Host: "test", Proc: enrich.Proc{Root: proc},
+					AuditdPID: func() (int, error) {
+						pid := tc.kernel[min(polls, len(tc.kernel)-1)]
+						polls++
+						return pid, nil
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				now := int(time.Now().Unix())
+				in := profileEvent(now, 1, true) + fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7001): op=terminate auid=0 uid=0 ses=4294967295 pid=77 subj=unconfined res=success\n", now)
+				if err := w.RunReader(context.Background(), strings.NewReader(in)); err != nil {
+					t.Fatal(err)
+				}
+				var daemon []string
+				stopGap := false
+				trail.Read(state, func(line []byte) error {
+					var e event.Event
+					json.Unmarshal(line, &e)
+					if e.Auditd.MessageType == "daemon_end" {
+						daemon = append(daemon, e.Event.Action+" "+e.Gotrail.Severity)
+					}
+					stopGap = stopGap || strings.HasPrefix(e.Message, "auditd stopped")
+					return nil
+				})
+				if want := tc.action + " " + tc.severity; len(daemon) != 1 || daemon[0] != want || stopGap != tc.stopGap {
+					t.Errorf("auditd's end: %q, stop gap %v; want %q, %v", daemon, stopGap, want, tc.stopGap)
+				}
+			})
+		})
+	}
 }

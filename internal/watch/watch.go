@@ -59,6 +59,10 @@ type Options struct {
 	// when it grows, an audit.gap event goes into the trail. Nil: not
 	// watched.
 	Lost func() (int, error)
+	// AuditdPID reports the kernel's audit daemon (auditctl -s), 0 for
+	// none: how a plugin whose input ended after a DAEMON_END tells a
+	// restart from a stop. Nil: a stop is taken for one.
+	AuditdPID func() (int, error)
 	// Retention prunes old segments of the trail, hourly; nil keeps all.
 	Retention *trail.Retention
 	// Metrics, when set, are kept up to date.
@@ -294,6 +298,36 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	}
 }
 
+// awaitNextAuditd: a plugin's input ends with its auditd, and the next
+// auditd's DAEMON_START goes to the next plugin. When this auditd's
+// DAEMON_END waits for it, ask the kernel whose its audit daemon is, for as
+// long as a restart takes: another auditd (by its command name) makes the
+// stop a restart, info; none, or an error, leaves it a stop, critical.
+func (w *Watcher) awaitNextAuditd() {
+	ev, old := w.coal.Stopped()
+	if ev == nil || w.opt.AuditdPID == nil {
+		return
+	}
+	quiet := audit.RestartQuiet
+	if w.coal.RestartQuiet > 0 {
+		quiet = w.coal.RestartQuiet
+	}
+	for deadline := time.Now().Add(quiet); ; time.Sleep(50 * time.Millisecond) {
+		pid, err := w.opt.AuditdPID()
+		if err != nil {
+			w.opt.Log.Warn("the kernel's audit daemon could not be read: auditd's stop is recorded as one, not as a restart", "err", err)
+			return
+		}
+		if pid != 0 && pid != old && w.opt.Proc.Name(pid) == "auditd" {
+			ev.Replaced = true
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
 // drainWait is how long a plugin told to stop still reads what auditd
 // wrote before it said so.
 const drainWait = time.Second
@@ -301,6 +335,9 @@ const drainWait = time.Second
 // endOfInput completes what is in flight at the end of the plugin's
 // input; read to its end, the serials are handed to the next plugin.
 func (w *Watcher) endOfInput(err error) error {
+	if err == nil {
+		w.awaitNextAuditd()
+	}
 	w.flush()
 	if err == nil {
 		w.stopSerials()
