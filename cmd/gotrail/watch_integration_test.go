@@ -346,6 +346,37 @@ func TestWatchAsAuditdPlugin(t *testing.T) {
 		t.Fatalf("profile change through the plugin: %+v\nstate dir:\n%s\nauditd said:\n%s", changes, ls, daemonOut)
 	}
 	pluginRestart(t, a, state)
+	pluginStop(t, a, state)
+}
+
+// pluginStop: auditd stops for good (SIGTERM to its pid, the harness still
+// holding the host, so no other auditd starts). The plugin's input ends
+// while the old auditd is still the kernel's; it finds no other one within
+// the restart's moments and records a stop, critical, and the gap that says
+// changes are not recorded.
+func pluginStop(t *testing.T, a *auditdtest.Auditd, state string) {
+	before := len(trailEvents(t, state, ""))
+	if err := syscall.Kill(a.PID(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var after []string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		stop, gap := false, false
+		after = after[:0]
+		for _, e := range trailEvents(t, state, "")[before:] {
+			after = append(after, e.Gotrail.Kind+" "+e.Gotrail.Severity+" "+e.Event.Action+": "+e.Message)
+			stop = stop || e.Auditd.MessageType == "daemon_end" && e.Event.Action == "end" && e.Gotrail.Severity == "critical"
+			gap = gap || strings.HasPrefix(e.Message, "auditd stopped")
+		}
+		if stop && gap {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("auditd stopped: the plugin's trail has no critical stop and its gap; all since:\n%s", strings.Join(after, "\n"))
+			break
+		}
+	}
+	t.Logf("after the stop:\n%s", strings.Join(after, "\n"))
 }
 
 // pluginRestart: auditd restarts, and its plugin with it. The serial the

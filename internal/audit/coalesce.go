@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"strconv"
 	"strings"
 	"time"
 )
@@ -112,19 +111,13 @@ func (c *Coalescer) Flush(emit func(*Event)) {
 	}
 }
 
-// Stopped is the DAEMON_END waiting for its DAEMON_START, and the pid of
-// the auditd that wrote it; nil when none waits.
-func (c *Coalescer) Stopped() (ev *Event, pid int) {
-	if c.pending == nil || c.pid != "" {
-		return nil, 0
+// Stopped is the DAEMON_END waiting for its DAEMON_START, nil when none
+// waits. (Its pid= is whoever signalled auditd, not auditd.)
+func (c *Coalescer) Stopped() *Event {
+	if c.pending == nil || c.pid != "" || !hasType(c.pending, "DAEMON_END") {
+		return nil
 	}
-	for i := range c.pending.Records {
-		if r := &c.pending.Records[i]; r.Type == "DAEMON_END" {
-			pid, _ = strconv.Atoi(fieldOf(r.Body, "pid"))
-			return c.pending, pid
-		}
-	}
-	return nil, 0
+	return c.pending
 }
 
 // Pending is the group being gathered, nil for none.

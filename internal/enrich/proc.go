@@ -112,6 +112,27 @@ func (p Proc) Gone(pid string) bool {
 	return errors.Is(err, fs.ErrNotExist)
 }
 
+// Exe is the program a process runs (/proc/PID/exe), "" when unreadable.
+func (p Proc) Exe(pid int) string {
+	if pid <= 0 {
+		return ""
+	}
+	exe, err := os.Readlink(p.path(strconv.Itoa(pid), "exe"))
+	if err != nil {
+		return ""
+	}
+	return exe
+}
+
+// InService reports whether this process runs in a systemd service's
+// cgroup (its /proc/self/cgroup names a .service): the manager starts the
+// service again only once the cgroup is empty, and may kill what is left
+// of it when the main process exits.
+func (p Proc) InService() bool {
+	data, err := os.ReadFile(p.path("self", "cgroup"))
+	return err == nil && strings.Contains(string(data), ".service")
+}
+
 // Name is a process's command name (/proc/PID/comm), "" when gone.
 func (p Proc) Name(pid int) string {
 	if pid <= 0 {

@@ -28,8 +28,10 @@ const (
 	serialsFile = "serials.json"
 	serialsLock = "serials.lock"
 	// serialsWait bounds the wait for the old plugin: it writes its marks
-	// as soon as its input ends.
-	serialsWait = 3 * time.Second
+	// once its input ends and it has seen whether a new auditd took over
+	// (up to RestartQuiet; the new auditd starts its plugins before it
+	// registers with the kernel).
+	serialsWait = audit.RestartQuiet + 3*time.Second
 )
 
 // handoff is serialsFile's content. Marks are taken only from a plugin of

@@ -163,29 +163,38 @@ func trailGaps(t *testing.T, state string) []string {
 
 // TestPluginEndsWithARestart: a plugin's input ends after its auditd's
 // DAEMON_END, and the next auditd's DAEMON_START goes to the next plugin.
-// A new auditd in the kernel within the restart's moments makes the stop a
-// restart (info, no gap); none, or a process that is not auditd, leaves it
-// a stop (critical, and the gap that says changes are not recorded).
+// Another process running auditd's program in the kernel within the
+// restart's moments makes the stop a restart (info, no gap). The old
+// auditd (the plugin's parent, still the kernel's until it exits), none,
+// or another program leave it a stop (critical, and the gap that says
+// changes are not recorded); so does a plugin in a systemd service, where
+// the next auditd cannot start before it is gone.
 func TestPluginEndsWithARestart(t *testing.T) {
+	parent := os.Getppid()
 	for _, tc := range []struct {
 		name     string
 		kernel   []int // the audit daemon the kernel reports, poll by poll
-		comm     string
+		service  bool
 		action   string
 		severity string
-		stopGap  bool
 	}{
-		{"a new auditd takes over", []int{0, 0, 4242}, "auditd", "restart", "info", false},
-		{"none does", []int{0}, "auditd", "end", "critical", true},
-		{"a process that is not auditd", []int{4242}, "evil", "end", "critical", true},
-		{"the old one, still", []int{77}, "auditd", "end", "critical", true},
+		{"a new auditd takes over", []int{parent, parent, 0, 4242}, false, "restart", "info"},
+		{"none does", []int{parent, 0}, false, "end", "critical"},
+		{"another program", []int{5555}, false, "end", "critical"},
+		{"the old one, still", []int{parent}, false, "end", "critical"},
+		{"in a systemd service", []int{4242}, true, "end", "critical"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				state, proc := t.TempDir(), t.TempDir()
-				for _, pid := range []string{"77", "4242"} {
-					os.MkdirAll(filepath.Join(proc, "proc", pid), 0o755)
-					os.WriteFile(filepath.Join(proc, "proc", pid, "comm"), []byte(tc.comm+"\n"), 0o644)
+				for pid, exe := range map[int]string{parent: "/usr/sbin/auditd", 4242: "/usr/sbin/auditd", 5555: "/tmp/auditd"} {
+					dir := filepath.Join(proc, "proc", fmt.Sprint(pid))
+					os.MkdirAll(dir, 0o755)
+					os.Symlink(exe, filepath.Join(dir, "exe"))
+				}
+				if tc.service {
+					os.MkdirAll(filepath.Join(proc, "proc", "self"), 0o755)
+					os.WriteFile(filepath.Join(proc, "proc", "self", "cgroup"), []byte("0::/system.slice/auditd.service\n"), 0o644)
 				}
 				polls := 0
 				w, err := New(Options{StateDir: state, Host: "test", Proc: enrich.Proc{Root: proc},
@@ -198,7 +207,7 @@ func TestPluginEndsWithARestart(t *testing.T) {
 					t.Fatal(err)
 				}
 				now := int(time.Now().Unix())
-				in := profileEvent(now, 1, true) + fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7001): op=terminate auid=0 uid=0 ses=4294967295 pid=77 subj=unconfined res=success\n", now)
+				in := profileEvent(now, 1, true) + fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7001): op=terminate auid=0 uid=0 ses=4294967295 pid=1 subj=unconfined res=success\n", now)
 				if err := w.RunReader(context.Background(), strings.NewReader(in)); err != nil {
 					t.Fatal(err)
 				}
@@ -213,8 +222,9 @@ func TestPluginEndsWithARestart(t *testing.T) {
 					stopGap = stopGap || strings.HasPrefix(e.Message, "auditd stopped")
 					return nil
 				})
-				if want := tc.action + " " + tc.severity; len(daemon) != 1 || daemon[0] != want || stopGap != tc.stopGap {
-					t.Errorf("auditd's end: %q, stop gap %v; want %q, %v", daemon, stopGap, want, tc.stopGap)
+				want, wantGap := tc.action+" "+tc.severity, tc.action == "end"
+				if len(daemon) != 1 || daemon[0] != want || stopGap != wantGap {
+					t.Errorf("auditd's end: %q, stop gap %v; want %q, %v", daemon, stopGap, want, wantGap)
 				}
 			})
 		})

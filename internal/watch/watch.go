@@ -129,6 +129,8 @@ type Watcher struct {
 	catcher      *execCatcher
 	catchErr     error    // why there is no catcher, when one was asked for
 	serialsLock  *os.File // held while a plugin runs (serials.go)
+	daemonPID    int      // a plugin's auditd (its parent) and its program
+	daemonExe    string
 	Stats        Stats
 	positionFile string
 }
@@ -256,6 +258,9 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	defer w.catchExecs(ctx)()
 	q := &lineQueue{ready: make(chan struct{}, 1)}
 	go q.fill(r, w.opt.Log) // reading while the last plugin hands over
+	// the auditd that runs this plugin: its parent, while it runs
+	w.daemonPID = os.Getppid()
+	w.daemonExe = w.opt.Proc.Exe(w.daemonPID)
 	w.resumeSerials()
 	defer w.releaseSerials()
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -300,12 +305,17 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 
 // awaitNextAuditd: a plugin's input ends with its auditd, and the next
 // auditd's DAEMON_START goes to the next plugin. When this auditd's
-// DAEMON_END waits for it, ask the kernel whose its audit daemon is, for as
-// long as a restart takes: another auditd (by its command name) makes the
-// stop a restart, info; none, or an error, leaves it a stop, critical.
+// DAEMON_END waits for it, ask the kernel for its audit daemon, for as long
+// as a restart takes: another process running auditd's program (the
+// plugin's parent's, read at its start) makes the stop a restart, info;
+// none leaves it a stop, critical. auditd signals its plugins as it stops,
+// so this runs after the signal too. Not in a systemd service: systemd
+// starts the next auditd only once the old one's cgroup, this plugin with
+// it, is empty, and may kill what is left meanwhile, which must not cost
+// the stop's record.
 func (w *Watcher) awaitNextAuditd() {
-	ev, old := w.coal.Stopped()
-	if ev == nil || w.opt.AuditdPID == nil {
+	ev := w.coal.Stopped()
+	if ev == nil || w.opt.AuditdPID == nil || w.daemonExe == "" || w.opt.Proc.InService() {
 		return
 	}
 	quiet := audit.RestartQuiet
@@ -318,7 +328,9 @@ func (w *Watcher) awaitNextAuditd() {
 			w.opt.Log.Warn("the kernel's audit daemon could not be read: auditd's stop is recorded as one, not as a restart", "err", err)
 			return
 		}
-		if pid != 0 && pid != old && w.opt.Proc.Name(pid) == "auditd" {
+		// the old auditd stays the kernel's until it exits, after the
+		// plugin's input ended
+		if pid != 0 && pid != w.daemonPID && w.opt.Proc.Exe(pid) == w.daemonExe {
 			ev.Replaced = true
 			return
 		}
