@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -185,48 +188,92 @@ func TestPluginEndsWithARestart(t *testing.T) {
 		{"in a systemd service", []int{4242}, true, "end", "critical"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				state, proc := t.TempDir(), t.TempDir()
-				for pid, exe := range map[int]string{parent: "/usr/sbin/auditd", 4242: "/usr/sbin/auditd", 5555: "/tmp/auditd"} {
-					dir := filepath.Join(proc, "proc", fmt.Sprint(pid))
-					os.MkdirAll(dir, 0o755)
-					os.Symlink(exe, filepath.Join(dir, "exe"))
+			state, proc := t.TempDir(), t.TempDir()
+			for pid, exe := range map[int]string{parent: "/usr/sbin/auditd", 4242: "/usr/sbin/auditd", 5555: "/tmp/auditd"} {
+				dir := filepath.Join(proc, "proc", fmt.Sprint(pid))
+				os.MkdirAll(dir, 0o755)
+				os.Symlink(exe, filepath.Join(dir, "exe"))
+			}
+			if tc.service {
+				os.MkdirAll(filepath.Join(proc, "proc", "self"), 0o755)
+				os.WriteFile(filepath.Join(proc, "proc", "self", "cgroup"), []byte("0::/system.slice/auditd.service\n"), 0o644)
+			}
+			polls := 0
+			w, err := New(Options{StateDir: state, Host: "test", Proc: enrich.Proc{Root: proc},
+				AuditdPID: func() (int, error) {
+					pid := tc.kernel[min(polls, len(tc.kernel)-1)]
+					polls++
+					return pid, nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.coal.RestartQuiet = 500 * time.Millisecond // the polls above take 150 ms
+			now := int(time.Now().Unix())
+			in := profileEvent(now, 1, true) + fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7001): op=terminate auid=0 uid=0 ses=4294967295 pid=1 subj=unconfined res=success\n", now)
+			if err := w.RunReader(context.Background(), strings.NewReader(in)); err != nil {
+				t.Fatal(err)
+			}
+			var daemon []string
+			stopGap := false
+			trail.Read(state, func(line []byte) error {
+				var e event.Event
+				json.Unmarshal(line, &e)
+				if e.Auditd.MessageType == "daemon_end" {
+					daemon = append(daemon, e.Event.Action+" "+e.Gotrail.Severity)
 				}
-				if tc.service {
-					os.MkdirAll(filepath.Join(proc, "proc", "self"), 0o755)
-					os.WriteFile(filepath.Join(proc, "proc", "self", "cgroup"), []byte("0::/system.slice/auditd.service\n"), 0o644)
-				}
-				polls := 0
-				w, err := New(Options{StateDir: state, Host: "test", Proc: enrich.Proc{Root: proc},
-					AuditdPID: func() (int, error) {
-						pid := tc.kernel[min(polls, len(tc.kernel)-1)]
-						polls++
-						return pid, nil
-					}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				now := int(time.Now().Unix())
-				in := profileEvent(now, 1, true) + fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7001): op=terminate auid=0 uid=0 ses=4294967295 pid=1 subj=unconfined res=success\n", now)
-				if err := w.RunReader(context.Background(), strings.NewReader(in)); err != nil {
-					t.Fatal(err)
-				}
-				var daemon []string
-				stopGap := false
-				trail.Read(state, func(line []byte) error {
-					var e event.Event
-					json.Unmarshal(line, &e)
-					if e.Auditd.MessageType == "daemon_end" {
-						daemon = append(daemon, e.Event.Action+" "+e.Gotrail.Severity)
-					}
-					stopGap = stopGap || strings.HasPrefix(e.Message, "auditd stopped")
-					return nil
-				})
-				want, wantGap := tc.action+" "+tc.severity, tc.action == "end"
-				if len(daemon) != 1 || daemon[0] != want || stopGap != wantGap {
-					t.Errorf("auditd's end: %q, stop gap %v; want %q, %v", daemon, stopGap, want, wantGap)
-				}
+				stopGap = stopGap || strings.HasPrefix(e.Message, "auditd stopped")
+				return nil
 			})
+			want, wantGap := tc.action+" "+tc.severity, tc.action == "end"
+			if len(daemon) != 1 || daemon[0] != want || stopGap != wantGap {
+				t.Errorf("auditd's end: %q, stop gap %v; want %q, %v", daemon, stopGap, want, wantGap)
+			}
 		})
+	}
+}
+
+// TestStopWaitEndsOnASecondSignal: while the plugin waits to see whether a
+// new auditd takes over, the stop is only in memory; a signal after
+// auditd's own (a shutdown killing every process, SIGKILL to follow) ends
+// the wait at once and the stop is recorded.
+func TestStopWaitEndsOnASecondSignal(t *testing.T) {
+	state, proc := t.TempDir(), t.TempDir()
+	dir := filepath.Join(proc, "proc", fmt.Sprint(os.Getppid()))
+	os.MkdirAll(dir, 0o755)
+	os.Symlink("/usr/sbin/auditd", filepath.Join(dir, "exe"))
+	var polls atomic.Int32
+	w, err := New(Options{StateDir: state, Host: "test", Proc: enrich.Proc{Root: proc},
+		AuditdPID: func() (int, error) { polls.Add(1); return 0, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := int(time.Now().Unix())
+	in := profileEvent(now, 1, true) + fmt.Sprintf("type=DAEMON_END msg=audit(%d.000:7001): op=terminate auid=0 uid=0 ses=4294967295 pid=1 subj=unconfined res=success\n", now)
+	done := make(chan error)
+	start := time.Now()
+	go func() { done <- w.RunReader(context.Background(), strings.NewReader(in)) }()
+	for polls.Load() < 3 {
+		runtime.Gosched()
+	}
+	// auditd's own signal, then a shutdown's (two kinds: two of one kind
+	// may reach the process as one); the wait's signal.Notify takes both
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= audit.RestartQuiet {
+		t.Errorf("the wait ran its %v despite the signal (%v)", audit.RestartQuiet, took)
+	}
+	var stop bool
+	trail.Read(state, func(line []byte) error {
+		var e event.Event
+		json.Unmarshal(line, &e)
+		stop = stop || e.Auditd.MessageType == "daemon_end" && e.Gotrail.Severity == "critical"
+		return nil
+	})
+	if !stop {
+		t.Error("the stop is not in the trail")
 	}
 }

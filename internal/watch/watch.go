@@ -19,12 +19,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gotrail/gotrail/internal/atomicfile"
@@ -277,7 +279,7 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 					w.line(source.Line{Text: l})
 				}
 				if done {
-					return w.endOfInput(err)
+					return w.endOfInput(ctx, err)
 				}
 				select {
 				case <-q.ready:
@@ -297,7 +299,7 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 				}
 			}
 			if done {
-				return w.endOfInput(err)
+				return w.endOfInput(ctx, err)
 			}
 		}
 	}
@@ -313,7 +315,7 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 // starts the next auditd only once the old one's cgroup, this plugin with
 // it, is empty, and may kill what is left meanwhile, which must not cost
 // the stop's record.
-func (w *Watcher) awaitNextAuditd() {
+func (w *Watcher) awaitNextAuditd(ctx context.Context) {
 	ev := w.coal.Stopped()
 	if ev == nil || w.opt.AuditdPID == nil || w.daemonExe == "" || w.opt.Proc.InService() {
 		return
@@ -322,7 +324,21 @@ func (w *Watcher) awaitNextAuditd() {
 	if w.coal.RestartQuiet > 0 {
 		quiet = w.coal.RestartQuiet
 	}
-	for deadline := time.Now().Add(quiet); ; time.Sleep(50 * time.Millisecond) {
+	// the stop is only in memory until the wait ends: a second signal (a
+	// shutdown's kill of all processes, SIGKILL to follow) ends it at once.
+	// auditd's own comes as it closes the input, before or after its end:
+	// one taken before (ctx) counts, then each delivery to again. (One
+	// between the two is counted by neither: the wait errs on its side.)
+	signals := 0
+	if ctx.Err() != nil {
+		signals = 1
+	}
+	again := make(chan os.Signal, 2)
+	signal.Notify(again, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(again)
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(quiet); ; {
 		pid, err := w.opt.AuditdPID()
 		if err != nil {
 			w.opt.Log.Warn("the kernel's audit daemon could not be read: auditd's stop is recorded as one, not as a restart", "err", err)
@@ -337,6 +353,14 @@ func (w *Watcher) awaitNextAuditd() {
 		if time.Now().After(deadline) {
 			return
 		}
+		select {
+		case <-again:
+			if signals++; signals >= 2 {
+				w.opt.Log.Warn("signalled again while waiting for the next auditd: its stop is recorded as one")
+				return
+			}
+		case <-poll.C:
+		}
 	}
 }
 
@@ -346,9 +370,9 @@ const drainWait = time.Second
 
 // endOfInput completes what is in flight at the end of the plugin's
 // input; read to its end, the serials are handed to the next plugin.
-func (w *Watcher) endOfInput(err error) error {
+func (w *Watcher) endOfInput(ctx context.Context, err error) error {
 	if err == nil {
-		w.awaitNextAuditd()
+		w.awaitNextAuditd(ctx)
 	}
 	w.flush()
 	if err == nil {
