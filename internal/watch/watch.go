@@ -270,25 +270,7 @@ func (w *Watcher) RunReader(ctx context.Context, r io.Reader) error {
 	for {
 		select {
 		case <-ctx.Done():
-			// nothing to resume from: what auditd handed over goes in now
-			// (it signals right after its last write: wait a moment for it)
-			end := time.After(drainWait)
-			for {
-				lines, done, err := q.take()
-				for _, l := range lines {
-					w.line(source.Line{Text: l})
-				}
-				if done {
-					return w.endOfInput(ctx, err)
-				}
-				select {
-				case <-q.ready:
-					continue
-				case <-end:
-				}
-				w.flush()
-				return w.finish(ctx.Err()) // not all read: no marks
-			}
+			return w.drain(ctx, q)
 		case <-tick.C:
 			w.idle()
 		case <-q.ready:
@@ -360,6 +342,28 @@ func (w *Watcher) awaitNextAuditd(ctx context.Context) {
 				return
 			}
 		case <-poll.C:
+		}
+	}
+}
+
+// drain takes what auditd handed over before it told the plugin to stop:
+// there is nothing to resume from. auditd signals as it closes the input,
+// so the end may be moments away.
+func (w *Watcher) drain(ctx context.Context, q *lineQueue) error {
+	end := time.After(drainWait)
+	for {
+		lines, done, err := q.take()
+		for _, l := range lines {
+			w.line(source.Line{Text: l})
+		}
+		if done {
+			return w.endOfInput(ctx, err)
+		}
+		select {
+		case <-q.ready:
+		case <-end:
+			w.flush()
+			return w.finish(ctx.Err()) // not all read: no marks
 		}
 	}
 }
