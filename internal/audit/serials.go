@@ -27,7 +27,9 @@ type serials struct {
 	live   bool   // a record of this run was seen (not only a Resume)
 	// stops are the highest serials seen at auditd's DAEMON_ENDs, in
 	// order: a hole right above one holds auditd's own records of its
-	// restart (excuse).
+	// restart (afterStop). high is kept as records come, not derived from
+	// next and ahead at each DAEMON_END: ahead may be large, and a log of
+	// DAEMON_ENDs would make that quadratic.
 	stops []uint64
 }
 
@@ -235,13 +237,11 @@ func (g *Gaps) collect(take func(*serials) []missing) []Gap {
 }
 
 // SerialMark is where one node's serials stood when a reader stopped: the
-// highest seen, its audit time, and the DAEMON_ENDs not yet followed by
-// their hole. A plugin that auditd restarts with itself resumes from it,
+// highest seen, and the DAEMON_ENDs not yet followed by their hole. A plugin that auditd restarts with itself resumes from it,
 // so that the hole the restart leaves is seen (Gaps.Resume).
 type SerialMark struct {
 	Node  string   `json:"node,omitempty"`
 	High  uint64   `json:"high"`
-	Sec   int64    `json:"sec"`
 	Stops []uint64 `json:"stops,omitempty"`
 }
 
@@ -253,7 +253,7 @@ func (g *Gaps) Marks() []SerialMark {
 	var out []SerialMark
 	for node, s := range g.nodes {
 		if s.next > 0 && s.live {
-			out = append(out, SerialMark{Node: node, High: s.high, Sec: s.latest, Stops: slices.Clone(s.stops)})
+			out = append(out, SerialMark{Node: node, High: s.high, Stops: slices.Clone(s.stops)})
 		}
 	}
 	slices.SortFunc(out, func(a, b SerialMark) int { return strings.Compare(a.Node, b.Node) })
@@ -271,11 +271,10 @@ func (g *Gaps) Resume(marks []SerialMark) {
 		if m.High == 0 || g.nodes[m.Node] != nil || len(g.nodes) >= maxNodes {
 			continue
 		}
+		// this run's records judge the holes by their own audit time: a
+		// clock stepped back across the restart must not age them at once
 		s := &serials{node: strings.Clone(m.Node)}
-		s.see(m.High, m.Sec)
-		// this run's records judge the holes by their own time: a clock
-		// stepped back across the restart must not age them at once
-		s.latest = 0
+		s.see(m.High, 0)
 		for _, st := range m.Stops {
 			if st <= m.High && len(s.stops) < maxStops {
 				s.stops = append(s.stops, st)

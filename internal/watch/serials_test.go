@@ -40,7 +40,7 @@ func TestSerialsHandoff(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- w.RunReader(context.Background(), strings.NewReader(profileEvent(now, 4, true))) }()
 		synctest.Wait() // the new plugin waits for the lock
-		marks, _ := json.Marshal(handoff{BootID: bootID(), Written: time.Now(), Marks: []audit.SerialMark{{High: 2, Sec: int64(now), Stops: []uint64{2}}}})
+		marks, _ := json.Marshal(handoff{BootID: bootID(), Written: time.Now(), Marks: []audit.SerialMark{{High: 2, Stops: []uint64{2}}}})
 		if err := os.WriteFile(filepath.Join(state, serialsFile), marks, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -48,15 +48,7 @@ func TestSerialsHandoff(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		var gaps []string
-		trail.Read(state, func(line []byte) error {
-			var e event.Event
-			json.Unmarshal(line, &e)
-			if e.Gotrail.Kind == event.KindGap {
-				gaps = append(gaps, e.Gotrail.Severity+": "+e.Message)
-			}
-			return nil
-		})
+		gaps := trailGaps(t, state)
 		if want := "info: 1 audit event(s) missing from the log (serials 3 to 3) across a restart"; len(gaps) != 1 || !strings.HasPrefix(gaps[0], want) {
 			t.Errorf("gaps %q, want %q…", gaps, want)
 		}
@@ -105,7 +97,7 @@ func TestSerialsNotThisRestart(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			state := t.TempDir()
 			now := int(time.Now().Unix())
-			h.Marks = []audit.SerialMark{{High: 2, Sec: int64(now), Stops: []uint64{2}}}
+			h.Marks = []audit.SerialMark{{High: 2, Stops: []uint64{2}}}
 			data, _ := json.Marshal(h)
 			os.WriteFile(filepath.Join(state, serialsFile), data, 0o600)
 			w, err := New(Options{StateDir: state, Host: "test"})
@@ -150,18 +142,33 @@ func TestReaderDrainsAfterSignal(t *testing.T) {
 	}
 }
 
+// trailGaps are the trail's audit.gap events, as "SEVERITY: MESSAGE".
 func trailGaps(t *testing.T, state string) []string {
 	t.Helper()
 	var gaps []string
-	trail.Read(state, func(line []byte) error {
-		var e event.Event
-		json.Unmarshal(line, &e)
+	for _, e := range readTrail(t, state) {
 		if e.Gotrail.Kind == event.KindGap {
 			gaps = append(gaps, e.Gotrail.Severity+": "+e.Message)
 		}
-		return nil
-	})
+	}
 	return gaps
+}
+
+// readTrail is every event in the trail of state, in order.
+func readTrail(t *testing.T, state string) []event.Event {
+	t.Helper()
+	var evs []event.Event
+	if err := trail.Read(state, func(line []byte) error {
+		var e event.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			return err
+		}
+		evs = append(evs, e)
+		return nil
+	}); err != nil {
+		t.Fatalf("read the trail in %s: %v", state, err)
+	}
+	return evs
 }
 
 // TestPluginEndsWithARestart: a plugin's input ends after its auditd's
@@ -216,15 +223,12 @@ func TestPluginEndsWithARestart(t *testing.T) {
 			}
 			var daemon []string
 			stopGap := false
-			trail.Read(state, func(line []byte) error {
-				var e event.Event
-				json.Unmarshal(line, &e)
+			for _, e := range readTrail(t, state) {
 				if e.Auditd.MessageType == "daemon_end" {
 					daemon = append(daemon, e.Event.Action+" "+e.Gotrail.Severity)
 				}
 				stopGap = stopGap || strings.HasPrefix(e.Message, "auditd stopped")
-				return nil
-			})
+			}
 			want, wantGap := tc.action+" "+tc.severity, tc.action == "end"
 			if len(daemon) != 1 || daemon[0] != want || stopGap != wantGap {
 				t.Errorf("auditd's end: %q, stop gap %v; want %q, %v", daemon, stopGap, want, wantGap)
@@ -267,12 +271,9 @@ func TestStopWaitEndsOnASecondSignal(t *testing.T) {
 		t.Errorf("the wait ran its %v despite the signal (%v)", audit.RestartQuiet, took)
 	}
 	var stop bool
-	trail.Read(state, func(line []byte) error {
-		var e event.Event
-		json.Unmarshal(line, &e)
+	for _, e := range readTrail(t, state) {
 		stop = stop || e.Auditd.MessageType == "daemon_end" && e.Gotrail.Severity == "critical"
-		return nil
-	})
+	}
 	if !stop {
 		t.Error("the stop is not in the trail")
 	}

@@ -386,14 +386,11 @@ func TestPluginRestartGap(t *testing.T) {
 				}
 			}
 			var gaps []string
-			trail.Read(state, func(line []byte) error {
-				var e event.Event
-				json.Unmarshal(line, &e)
-				if e.Gotrail.Kind == event.KindGap && strings.Contains(e.Message, "missing from the log") {
-					gaps = append(gaps, e.Gotrail.Severity+": "+e.Message)
+			for _, g := range trailGaps(t, state) {
+				if strings.Contains(g, "missing from the log") {
+					gaps = append(gaps, g)
 				}
-				return nil
-			})
+			}
 			if len(gaps) != len(tc.wantGaps) {
 				t.Fatalf("gaps %q, want %q", gaps, tc.wantGaps)
 			}
