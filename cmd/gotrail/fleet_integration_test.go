@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -290,33 +291,47 @@ key_file = %q
 	}
 }
 
-// rewriteAndResign edits the record of seq `from` in the host's trail (one
-// segment), recomputes every hash after it and signs the checkpoints again
-// with the key in the state directory: what root on the host can do.
+// rewriteAndResign edits the record of seq `from` in the host's trail,
+// recomputes every hash after it (across segments: a run that crosses
+// midnight has two) and signs the checkpoints again with the key in the
+// state directory: what root on the host can do.
 func rewriteAndResign(t *testing.T, state string, from uint64) {
 	t.Helper()
 	segs, _ := filepath.Glob(filepath.Join(state, "trail", "trail-*.jsonl"))
-	if len(segs) != 1 {
-		t.Fatalf("want one segment, have %v", segs)
+	if len(segs) == 0 {
+		t.Fatalf("no trail segment in %s", state)
 	}
-	data, _ := os.ReadFile(segs[0])
+	// trail-DAY-FIRSTSEQ.jsonl, FIRSTSEQ zero-padded: the chain's order
+	firstSeq := func(name string) string { return name[strings.LastIndexByte(name, '-')+1:] }
+	slices.SortFunc(segs, func(a, b string) int { return strings.Compare(firstSeq(a), firstSeq(b)) })
 	const marker = `,"trail":{"seq":`
 	prev := trail.Genesis
 	hashes := map[uint64]string{}
-	var out bytes.Buffer
-	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		i := strings.LastIndex(l, marker)
-		seq, _ := strconv.ParseUint(strings.SplitN(l[i+len(marker):], ",", 2)[0], 10, 64)
-		canon := l[:i] + "}"
-		if seq == from {
-			canon = strings.Replace(canon, `"outcome":"success"`, `"outcome":"failure"`, 1)
+	for _, seg := range segs {
+		data, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		sum := sha256.Sum256([]byte(prev + canon))
-		hash := hex.EncodeToString(sum[:])
-		fmt.Fprintf(&out, "%s%s%d,\"prev\":\"%s\",\"hash\":\"%s\"}}\n", canon[:len(canon)-1], marker, seq, prev, hash)
-		prev, hashes[seq] = hash, hash
+		var out bytes.Buffer
+		for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			i := strings.LastIndex(l, marker)
+			if i < 0 {
+				t.Fatalf("%s: a line without %s: %q", seg, marker, l)
+			}
+			seq, _ := strconv.ParseUint(strings.SplitN(l[i+len(marker):], ",", 2)[0], 10, 64)
+			canon := l[:i] + "}"
+			if seq == from {
+				canon = strings.Replace(canon, `"outcome":"success"`, `"outcome":"failure"`, 1)
+			}
+			sum := sha256.Sum256([]byte(prev + canon))
+			hash := hex.EncodeToString(sum[:])
+			fmt.Fprintf(&out, "%s%s%d,\"prev\":\"%s\",\"hash\":\"%s\"}}\n", canon[:len(canon)-1], marker, seq, prev, hash)
+			prev, hashes[seq] = hash, hash
+		}
+		if err := os.WriteFile(seg, out.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.WriteFile(segs[0], out.Bytes(), 0o600)
 	skey, _ := os.ReadFile(filepath.Join(state, "trail.key"))
 	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
 	if err != nil {

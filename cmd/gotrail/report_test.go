@@ -57,9 +57,7 @@ func TestReportCommand(t *testing.T) {
 	corpus, _ := filepath.Abs("../../internal/audit/testdata/host-activity.log")
 	whole := reportTrail(t)
 	tampered := reportTrail(t)
-	segs, _ := filepath.Glob(filepath.Join(tampered, "trail", "trail-*.jsonl"))
-	data, _ := os.ReadFile(segs[0])
-	os.WriteFile(segs[0], bytes.Replace(data, []byte("GOSUMDB=off"), []byte("GOSUMDB=on!"), 1), 0o600)
+	editTrail(t, tampered, "GOSUMDB=off", "GOSUMDB=on!")
 	for _, tc := range []struct {
 		name   string
 		state  string

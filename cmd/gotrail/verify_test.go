@@ -94,9 +94,7 @@ func TestVerifyAndReadTrail(t *testing.T) {
 		t.Errorf("verify --checkpoints of a file without any: %v", err)
 	}
 
-	segs, _ := filepath.Glob(filepath.Join(state, "trail", "trail-*.jsonl"))
-	data, _ := os.ReadFile(segs[0])
-	os.WriteFile(segs[0], bytes.Replace(data, []byte("bob wrote"), []byte("bob wrotE"), 1), 0o600)
+	editTrail(t, state, "bob wrote", "bob wrotE")
 	err = runVerify(g, &verifyOptions{pubkey: keyFile}, &out)
 	var fe *findingsError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "record seq 2 (") || !strings.Contains(err.Error(), "was modified") {
@@ -110,6 +108,27 @@ func TestVerifyAndReadTrail(t *testing.T) {
 // TestVerifyCollected: verify --collected over a collector's file of one
 // host's records and checkpoint proves it (text and JSON), names a record
 // deleted there with exit 1, and refuses to run without --pubkeys.
+// editTrail replaces the first old in the trail's segments with new, as
+// someone editing the file would: the hashes are left as they were. It
+// looks in every segment, since a test run across midnight writes two.
+func editTrail(t *testing.T, state, old, new string) {
+	t.Helper()
+	segs, _ := filepath.Glob(filepath.Join(state, "trail", "trail-*.jsonl"))
+	for _, s := range segs {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(old)) {
+			if err := os.WriteFile(s, bytes.Replace(data, []byte(old), []byte(new), 1), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("%q is in none of the trail's segments %v", old, segs)
+}
+
 func TestVerifyCollected(t *testing.T) {
 	state := t.TempDir()
 	w, err := trail.Open(state, trail.Options{})
