@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/kmsg"
 	"github.com/gotrail/gotrail/internal/testutil/auditdtest"
 	"github.com/gotrail/gotrail/internal/trail"
 )
@@ -411,6 +412,8 @@ func pluginRestart(t *testing.T, a *auditdtest.Auditd, state string) {
 		t.Errorf("with audit=1 the kernel holds the unregistering for the next auditd, yet: %q", gaps)
 	case !held && (len(gaps) != 1 || !strings.HasPrefix(gaps[0], "info: ") || !strings.Contains(gaps[0], "across a restart of auditd")):
 		t.Errorf("after a restart of auditd the plugin's trail has gaps %q, want one info gap across the restart; all since:\n%s", gaps, strings.Join(after, "\n"))
+	case !held:
+		checkKernelLogOfGap(t, gaps[0])
 	}
 	// the old plugin, its input ended, sees the new auditd in the kernel:
 	// a restart, info, and nothing above it
@@ -425,6 +428,36 @@ func pluginRestart(t *testing.T, a *auditdtest.Auditd, state string) {
 		t.Errorf("no info restart in the plugin's trail; all since:\n%s", strings.Join(after, "\n"))
 	}
 	t.Logf("after the restart:\n%s", strings.Join(after, "\n"))
+}
+
+// checkKernelLogOfGap holds the gap's message to what the kernel's log
+// (/dev/kmsg) holds of its serials, read by the test itself: every one of
+// them there, printed while no auditd was registered, and the gap must say
+// so and name the old daemon unregistering; fewer (the kernel's printk
+// rate limit drops lines), and it must not claim them all.
+func checkKernelLogOfGap(t *testing.T, gap string) {
+	t.Helper()
+	var from, to uint64
+	i := strings.Index(gap, "(serials ")
+	if i < 0 {
+		t.Fatalf("no serials in the gap %q", gap)
+	}
+	if _, err := fmt.Sscanf(gap[i:], "(serials %d to %d)", &from, &to); err != nil {
+		t.Fatalf("the serials of the gap %q: %v", gap, err)
+	}
+	found, err := kmsg.Find(kmsg.Path, from, to, time.Now().Unix())
+	if err != nil {
+		t.Fatalf("reading the kernel's log: %v", err)
+	}
+	claims := strings.Contains(gap, "the kernel's log holds every one of them")
+	switch {
+	case uint64(len(found)) == to-from+1 && (!claims || !strings.Contains(gap, "op=set audit_pid=0")):
+		t.Errorf("the kernel's log holds all of serials %d-%d (%v), yet the gap says %q", from, to, found, gap)
+	case uint64(len(found)) < to-from+1 && claims:
+		t.Errorf("the kernel's log holds %d of serials %d-%d, yet the gap says %q", len(found), from, to, gap)
+	case uint64(len(found)) < to-from+1:
+		t.Logf("the kernel's log holds %d of serials %d-%d (its rate limit): the gap is judged by its size", len(found), from, to)
+	}
 }
 
 // startPluginAuditd starts the test's auditd with gotrail as its plugin,

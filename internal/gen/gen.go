@@ -242,7 +242,9 @@ ExecStart=%s --config %s --state-dir %s watch --source file
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s
-# reads /var/log/audit and /proc of every user; writes only its state
+# reads /var/log/audit and /proc of every user; writes only its state.
+# CAP_SYSLOG reads the kernel's log (/dev/kmsg under dmesg_restrict): the
+# audit records it printed while no auditd took them, which explain a gap.
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths=%s
@@ -256,7 +258,7 @@ RestrictSUIDSGID=yes
 LockPersonality=yes
 MemoryDenyWriteExecute=yes
 SystemCallArchitectures=native
-CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_AUDIT_CONTROL CAP_AUDIT_READ
+CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_AUDIT_CONTROL CAP_AUDIT_READ CAP_SYSLOG
 
 [Install]
 WantedBy=multi-user.target

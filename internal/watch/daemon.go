@@ -17,6 +17,7 @@ import (
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
 	"github.com/gotrail/gotrail/internal/hostfs"
+	"github.com/gotrail/gotrail/internal/kmsg"
 	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/sink"
 	"github.com/gotrail/gotrail/internal/trail"
@@ -90,6 +91,7 @@ func (d *Daemon) options(cfg *config.Config, metrics *Metrics) Options {
 		Metrics:         metrics,
 		Lost:            func() (int, error) { st, err := d.ctl.Status(); return st.Lost, err },
 		AuditdPID:       d.auditdPID(),
+		KernelLog:       d.kernelLog(),
 		StateDir:        o.StateDir,
 		Host:            o.Host,
 		Names:           enrich.NewNames(o.Root),
@@ -135,6 +137,17 @@ func (d *Daemon) retention(cfg *config.Config) *trail.Retention {
 
 // auditdPID reads the kernel's audit daemon, on this host only: an image's
 // auditd is not the kernel's.
+// kernelLog reads this host's kernel log, when the daemon watches this
+// host's kernel.
+func (d *Daemon) kernelLog() func(from, to uint64, notAfter int64) (map[uint64][]kmsg.Record, error) {
+	if !d.live {
+		return nil
+	}
+	return func(from, to uint64, notAfter int64) (map[uint64][]kmsg.Record, error) {
+		return kmsg.Find(kmsg.Path, from, to, notAfter)
+	}
+}
+
 func (d *Daemon) auditdPID() func() (int, error) {
 	if !d.live {
 		return nil

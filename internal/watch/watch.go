@@ -35,6 +35,7 @@ import (
 	"github.com/gotrail/gotrail/internal/classify"
 	"github.com/gotrail/gotrail/internal/enrich"
 	"github.com/gotrail/gotrail/internal/event"
+	"github.com/gotrail/gotrail/internal/kmsg"
 	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/source"
 	"github.com/gotrail/gotrail/internal/trail"
@@ -65,6 +66,11 @@ type Options struct {
 	// none: how a plugin whose input ended after a DAEMON_END tells a
 	// restart from a stop. Nil: a stop is taken for one.
 	AuditdPID func() (int, error)
+	// KernelLog finds the records of serials [from, to], of audit times up
+	// to notAfter, that the kernel printed to its own log because no auditd
+	// took them (kmsg.Find): what tells a restart's own serials from events
+	// missed. Nil: a hole is judged by its place and size alone.
+	KernelLog func(from, to uint64, notAfter int64) (map[uint64][]kmsg.Record, error)
 	// Retention prunes old segments of the trail, hourly; nil keeps all.
 	Retention *trail.Retention
 	// Metrics, when set, are kept up to date.
@@ -104,6 +110,8 @@ type Watcher struct {
 	chain  *chain.Chain // interpret, classify, enrich, policy
 	asm    *audit.Assembler
 	coal   audit.Coalescer
+
+	kernelLogWarned bool // that the kernel's log could not be read
 
 	// exactly-once bookkeeping
 	first   map[string]mark // events in flight: their first line
@@ -775,22 +783,16 @@ func (w *Watcher) execFacts(k execKey, pid, ppid int, exe string, execAt time.Ti
 	return f
 }
 
-// serialGap appends the audit.gap event of a hole in node's serials. One
-// right after auditd stopped, of no more than a restart leaves of its own,
-// is info: it is on every restart (itself an audit.tamper event), and a
-// high alert for it would be a false one; it is in the trail all the same,
-// since the serials cannot tell auditd's own records from one other event.
+// serialGap appends the audit.gap event of a hole in node's serials, its
+// severity weighed by judgeGap: a hole right after auditd stopped that is
+// no more than a restart leaves of its own is info, since a high alert on
+// every restart (itself an audit.tamper event) would be a false one. It is
+// in the trail all the same, with what the kernel's log says of it.
 func (w *Watcher) serialGap(node string, g audit.Gap) {
 	id := fmt.Sprintf("%s:serial:%d", node, g.From)
 	msg := fmt.Sprintf("%d audit event(s) missing from the log (serials %d to %d)", g.Events(), g.From, g.To)
-	switch {
-	case g.OnlyRestart():
-		w.gapOf(time.Unix(g.Sec, 0), id, "info", msg+" across a restart of auditd: as on every restart, the kernel's records of the old daemon unregistering and often of the new one registering, which no auditd reads")
-	case g.Restart:
-		w.gapOf(time.Unix(g.Sec, 0), id, "high", msg+fmt.Sprintf(" across a restart of auditd: up to %d are its own unregistering and registering, the rest were sent while auditd was not logging", audit.RestartSerials))
-	default:
-		w.gapOf(time.Unix(g.Sec, 0), id, "high", msg+": lost in the kernel or sent while auditd was not logging")
-	}
+	severity, why := judgeGap(g, w.kernelEvidence(g))
+	w.gapOf(time.Unix(g.Sec, 0), id, severity, msg+why)
 }
 
 // gap appends an audit.gap event: a stretch of time whose records are
