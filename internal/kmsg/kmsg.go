@@ -39,12 +39,13 @@ type Record struct {
 // kernel gives what a process writes a facility of 1 (LOG_USER) at least,
 // so only the kernel's own lines have one below 8.
 func Parse(line string) (Record, bool) {
+	line = strings.TrimRight(line, "\n")
 	prefix, msg, ok := strings.Cut(line, ";")
 	if !ok {
 		return Record{}, false
 	}
 	pri, _, _ := strings.Cut(prefix, ",")
-	if p, err := strconv.Atoi(pri); err != nil || p < 0 || p >= 8 {
+	if p, ok := number(pri, 8); !ok || p >= 8 {
 		return Record{}, false
 	}
 	rest, ok := strings.CutPrefix(msg, "audit: type=")
@@ -57,26 +58,29 @@ func Parse(line string) (Record, bool) {
 	}
 	stamp, body, ok := strings.Cut(rest, "): ")
 	if !ok {
-		stamp, ok = strings.CutSuffix(rest, ")")
-		if !ok {
+		if stamp, ok = strings.CutSuffix(rest, ")"); !ok {
 			return Record{}, false
 		}
 	}
-	when, serial, ok := strings.Cut(stamp, ":")
-	if !ok {
+	when, serial, _ := strings.Cut(stamp, ":")
+	secs, milli, dot := strings.Cut(when, ".")
+	t, okT := number(typ, 31)
+	sec, okS := number(secs, 63)
+	n, okN := number(serial, 64)
+	if _, okM := number(milli, 16); !okT || t == 0 || !okS || !okN || (dot && !okM) {
 		return Record{}, false
 	}
-	secs, _, _ := strings.Cut(when, ".")
-	var r Record
-	var err1, err2, err3 error
-	r.Type, err1 = strconv.Atoi(typ)
-	r.Sec, err2 = strconv.ParseInt(secs, 10, 64)
-	r.Serial, err3 = strconv.ParseUint(serial, 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || r.Type <= 0 || r.Sec < 0 {
-		return Record{}, false
+	return Record{Type: int(t), Sec: int64(sec), Serial: n, Body: body}, true
+}
+
+// number parses s, decimal digits only (no sign, no space), into a value
+// of at most bits bits.
+func number(s string, bits int) (uint64, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
 	}
-	r.Body = strings.TrimRight(body, "\n")
-	return r, true
+	n, err := strconv.ParseUint(s, 10, bits)
+	return n, err == nil
 }
 
 // maxRead bounds what Find reads: the kernel's ring buffer is at most 32
