@@ -242,9 +242,7 @@ ExecStart=%s --config %s --state-dir %s watch --source file
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s
-# reads /var/log/audit and /proc of every user; writes only its state.
-# CAP_SYSLOG reads the kernel's log (/dev/kmsg under dmesg_restrict): the
-# audit records it printed while no auditd took them, which explain a gap.
+# reads /var/log/audit and /proc of every user; writes only its state
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths=%s
@@ -258,6 +256,9 @@ RestrictSUIDSGID=yes
 LockPersonality=yes
 MemoryDenyWriteExecute=yes
 SystemCallArchitectures=native
+# CAP_SYSLOG reads the kernel's log (/dev/kmsg under dmesg_restrict): the
+# audit records it printed while no auditd took them, which explain a gap
+# in the serials; so ProtectKernelLogs= stays off
 CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_AUDIT_CONTROL CAP_AUDIT_READ CAP_SYSLOG
 
 [Install]

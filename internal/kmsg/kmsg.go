@@ -93,13 +93,13 @@ const maxRead = 64 << 20
 const maxOverwritten = 1000
 
 // Find returns the audit records of the kernel log at path whose serials
-// lie in [from, to] and whose audit time is at most notAfter (the hole's
-// records came before the first one after it; a log of an earlier boot
-// has serials of its own, all older than any record of this boot's log).
-// It reads what the log holds now, without waiting for more: through the
-// descriptor itself, since Go's poller would wait at the device's end for
-// a record to come.
-func Find(path string, from, to uint64, notAfter int64) (map[uint64][]Record, error) {
+// lie in [from, to] and whose audit time lies in [notBefore, notAfter]:
+// serials repeat, in a log of an earlier boot and after the kernel's 32-bit
+// counter wraps, so the caller bounds the time the records it looks for
+// can have. It reads what the log holds now, without waiting for more:
+// through the descriptor itself, since Go's poller would wait at the
+// device's end for a record to come.
+func Find(path string, from, to uint64, notBefore, notAfter int64) (map[uint64][]Record, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("kernel log: open %s: %w", path, err)
@@ -107,7 +107,7 @@ func Find(path string, from, to uint64, notAfter int64) (map[uint64][]Record, er
 	defer unix.Close(fd)
 	found := map[uint64][]Record{}
 	take := func(line []byte) {
-		if r, ok := Parse(string(line)); ok && r.Serial >= from && r.Serial <= to && r.Sec <= notAfter {
+		if r, ok := Parse(string(line)); ok && r.Serial >= from && r.Serial <= to && r.Sec >= notBefore && r.Sec <= notAfter {
 			found[r.Serial] = append(found[r.Serial], r)
 		}
 	}
@@ -117,6 +117,7 @@ func Find(path string, from, to uint64, notAfter int64) (map[uint64][]Record, er
 	buf := make([]byte, 16<<10)
 	var pending []byte
 	read, overwritten := 0, 0
+	skipping := false // the rest of a line too long to be a record
 	for read < maxRead {
 		n, err := unix.Read(fd, buf)
 		switch {
@@ -128,7 +129,9 @@ func Find(path string, from, to uint64, notAfter int64) (map[uint64][]Record, er
 			overwritten++
 			continue
 		case err == unix.EAGAIN || (err == nil && n == 0):
-			take(pending)
+			if !skipping {
+				take(pending)
+			}
 			return found, nil
 		case err != nil:
 			return found, fmt.Errorf("kernel log: read %s: %w", path, err)
@@ -140,11 +143,14 @@ func Find(path string, from, to uint64, notAfter int64) (map[uint64][]Record, er
 			if i < 0 {
 				break
 			}
-			take(pending[:i])
-			pending = pending[i+1:]
+			if !skipping {
+				take(pending[:i])
+			}
+			pending, skipping = pending[i+1:], false
 		}
 		if len(pending) > len(buf) {
-			pending = pending[:0] // a line longer than any record: not one
+			// a line longer than any record: not one, up to its end
+			pending, skipping = pending[:0], true
 		}
 	}
 	return found, nil

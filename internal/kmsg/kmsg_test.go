@@ -82,19 +82,20 @@ func FuzzParse(f *testing.F) {
 // bound), and nothing else.
 func TestFind(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		from, to uint64
-		notAfter int64
-		want     map[uint64]int // serial: records
+		name                string
+		from, to            uint64
+		notBefore, notAfter int64
+		want                map[uint64]int // serial: records
 	}{
-		{"the restart's hole", 1111581, 1111582, 1796296547, map[uint64]int{1111581: 1, 1111582: 3}},
-		{"a wider range", 1111579, 1111590, 1796296600, map[uint64]int{1111581: 1, 1111582: 3, 1111584: 1, 1111585: 4}},
-		{"serials of this boot, asked for by a log of an earlier one", 1111581, 1111582, 1796200000, map[uint64]int{}},
-		{"serials the log does not hold", 5000, 6000, 1796296600, map[uint64]int{}},
-		{"the first record of the boot", 1, 1, 1796296600, map[uint64]int{1: 1}},
+		{"the restart's hole", 1111581, 1111582, 1796296480, 1796296547, map[uint64]int{1111581: 1, 1111582: 3}},
+		{"a wider range", 1111579, 1111590, 1796296480, 1796296600, map[uint64]int{1111581: 1, 1111582: 3, 1111584: 1, 1111585: 4}},
+		{"serials of this boot, asked for by a log of an earlier one", 1111581, 1111582, 1796199900, 1796200000, map[uint64]int{}},
+		{"serials from before the counter wrapped", 1111581, 1111582, 1796296547, 1796296600, map[uint64]int{}},
+		{"serials the log does not hold", 5000, 6000, 0, 1796296600, map[uint64]int{}},
+		{"the first record of the boot", 1, 1, 0, 1796296600, map[uint64]int{1: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			found, err := Find("testdata/restart.kmsg", tc.from, tc.to, tc.notAfter)
+			found, err := Find("testdata/restart.kmsg", tc.from, tc.to, tc.notBefore, tc.notAfter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +124,7 @@ func TestFind(t *testing.T) {
 // hangs nor fails on a FIFO no one writes to or on an empty file.
 func TestFindOnWhatIsNotTheLog(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Find(filepath.Join(dir, "missing"), 1, 2, 3); err == nil || !strings.Contains(err.Error(), "kernel log:") {
+	if _, err := Find(filepath.Join(dir, "missing"), 1, 2, 0, 3); err == nil || !strings.Contains(err.Error(), "kernel log:") {
 		t.Errorf("a missing file: %v", err)
 	}
 	fifo := filepath.Join(dir, "fifo")
@@ -136,16 +137,31 @@ func TestFindOnWhatIsNotTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if found, err := Find(fifo, 1, 2, 3); err != nil || len(found) != 0 {
+	if found, err := Find(fifo, 1, 2, 0, 3); err != nil || len(found) != 0 {
 		t.Errorf("a FIFO: %v, %v", found, err)
 	}
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, nil, 0o600)
-	if found, err := Find(empty, 1, 2, 3); err != nil || len(found) != 0 {
+	if found, err := Find(empty, 1, 2, 0, 3); err != nil || len(found) != 0 {
 		t.Errorf("an empty file: %v, %v", found, err)
 	}
-	if found, err := Find("/dev/null", 1, 2, 3); err != nil || len(found) != 0 {
+	if found, err := Find("/dev/null", 1, 2, 0, 3); err != nil || len(found) != 0 {
 		t.Errorf("/dev/null: %v, %v", found, err)
+	}
+}
+
+// TestFindSkipsOverLongLines: a line longer than any record the device
+// gives is not one, and its tail is not taken for a line of its own.
+func TestFindSkipsOverLongLines(t *testing.T) {
+	rec := "5,1,2,-;audit: type=1305 audit(100.000:7): op=set audit_pid=0 old=1 res=1\n"
+	// Find reads 16 KiB at a time and lets a line go past that: the tail
+	// of this one, from the third read on, reads like a record
+	long := "5,1,2,-;x" + strings.Repeat("y", 32<<10-len("5,1,2,-;x")) + rec
+	file := filepath.Join(t.TempDir(), "kmsg")
+	os.WriteFile(file, []byte(long+strings.Replace(rec, ":7)", ":8)", 1)), 0o600)
+	found, err := Find(file, 1, 10, 0, 200)
+	if err != nil || len(found) != 1 || len(found[8]) != 1 {
+		t.Errorf("found %v, %v; want serial 8 alone", found, err)
 	}
 }
 

@@ -92,6 +92,7 @@ func (d *Daemon) options(cfg *config.Config, metrics *Metrics) Options {
 		Lost:            func() (int, error) { st, err := d.ctl.Status(); return st.Lost, err },
 		AuditdPID:       d.auditdPID(),
 		KernelLog:       d.kernelLog(),
+		SelfExe:         selfExe(),
 		StateDir:        o.StateDir,
 		Host:            o.Host,
 		Names:           enrich.NewNames(o.Root),
@@ -135,19 +136,29 @@ func (d *Daemon) retention(cfg *config.Config) *trail.Retention {
 	return r
 }
 
-// auditdPID reads the kernel's audit daemon, on this host only: an image's
-// auditd is not the kernel's.
+// selfExe is this program's path as the kernel's records give it, "" if
+// unknown: the old plugin's records across a restart of auditd are its.
+func selfExe() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return exe
+}
+
 // kernelLog reads this host's kernel log, when the daemon watches this
 // host's kernel.
-func (d *Daemon) kernelLog() func(from, to uint64, notAfter int64) (map[uint64][]kmsg.Record, error) {
+func (d *Daemon) kernelLog() func(from, to uint64, notBefore, notAfter int64) (map[uint64][]kmsg.Record, error) {
 	if !d.live {
 		return nil
 	}
-	return func(from, to uint64, notAfter int64) (map[uint64][]kmsg.Record, error) {
-		return kmsg.Find(kmsg.Path, from, to, notAfter)
+	return func(from, to uint64, notBefore, notAfter int64) (map[uint64][]kmsg.Record, error) {
+		return kmsg.Find(kmsg.Path, from, to, notBefore, notAfter)
 	}
 }
 
+// auditdPID reads the kernel's audit daemon, on this host only: an image's
+// auditd is not the kernel's.
 func (d *Daemon) auditdPID() func() (int, error) {
 	if !d.live {
 		return nil

@@ -2,7 +2,9 @@ package watch
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gotrail/gotrail/internal/audit"
@@ -14,7 +16,7 @@ import (
 // its rate limit allows.
 type holeEvidence struct {
 	looked bool     // the kernel's log was read
-	found  int      // serials of the hole it holds
+	found  int      // serials of the hole it holds and tells (own or other)
 	own    []string // those that are auditd's own restart, described
 	other  []string // those that are not: events while no auditd logged
 }
@@ -22,31 +24,43 @@ type holeEvidence struct {
 // maxDescribed bounds the serials a gap's message names, of each sort.
 const maxDescribed = 4
 
-// kernelEvidence reads the kernel's log for the serials of g, on this
-// host's node only (another node's serials are another kernel's).
+// restartLookBack bounds how long before the first record after a hole
+// its records are looked for: a restart's are seconds old, and a serial
+// the kernel counted before its counter wrapped, far older, is not one of
+// them. Records of a longer stop are not looked for, and leave the hole to
+// its size.
+const restartLookBack = 60
+
+// kernelEvidence reads the kernel's log for the serials of g: a hole
+// right after a DAEMON_END, on this host's node (another node's serials
+// are another kernel's). Other holes are high whatever the log says, and
+// reading the whole log at each of a storm of them would stall the
+// watcher when it is furthest behind.
 func (w *Watcher) kernelEvidence(g audit.Gap) holeEvidence {
-	if w.opt.KernelLog == nil || (g.Node != "" && g.Node != w.opt.Host) {
+	if w.opt.KernelLog == nil || !g.Restart || (g.Node != "" && g.Node != w.opt.Host) {
 		return holeEvidence{}
 	}
 	// the hole's records came before the first one after it; a second's
 	// slack for the milliseconds Sec leaves out
-	found, err := w.opt.KernelLog(g.From, g.To, g.Sec+1)
+	found, err := w.opt.KernelLog(g.From, g.To, g.Sec-restartLookBack, g.Sec+1)
 	if err != nil {
 		// once: a container without /dev/kmsg would say it at every hole
 		if !w.kernelLogWarned {
 			w.kernelLogWarned = true
 			w.opt.Log.Warn("the kernel's log could not be read for a hole in the serials; holes are judged by their size", "from", g.From, "to", g.To, "err", err)
 		}
+		// what was read before the error still counts: a hole is info by
+		// it only if every serial was found
 		if found == nil {
 			return holeEvidence{}
 		}
 	}
-	return weighEvidence(found)
+	return weighEvidence(found, w.opt.SelfExe)
 }
 
 // weighEvidence sorts the serials found into auditd's own and the rest.
-func weighEvidence(found map[uint64][]kmsg.Record) holeEvidence {
-	ev := holeEvidence{looked: true, found: len(found)}
+func weighEvidence(found map[uint64][]kmsg.Record, selfExe string) holeEvidence {
+	ev := holeEvidence{looked: true}
 	serials := make([]uint64, 0, len(found))
 	for s := range found {
 		serials = append(serials, s)
@@ -55,52 +69,150 @@ func weighEvidence(found map[uint64][]kmsg.Record) holeEvidence {
 	for _, s := range serials {
 		recs := found[s]
 		desc := fmt.Sprintf("serial %d: %s", s, describe(recs))
-		if restartOwn(recs) {
+		switch judgeSerial(recs, selfExe) {
+		case restartRecord:
 			ev.own = append(ev.own, desc)
-		} else {
+			ev.found++
+		case otherEvent:
 			ev.other = append(ev.other, desc)
+			ev.found++
 		}
 	}
 	return ev
 }
 
-// restartOwn reports whether the records of one serial are what a restart
-// of auditd makes the kernel emit while no daemon reads: the old daemon
-// unregistering (op=set audit_pid=0), the new one setting the kernel up
-// before it registers (a CONFIG_CHANGE by auditd itself), an audit reader
-// leaving or joining the kernel's multicast group (EVENT_LISTENER: the old
-// plugin's exec catcher as it exits with auditd), or systemd's
-// SERVICE_STOP and SERVICE_START of auditd.
-func restartOwn(recs []kmsg.Record) bool {
-	byAuditd := slices.ContainsFunc(recs, func(r kmsg.Record) bool {
-		return r.Type == 1300 && strings.Contains(r.Body, ` comm="auditd" `)
-	})
+// The records a restart of auditd makes the kernel emit while no daemon
+// reads them, each matched whole (a prefix could be text that another
+// kernel log line, such as an nftables log prefix, lets anyone choose):
+var (
+	// the old daemon unregistering
+	ownUnregister = regexp.MustCompile(`^op=set audit_pid=0 old=[0-9]+ auid=[0-9]+ ses=[0-9]+(?: subj=[^ ]+)? res=1$`)
+	// the new daemon turning auditing on before it registers, with its
+	// syscall, whose program must be auditd's (a comm is anyone's to set)
+	ownEnable = regexp.MustCompile(`^op=set audit_enabled=1 old=[01] auid=[0-9]+ ses=[0-9]+(?: subj=[^ ]+)? res=1$`)
+	// a syscall of root's that no rule's key picked out, and its program
+	ownSyscall   = regexp.MustCompile(`^arch=[0-9a-f]+ syscall=[0-9]+ success=yes exit=[0-9]+ (?:a[0-3]=[0-9a-f]+ ){4}items=0 ppid=[0-9]+ pid=[0-9]+ auid=[0-9]+ uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=[^ ]+ ses=[0-9]+ comm="[^"]*" exe="([^"]*)"(?: subj=[^ ]+)? key=\(null\)$`)
+	ownSockaddr  = regexp.MustCompile(`^saddr=[0-9A-F]+$`)
+	ownProctitle = regexp.MustCompile(`^proctitle=[^ ]+$`)
+	// the old plugin leaving the kernel's multicast group as it exits
+	// (EVENT_LISTENER), or the new one joining it: this program's
+	ownListener = regexp.MustCompile(`^pid=[0-9]+ uid=0 auid=[0-9]+ tty=[^ ]+ ses=[0-9]+(?: subj=[^ ]+)? comm="[^"]*" exe="([^"]*)" nl-mcgrp=1 op=(?:dis)?connect res=1$`)
+	// systemd stopping or starting auditd.service
+	ownService = regexp.MustCompile(`^pid=1 uid=0 auid=[0-9]+ ses=[0-9]+(?: subj=[^ ]+)? msg='unit=auditd comm="systemd" exe="(?:/usr)?/lib/systemd/systemd" hostname=\? addr=\? terminal=\? res=success'$`)
+)
+
+// serialVerdict is what the kernel's records of one serial show it to be.
+type serialVerdict int
+
+const (
+	restartRecord serialVerdict = iota // the restart's own
+	otherEvent                         // an event while no auditd logged
+	unknownRecord                      // the restart's, but not all of it printed
+)
+
+// judgeSerial tells the records of one serial apart: the restart's own if
+// they are all of what a restart of auditd makes the kernel emit while no
+// daemon reads (the old daemon unregistering; the new one turning auditing
+// on, with its syscall; the old plugin, this program at selfExe, leaving
+// the multicast group; systemd's SERVICE_STOP or SERVICE_START of auditd),
+// another event if one record is anything else (a go run's EXECVE, a
+// syscall of another program). The new daemon's change without its
+// syscall, or the other way round, is unknown: the rate limit of the
+// kernel's printing drops lines, and its program cannot be checked.
+func judgeSerial(recs []kmsg.Record, selfExe string) serialVerdict {
+	if len(recs) == 0 {
+		return unknownRecord
+	}
+	var enable, listener bool
+	sysExe := "" // the program of the serial's syscall, if any
 	for _, r := range recs {
 		switch {
-		case r.Type == 1305 && strings.HasPrefix(r.Body, "op=set audit_pid="):
-			return true
-		case r.Type == 1305 && strings.HasPrefix(r.Body, "op=set ") && byAuditd:
-			return true
-		case (r.Type == 1130 || r.Type == 1131) && strings.Contains(r.Body, "'unit=auditd "):
-			return true
-		case r.Type == 1335 && (strings.HasSuffix(r.Body, " op=disconnect res=1") || strings.HasSuffix(r.Body, " op=connect res=1")):
-			return true
+		case len(recs) == 1 && r.Type == 1305 && ownUnregister.MatchString(r.Body):
+		case len(recs) == 1 && (r.Type == 1130 || r.Type == 1131) && ownService.MatchString(r.Body):
+		case r.Type == 1305 && ownEnable.MatchString(r.Body):
+			enable = true
+		case r.Type == 1335 && selfExe != "" && isProgram(listenerExe(r.Body), selfExe):
+			listener = true
+		case r.Type == 1300 && sysExe == "":
+			m := ownSyscall.FindStringSubmatch(r.Body)
+			if m == nil {
+				return otherEvent
+			}
+			sysExe = m[1]
+		case r.Type == 1306 && ownSockaddr.MatchString(r.Body), r.Type == 1327 && ownProctitle.MatchString(r.Body):
+		default:
+			return otherEvent
 		}
 	}
-	return false
+	byAuditd := isProgram(sysExe, "/usr/sbin/auditd") || isProgram(sysExe, "/sbin/auditd")
+	switch {
+	case enable && listener:
+		return otherEvent
+	case enable && sysExe == "", !enable && !listener && sysExe != "":
+		return unknownRecord // a part of the pair printed, the rest dropped
+	case enable && !byAuditd, listener && sysExe != "" && !isProgram(sysExe, selfExe):
+		return otherEvent
+	}
+	return restartRecord
 }
 
-// describe is a serial's first record, its type named and its fields cut
-// short: enough for a reader of the trail to know what it was.
+// isProgram reports whether exe, as a record gives it, is the program at
+// path, or its file replaced since (which the kernel marks).
+func isProgram(exe, path string) bool {
+	return exe != "" && (exe == path || exe == path+" (deleted)")
+}
+
+// listenerExe is the program of an EVENT_LISTENER record, "" if it is
+// not one of leaving or joining the multicast group.
+func listenerExe(body string) string {
+	if m := ownListener.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// describe is what a serial's records say: the first, and the gist of
+// its syscall (who ran what) where the first is not that, each with its
+// type named, cut short and quoted (a user-space record's text is
+// anyone's, and must not read as part of the message).
 func describe(recs []kmsg.Record) string {
 	if len(recs) == 0 {
 		return ""
 	}
-	body := recs[0].Body
-	if len(body) > 160 {
-		body = strings.ToValidUTF8(body[:160], "") + "…"
+	out := kmsg.TypeName(recs[0].Type) + " " + quoteShort(recs[0].Body)
+	if recs[0].Type == 1300 {
+		return kmsg.TypeName(1300) + " " + quoteShort(syscallGist(recs[0].Body))
 	}
-	return kmsg.TypeName(recs[0].Type) + " " + body
+	if i := slices.IndexFunc(recs, func(r kmsg.Record) bool { return r.Type == 1300 }); i >= 0 {
+		out += " by SYSCALL " + quoteShort(syscallGist(recs[i].Body))
+	}
+	return out
+}
+
+// quoteShort is s cut to 160 bytes (on a UTF-8 boundary) and quoted.
+func quoteShort(s string) string {
+	if len(s) > 160 {
+		s = strings.ToValidUTF8(s[:160], "") + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// gistKeys are the fields of a SYSCALL record that say who ran what.
+var gistKeys = []string{"syscall", "success", "auid", "uid", "euid", "pid", "comm", "exe", "key"}
+
+// syscallGist is the gistKeys fields of a SYSCALL record's body.
+func syscallGist(body string) string {
+	fields := strings.Fields(body)
+	var out []string
+	for _, k := range gistKeys {
+		for _, f := range fields {
+			if strings.HasPrefix(f, k+"=") {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // judgeGap is the severity of a hole and what its message adds, from its

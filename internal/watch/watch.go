@@ -66,11 +66,14 @@ type Options struct {
 	// none: how a plugin whose input ended after a DAEMON_END tells a
 	// restart from a stop. Nil: a stop is taken for one.
 	AuditdPID func() (int, error)
-	// KernelLog finds the records of serials [from, to], of audit times up
-	// to notAfter, that the kernel printed to its own log because no auditd
-	// took them (kmsg.Find): what tells a restart's own serials from events
-	// missed. Nil: a hole is judged by its place and size alone.
-	KernelLog func(from, to uint64, notAfter int64) (map[uint64][]kmsg.Record, error)
+	// KernelLog finds the records of serials [from, to], of audit times in
+	// [notBefore, notAfter], that the kernel printed to its own log because
+	// no auditd took them (kmsg.Find): what tells a restart's own serials
+	// from events missed. Nil: a hole is judged by its place and size alone.
+	KernelLog func(from, to uint64, notBefore, notAfter int64) (map[uint64][]kmsg.Record, error)
+	// SelfExe is this program's path (os.Executable): a record of it in the
+	// kernel's log across a restart is the old plugin's. "": none is.
+	SelfExe string
 	// Retention prunes old segments of the trail, hourly; nil keeps all.
 	Retention *trail.Retention
 	// Metrics, when set, are kept up to date.
