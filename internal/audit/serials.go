@@ -91,11 +91,13 @@ func (s *serials) stop() {
 
 // afterStop reports whether the hole m begins right after a DAEMON_END.
 // The kernel then emits records while no auditd reads them: the old
-// daemon unregistering (the hole's first serial) and, racing with the new
-// one's start, often one of its registering (its netlink send or the
-// audit_pid change). Five restarts on Linux 6.18 with auditd 3.0.9 left
-// one or two such serials; whether a second one is auditd's or another
-// event while it was down, the serials do not tell.
+// daemon unregistering (the hole's first serial) and often a second: the
+// new daemon turning auditing on before it registers, or, in plugin mode,
+// the old plugin leaving the kernel's multicast group, as the kernel's
+// log showed (watch reads it there). Five restarts on Linux 6.18 with
+// auditd 3.0.9 left one or two such serials; whether a second one is the
+// restart's or another event while auditd was down, the serials alone do
+// not tell.
 func (s *serials) afterStop(m missing) bool {
 	restart := false
 	for len(s.stops) > 0 && s.stops[0] < m.from {
@@ -149,8 +151,9 @@ type Gap struct {
 	Sec      int64 // audit time of the first serial after the hole
 	// Restart: the hole begins right after auditd stopped (DAEMON_END).
 	// Its first serial is the old daemon unregistering, and often its
-	// second the new one registering: records the kernel emits while no
-	// auditd reads them, on every restart.
+	// second the new one turning auditing on or the old plugin leaving the
+	// multicast group: records the kernel emits while no auditd reads
+	// them, on every restart.
 	Restart bool
 }
 

@@ -84,7 +84,7 @@ func TestGapsManyNodes(t *testing.T) {
 }
 
 // TestGapsAcrossRestarts: a restart of auditd leaves one or two serials of
-// its own unlogged (the old daemon unregistering, the new one registering):
+// its own unlogged (the old daemon unregistering, the new one turning auditing on):
 // in testdata/restarts.log, five runs of auditd -n recorded one after
 // another, each hole is marked a restart's and no more than one leaves; a
 // longer hole is marked but more than that; a hole before the DAEMON_END,

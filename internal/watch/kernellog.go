@@ -2,6 +2,7 @@ package watch
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,10 +16,9 @@ import (
 // a hole in audit.log: the kernel prints the records no auditd took, as
 // its rate limit allows.
 type holeEvidence struct {
-	looked bool     // the kernel's log was read
-	found  int      // serials of the hole it holds and tells (own or other)
-	own    []string // those that are auditd's own restart, described
-	other  []string // those that are not: events while no auditd logged
+	found int      // serials of the hole it holds and tells (own or other)
+	own   []string // those that are auditd's own restart, described
+	other []string // those that are not: events while no auditd logged
 }
 
 // maxDescribed bounds the serials a gap's message names, of each sort.
@@ -60,13 +60,8 @@ func (w *Watcher) kernelEvidence(g audit.Gap) holeEvidence {
 
 // weighEvidence sorts the serials found into auditd's own and the rest.
 func weighEvidence(found map[uint64][]kmsg.Record, selfExe string) holeEvidence {
-	ev := holeEvidence{looked: true}
-	serials := make([]uint64, 0, len(found))
-	for s := range found {
-		serials = append(serials, s)
-	}
-	slices.Sort(serials)
-	for _, s := range serials {
+	var ev holeEvidence
+	for _, s := range slices.Sorted(maps.Keys(found)) {
 		recs := found[s]
 		desc := fmt.Sprintf("serial %d: %s", s, describe(recs))
 		switch judgeSerial(recs, selfExe) {
@@ -179,10 +174,10 @@ func describe(recs []kmsg.Record) string {
 	if len(recs) == 0 {
 		return ""
 	}
-	out := kmsg.TypeName(recs[0].Type) + " " + quoteShort(recs[0].Body)
 	if recs[0].Type == 1300 {
 		return kmsg.TypeName(1300) + " " + quoteShort(syscallGist(recs[0].Body))
 	}
+	out := kmsg.TypeName(recs[0].Type) + " " + quoteShort(recs[0].Body)
 	if i := slices.IndexFunc(recs, func(r kmsg.Record) bool { return r.Type == 1300 }); i >= 0 {
 		out += " by SYSCALL " + quoteShort(syscallGist(recs[i].Body))
 	}
@@ -223,8 +218,7 @@ func syscallGist(body string) string {
 // or when the kernel's log holds every serial and each is auditd's own (a
 // restart under systemd leaves its SERVICE_STOP too).
 func judgeGap(g audit.Gap, ev holeEvidence) (severity, why string) {
-	n := g.Events()
-	all := ev.looked && uint64(ev.found) == n
+	all := uint64(ev.found) == g.Events() // a hole has one serial at least
 	switch {
 	case len(ev.other) > 0:
 		return "high", fmt.Sprintf(": the kernel's log shows %d of them %s while no auditd was logging: %s",
@@ -232,11 +226,11 @@ func judgeGap(g audit.Gap, ev holeEvidence) (severity, why string) {
 	case g.Restart && all:
 		return "info", " across a restart of auditd: the kernel's log holds every one of them, each the restart's own: " + list(ev.own)
 	case g.OnlyRestart():
-		return "info", " across a restart of auditd: as on every restart, the kernel's records of the old daemon unregistering and often of the new one registering, which no auditd reads" + ownSentence(ev)
+		return "info", " across a restart of auditd: as on every restart, the kernel's records of the old daemon unregistering and often of the new one setting the kernel up or the old plugin leaving its multicast group, which no auditd reads" + ownSentence(ev)
 	case g.Restart:
-		return "high", fmt.Sprintf(" across a restart of auditd: up to %d are its own unregistering and registering, the rest were sent while auditd was not logging", audit.RestartSerials) + ownSentence(ev)
-	default:
-		return "high", ": lost in the kernel or sent while auditd was not logging" + ownSentence(ev)
+		return "high", fmt.Sprintf(" across a restart of auditd: up to %d are the restart's own, the rest were sent while auditd was not logging", audit.RestartSerials) + ownSentence(ev)
+	default: // the kernel's log is read only for a hole after a DAEMON_END
+		return "high", ": lost in the kernel or sent while auditd was not logging"
 	}
 }
 
