@@ -17,7 +17,8 @@ type Member struct {
 // event for every rule, and a load of a hundred rules is one act, not a
 // hundred. A group ends with an event of any other process (or anything
 // but a configuration change), or when the caller says the stream went
-// quiet (Expire). Events pass through in order.
+// quiet (Expire). Events pass through in order, but for auditd's own notes
+// (DAEMON_CONFIG, DAEMON_ROTATE…) within a group, which pass before it.
 type Coalescer struct {
 	// RestartQuiet, when set, replaces the default wait for a DAEMON_START
 	// after a DAEMON_END (tests shorten it).
@@ -45,6 +46,13 @@ func (c *Coalescer) Add(ev *Event, now time.Time, emit func(*Event)) {
 		c.pending.Records = append(c.pending.Records, ev.Records...)
 		c.pending.Members = append(c.pending.Members, Member{Time: ev.Time, Serial: ev.Serial})
 		c.Flush(emit)
+		return
+	}
+	// auditd writes its own messages (a reconfigure, a rotation) when it
+	// gets to them, between the kernel's records of that moment: no other
+	// process acted, the group goes on
+	if c.pending != nil && c.pid != "" && isDaemonNote(ev) {
+		emit(ev)
 		return
 	}
 	pid, ok := configChangePID(ev)
@@ -92,6 +100,23 @@ func (c *Coalescer) Expire(now time.Time, gone func(pid string) bool, emit func(
 	if now.Sub(c.seen) >= quiet || (c.pid != "" && gone != nil && now.Sub(c.seen) >= goneQuiet && gone(c.pid)) {
 		c.Flush(emit)
 	}
+}
+
+// isDaemonNote reports whether ev is one of auditd's own messages other
+// than its start, end and abort, which stand for what happened to the
+// daemon and keep their place.
+func isDaemonNote(ev *Event) bool {
+	for i := range ev.Records {
+		switch t := ev.Records[i].Type; t {
+		case "DAEMON_START", "DAEMON_END", "DAEMON_ABORT":
+			return false
+		default:
+			if !strings.HasPrefix(t, "DAEMON_") {
+				return false
+			}
+		}
+	}
+	return len(ev.Records) > 0
 }
 
 func hasType(ev *Event, typ string) bool {

@@ -1,6 +1,10 @@
 package audit
 
 import (
+	"bufio"
+	"maps"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,5 +133,47 @@ func TestRelativeNamesOfAtCalls(t *testing.T) {
 		if e.File == nil || e.File.Path != tc.want {
 			t.Errorf("openat(%s, \"notes.txt\") from /root: file %+v, want %s", tc.a0, e.File, tc.want)
 		}
+	}
+}
+
+// TestAuditdsOwnNoteInALoad: auditd writes its own messages (here the
+// DAEMON_CONFIG of a SIGHUP) when it gets to them, between the kernel's
+// records of a rules load; the load stays one event, the note passes
+// through on its own.
+func TestAuditdsOwnNoteInALoad(t *testing.T) {
+	f, err := os.Open("testdata/reconfigure-in-load.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []*Event
+	emit := func(e *Event) { out = append(out, e) }
+	var c Coalescer
+	asm := NewAssembler()
+	add := func(ev *Event) { c.Add(ev, time.Time{}, emit) }
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		r, err := ParseRecord(sc.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		asm.Add(r, add)
+	}
+	asm.Flush(add)
+	c.Flush(emit)
+	loads := map[string][]int{} // pid: members of each of its events
+	notes := 0
+	for _, ev := range out {
+		if pid, ok := configChangePID(ev); ok {
+			loads[pid] = append(loads[pid], len(ev.Members))
+		}
+		if hasType(ev, "DAEMON_CONFIG") {
+			notes++
+		}
+	}
+	want := map[string][]int{"18723": {3}, "18753": {55}}
+	if !maps.EqualFunc(loads, want, slices.Equal) || notes != 1 {
+		t.Errorf("loads by pid (members of each event) %v, want %v; %d DAEMON_CONFIG events, want 1", loads, want, notes)
 	}
 }

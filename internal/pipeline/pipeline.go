@@ -65,6 +65,9 @@ type Stats struct {
 	Malformed int64     // lines skipped: not a record, too long, binary
 	BadLines  []BadLine // the first KeepBadLines of them
 	Assembler audit.AssemblerStats
+	// Folded are the assembled events folded into another: the kernel's
+	// CONFIG_CHANGE a rule of a rules load, auditd's start after its end.
+	Folded uint64
 	// Gaps are the first KeepGaps holes in the kernel's event serials, and
 	// Missing the events all of them stand for.
 	Gaps    []audit.Gap
@@ -282,6 +285,9 @@ func (r *reader) take() *batch {
 }
 
 func (r *reader) emit(ev *audit.Event) {
+	if len(ev.Members) > 1 {
+		r.stats.Folded += uint64(len(ev.Members) - 1)
+	}
 	if c := r.chunk; c != nil {
 		for i := range ev.Records {
 			// Type is never empty and, unless copied out, in the chunk
