@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,7 +73,8 @@ func newSetupCmd(g *globalOptions) *cobra.Command {
      is created, and every rule is loaded (auditd logs the load)
   5. the daemon: a systemd unit (` + unitFile + `, enabled and started) where systemd
      runs, else the auditd plugin (` + pluginConf + `; auditd is told to
-     reload, and starts it)
+     reload, and setup waits up to 15 s to see it start the plugin, asking
+     again every 3 s). The plugin logs to syslog: auditd gives it no stderr
 
 --uninstall removes the daemon's unit or plugin and the audit rules. It keeps the
 configuration, the state directory and the trail: they are evidence.
@@ -224,7 +223,11 @@ func setupDaemon(g, gl *globalOptions, h hostfs.FS, mode, bin string, w io.Write
 		}
 		fmt.Fprintf(w, "wrote %s\n", filepath.Join(g.root, pluginConf))
 		if live {
-			fmt.Fprintln(w, reloadAuditd("it starts the plugin"))
+			said, err := rules.ReloadAuditd(rules.Auditctl{}, bin, true, 15*time.Second)
+			if err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			fmt.Fprintln(w, said)
 		}
 	case "systemd":
 		if err := writeGenerated(h, "systemd", bin, g.config, gl.stateDir, unitFile, 0o644); err != nil {
@@ -256,18 +259,18 @@ func writeGenerated(h hostfs.FS, kind, bin, configFile, stateDir, path string, m
 	return nil
 }
 
-// reloadAuditd asks a running auditd to reread its configuration and
-// plugins (SIGHUP), by the pid the kernel knows; effect says what that does
-// ("it starts the plugin", "it stops the plugin").
-func reloadAuditd(effect string) string {
-	st, err := (rules.Auditctl{}).Status()
-	if err != nil || st.PID == 0 {
-		return "auditd is not running: nothing to reload"
+// pluginBin is the program the plugin configuration runs, "" for none.
+func pluginBin(h hostfs.FS) string {
+	data, err := h.ReadFile(pluginConf)
+	if err != nil {
+		return ""
 	}
-	if err := syscall.Kill(st.PID, syscall.SIGHUP); err != nil {
-		return "could not signal auditd (pid " + strconv.Itoa(st.PID) + "): " + err.Error()
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "path" {
+			return strings.TrimSpace(v)
+		}
 	}
-	return "told auditd (pid " + strconv.Itoa(st.PID) + ") to reload: " + effect
+	return ""
 }
 
 func uninstall(g *globalOptions, mode string, live bool, under func(string) string, w io.Writer) error {
@@ -283,8 +286,13 @@ func uninstall(g *globalOptions, mode string, live bool, under func(string) stri
 		}
 		removeIfThere(h, unitFile, w)
 	case "plugin":
+		bin := pluginBin(h)
 		if removeIfThere(h, pluginConf, w) && live {
-			fmt.Fprintln(w, reloadAuditd("it stops the plugin"))
+			said, err := rules.ReloadAuditd(rules.Auditctl{}, bin, false, 15*time.Second)
+			if err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			fmt.Fprintln(w, said)
 		}
 	}
 	gl := *g

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +29,9 @@ import (
 // reads its files from outside.
 type freshHost struct {
 	bin, etcAudit, logDir, config, state string
+	// syslog is what reached the namespace's syslog socket: auditd starts
+	// its plugins with stderr on /dev/null, so that is where they log
+	syslog *syslogCatcher
 }
 
 func newFreshHost(t *testing.T) *freshHost {
@@ -45,7 +50,50 @@ func newFreshHost(t *testing.T) *freshHost {
 	os.Remove(filepath.Join(f.etcAudit, "rules.d", "60-gotrail.rules"))
 	os.Mkdir(f.logDir, 0o750)
 	os.Mkdir(filepath.Join(dir, "run"), 0o755)
+	// /var/run/syslog in the namespace's own /run, one of the places
+	// log/syslog dials after /dev/log (mounted over when the host has one)
+	f.syslog = catchSyslog(t, filepath.Join(dir, "run", "syslog"))
 	return f
+}
+
+// syslogCatcher keeps every datagram that reaches a syslog socket.
+type syslogCatcher struct {
+	path string
+	mu   sync.Mutex
+	msgs []string
+}
+
+func catchSyslog(t *testing.T, path string) *syslogCatcher {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o666)
+	s := &syslogCatcher{path: path}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.msgs = append(s.msgs, strings.TrimSpace(string(buf[:n])))
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return s
+}
+
+// String is what syslog got, a message a line.
+func (s *syslogCatcher) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.msgs, "\n")
 }
 
 // run runs gotrail in the namespace, with extra mounts (dir over target).
@@ -63,6 +111,11 @@ func (f *freshHost) run(t *testing.T, mounts map[string]string, args ...string) 
 			exec.Command("chown", "--reference", d, own).Run()
 			script += "mount --bind " + own + " " + d + "\n"
 		}
+	}
+	// Lstat: on systemd hosts /dev/log is a link into /run, which is the
+	// namespace's own; a link that leads nowhere there is passed over
+	if fi, err := os.Lstat("/dev/log"); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		script += "mount --bind " + f.syslog.path + " /dev/log\n"
 	}
 	for target, dir := range mounts {
 		script += "mount --bind " + dir + " " + target + "\n"
@@ -128,8 +181,8 @@ func TestSetupOnFreshHost(t *testing.T) {
 	if pid == 0 || !strings.Contains(out, "started auditd with service auditd start (pid "+strconv.Itoa(pid)+")") {
 		t.Errorf("setup did not say it started auditd (kernel: pid %d):\n%s", pid, out)
 	}
-	if !strings.Contains(out, "told auditd (pid "+strconv.Itoa(pid)+") to reload: it starts the plugin") {
-		t.Errorf("setup did not reload auditd for its plugin:\n%s", out)
+	if !strings.Contains(out, "told auditd (pid "+strconv.Itoa(pid)+") to reload: it started the plugin (pid ") {
+		t.Errorf("setup did not see auditd start its plugin:\n%s", out)
 	}
 
 	// a user created after setup, covered by the plugin without a command
@@ -142,7 +195,7 @@ func TestSetupOnFreshHost(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(f.logDir, "audit.log"))
-			t.Fatalf("%s not loaded 20 s after useradd\nkernel: %s\nlog tail: %s", goenv, auditdtest.Status(), tailOf(log, 3000))
+			t.Fatalf("%s not loaded 20 s after useradd\nkernel: %s\nthe plugin's messages (syslog):\n%s\nlog tail: %s", goenv, auditdtest.Status(), f.syslog, tailOf(log, 3000))
 		}
 	}
 	cmd := exec.Command(goBin, "env", "-w", "GOFLAGS=-mod=mod")
@@ -212,7 +265,11 @@ func TestSetupOnFreshHost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("setup --uninstall: %v\n%s", err, out)
 	}
-	for _, want := range []string{"removed /etc/audit/plugins.d/gotrail.conf", "to reload: it stops the plugin",
+	// the plugin logs to syslog: its stderr is auditd's, /dev/null
+	if msgs := f.syslog.String(); !strings.Contains(msgs, "gotrail[") || !strings.Contains(msgs, `msg="following /etc/passwd for login users"`) {
+		t.Errorf("the plugin's messages did not reach syslog; it got:\n%s", msgs)
+	}
+	for _, want := range []string{"removed /etc/audit/plugins.d/gotrail.conf", "to reload: it stopped the plugin",
 		"of gotrail's rules from the kernel", "rewrote /etc/audit/audit.rules", "the trail is evidence"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("setup --uninstall did not say %q:\n%s", want, out)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gotrail/gotrail/internal/daemonlog"
 	"github.com/gotrail/gotrail/internal/watch"
 )
 
@@ -76,11 +77,22 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions) error {
 	if !slices.Contains(watch.Sources, o.source) { // before anything is opened or started
 		return &usageError{fmt.Errorf("watch: --source %q: want file, stdin or netlink", o.source)}
 	}
+	// as auditd's plugin, stderr is /dev/null: then syslog, where the
+	// error that stops the daemon must be said too (main prints it to
+	// stderr, which drops it)
+	log := daemonlog.New("gotrail", os.Stderr).With("component", "watch")
+	err := watchUntilStopped(ctx, g, o, log)
+	if err != nil && daemonlog.LeadsNowhere(os.Stderr) {
+		log.Error("stopped on an error", "err", err)
+	}
+	return err
+}
+
+func watchUntilStopped(ctx context.Context, g *globalOptions, o *watchOptions, log *slog.Logger) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "watch")
 	d, err := watch.FromConfig(cfg, watch.DaemonOptions{
 		Root: g.root, StateDir: g.stateDir, Host: cmp.Or(o.host, cfg.Host, hostName(g.root)), Source: o.source,
 		MetricsAddr: o.metricsAddr, CatchExecs: o.catchExecs, CheckpointEvery: o.checkpointEvery, Log: log,
