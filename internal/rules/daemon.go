@@ -108,7 +108,7 @@ func ReloadAuditd(ctl Auditctl, bin string, start bool, timeout time.Duration) (
 	if st.PID == 0 {
 		return "auditd is not running: nothing to reload", nil
 	}
-	for !catchesHUP(st.PID) {
+	for !CatchesSignal(st.PID, syscall.SIGHUP) {
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("auditd (pid %d) did not come to handle SIGHUP in %v: it did not reload; restart it (service auditd restart, systemctl restart auditd)", st.PID, timeout)
 		}
@@ -210,10 +210,11 @@ func (r *reload) untilStopped(deadline time.Time) (string, error) {
 	}
 }
 
-// catchesHUP reports whether a process has a handler for SIGHUP: auditd
-// ignores every signal until its event loop is set up, after it has told
-// the kernel its pid.
-func catchesHUP(pid int) bool {
+// CatchesSignal reports whether a process has a handler for sig (its bit
+// in SigCgt of /proc/PID/status): auditd ignores every signal until its
+// event loop is set up, after it has told the kernel its pid, and a signal
+// sent in that window is lost.
+func CatchesSignal(pid int, sig syscall.Signal) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return false
@@ -221,7 +222,7 @@ func catchesHUP(pid int) bool {
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
 			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(int(syscall.SIGHUP)-1)) != 0
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
 		}
 	}
 	return false

@@ -5,8 +5,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
 // child starts prog with args as a child of the test, stopped at cleanup.
@@ -35,10 +38,7 @@ func copyProgram(t *testing.T, from, to string) {
 // (a name with ") " does not shift the fields of /proc/PID/stat), by any
 // path to it; one whose program was replaced since it started is stale.
 func TestPluginsOf(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep(1) to run as a child")
-	}
+	sleep := integration.Tool(t, "sleep", "coreutils")
 	dir := t.TempDir()
 	hostile := filepath.Join(dir, "x) R 1 1 (y")
 	copyProgram(t, sleep, hostile)
@@ -74,13 +74,10 @@ func TestPluginsOf(t *testing.T) {
 	}
 }
 
-// TestCatchesHUP: a handler counts; the default action and an ignored
+// TestCatchesSignal: a handler counts; the default action and an ignored
 // signal (auditd while it starts) do not.
-func TestCatchesHUP(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh to run as a child")
-	}
+func TestCatchesSignal(t *testing.T) {
+	sh := integration.Tool(t, "sh", "dash")
 	for _, tc := range []struct {
 		script string
 		want   bool
@@ -93,15 +90,15 @@ func TestCatchesHUP(t *testing.T) {
 		// the shell sets its trap a moment after it starts
 		got := false
 		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if got = catchesHUP(pid); got {
+			if got = CatchesSignal(pid, syscall.SIGHUP); got {
 				break
 			}
 		}
 		if got != tc.want {
-			t.Errorf("sh -c %q: catchesHUP = %v, want %v", tc.script, got, tc.want)
+			t.Errorf("sh -c %q: CatchesSignal(SIGHUP) = %v, want %v", tc.script, got, tc.want)
 		}
 	}
-	if catchesHUP(1 << 30) {
-		t.Error("catchesHUP of no process")
+	if CatchesSignal(1<<30, syscall.SIGHUP) {
+		t.Error("CatchesSignal of no process")
 	}
 }

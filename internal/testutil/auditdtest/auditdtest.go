@@ -44,6 +44,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotrail/gotrail/internal/rules"
 	"github.com/gotrail/gotrail/internal/testutil/integration"
 )
 
@@ -760,7 +761,7 @@ func (d *daemon) waitReady(logPath string, timeout time.Duration) error {
 				}
 			}
 		}
-		if logged && catchesSIGTERM(pid) {
+		if logged && rules.CatchesSignal(pid, syscall.SIGTERM) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -777,27 +778,11 @@ func (d *daemon) waitReady(logPath string, timeout time.Duration) error {
 	}
 }
 
-// catchesSIGTERM reports whether process pid has a SIGTERM handler installed
-// (bit 15 of SigCgt in /proc/PID/status).
-func catchesSIGTERM(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(uint(syscall.SIGTERM)-1)) != 0
-		}
-	}
-	return false
-}
-
 // awaitSIGTERMHandler gives a daemon still starting up the time to install its
 // SIGTERM handler, so that the SIGTERM about to be sent is not lost.
 func awaitSIGTERMHandler(pid int, exited func() bool) {
 	deadline := time.Now().Add(5 * time.Second)
-	for !catchesSIGTERM(pid) && !exited() && alive(pid) && time.Now().Before(deadline) {
+	for !rules.CatchesSignal(pid, syscall.SIGTERM) && !exited() && alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(pollEvery)
 	}
 }
